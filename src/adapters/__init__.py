@@ -1,0 +1,1 @@
+"""Adapters: inbound (API, CLI, workers) and outbound (stores, publishers)."""

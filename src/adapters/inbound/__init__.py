@@ -1,0 +1,1 @@
+"""Inbound adapters: REST API, CLI and worker loops."""

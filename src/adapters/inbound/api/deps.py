@@ -1,0 +1,56 @@
+"""Dependencies: the container, the caller's identity and role checks, as Annotated aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+from uuid import uuid4
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from application.envelope import Origin
+from application.ports.security import InvalidToken, Principal
+from application.security import Permission, authorize
+from bootstrap.container import Container
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def get_container(request: Request) -> Container:
+    return request.app.state.container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def current_principal(container: ContainerDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+    if not token:
+        raise InvalidToken("not authenticated")
+    return container.tokens().verify(token)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    def check(principal: CurrentPrincipal) -> Principal:
+        authorize(principal, permission)
+        return principal
+
+    return check
+
+
+def origin_of(request: Request, principal: Principal) -> Origin:
+    correlation = getattr(request.state, "correlation_id", None) or str(uuid4())
+    return Origin(actor=principal.username, correlation_id=correlation)
+
+
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+SupplierWriter = Annotated[Principal, Depends(require(Permission.WRITE_SUPPLIERS))]
+NcWriter = Annotated[Principal, Depends(require(Permission.WRITE_NCS))]
+KpiReader = Annotated[Principal, Depends(require(Permission.READ_KPI))]
+AuditReader = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
+OutboxReader = Annotated[Principal, Depends(require(Permission.READ_OUTBOX))]
+Replayer = Annotated[Principal, Depends(require(Permission.REPLAY_EVENTS))]

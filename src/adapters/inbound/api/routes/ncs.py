@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, status
+
+from application.pagination import PageRequest
+from application.ports.repositories import NcFilter
+from domain.nonconformities import NcStatus, NonConformity, Severity
+
+from adapters.inbound.api.deps import ContainerDep, NcWriter, Reader, origin_of
+from adapters.inbound.api.schemas import NcIn, NcOut, PageOut
+
+router = APIRouter(prefix="/ncs", tags=["non-conformities"])
+NcId = Annotated[int, Path(ge=1)]
+
+
+def _out(nc: NonConformity) -> NcOut:
+    return NcOut(id=nc.id, supplier_id=nc.supplier_id, severity=nc.severity.value, description=nc.description,
+                 status=nc.status.value, opened_at=nc.opened_at, closed_at=nc.closed_at)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=NcOut)
+def raise_nc(body: NcIn, request: Request, principal: NcWriter, container: ContainerDep):
+    nc = container.raise_nc()(body.supplier_id, body.severity, body.description, origin_of(request, principal))
+    return _out(nc)
+
+
+@router.get("", response_model=PageOut[NcOut])
+def list_ncs(
+    _: Reader,
+    container: ContainerDep,
+    status: Literal["OPEN", "CLOSED"] | None = None,
+    severity: Literal["low", "medium", "high"] | None = None,
+    supplier_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    criteria = NcFilter(status=NcStatus(status) if status else None,
+                        severity=Severity(severity) if severity else None, supplier_id=supplier_id)
+    page = container.nc_queries().list(criteria, PageRequest(limit, offset))
+    return PageOut(items=[_out(nc) for nc in page.items], total=page.total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{nc_id}", response_model=NcOut)
+def get_nc(nc_id: NcId, _: Reader, container: ContainerDep):
+    return _out(container.nc_queries().get(nc_id))
+
+
+@router.patch("/{nc_id}/close", response_model=NcOut)
+def close_nc(nc_id: NcId, request: Request, principal: NcWriter, container: ContainerDep):
+    return _out(container.close_nc()(nc_id, origin_of(request, principal)))

@@ -1,0 +1,76 @@
+"""KPIs, audit log, outbox inspection and replay, health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from application.pagination import PageRequest
+from application.ports.consumption import AuditEntry, AuditFilter
+from application.ports.outbox import OutboxRecord, OutboxStatus
+
+from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, OutboxReader, Replayer
+from adapters.inbound.api.schemas import AuditEntryOut, OutboxEventOut, PageOut
+
+router = APIRouter(tags=["operations"])
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/kpi")
+def kpi(_: KpiReader, container: ContainerDep) -> dict[str, int]:
+    return container.kpi()().as_dict()
+
+
+def _audit_out(e: AuditEntry) -> AuditEntryOut:
+    return AuditEntryOut(id=e.id, event_id=e.event_id, event_type=e.event_type, action=e.event_type,
+                         entity_type=e.entity_type, entity_id=e.entity_id, actor=e.actor,
+                         correlation_id=e.correlation_id, occurred_at=e.occurred_at, recorded_at=e.recorded_at,
+                         details=e.details)
+
+
+@router.get("/audit-log", response_model=PageOut[AuditEntryOut])
+def audit_log(_: AuditReader, container: ContainerDep, event_type: str | None = None,
+              entity_type: str | None = None, entity_id: str | None = None, limit: Limit = 50, offset: Offset = 0):
+    page = container.audit_queries().list(AuditFilter(event_type, entity_type, entity_id), PageRequest(limit, offset))
+    return PageOut(items=[_audit_out(e) for e in page.items], total=page.total, limit=page.limit, offset=page.offset)
+
+
+def _outbox_out(r: OutboxRecord) -> OutboxEventOut:
+    e = r.envelope
+    return OutboxEventOut(event_id=e.event_id, event_type=e.event_type, aggregate_type=e.aggregate_type,
+                          aggregate_id=e.aggregate_id, status=r.status.value, attempts=r.attempts,
+                          last_error=r.last_error, next_attempt_at=r.next_attempt_at, created_at=r.created_at,
+                          published_at=r.published_at, actor=e.actor, correlation_id=e.correlation_id,
+                          occurred_at=e.occurred_at, payload=e.payload)
+
+
+@router.get("/outbox", response_model=PageOut[OutboxEventOut])
+def outbox(_: OutboxReader, container: ContainerDep,
+           status: Literal["PENDING", "PUBLISHED", "FAILED"] | None = None, limit: Limit = 50, offset: Offset = 0):
+    page = container.outbox_queries().list(OutboxStatus(status) if status else None, PageRequest(limit, offset))
+    return PageOut(items=[_outbox_out(r) for r in page.items], total=page.total, limit=page.limit,
+                   offset=page.offset)
+
+
+@router.post("/outbox/{event_id}/replay", response_model=OutboxEventOut)
+def replay(event_id: UUID, principal: Replayer, container: ContainerDep):
+    """Send a FAILED event through the relay again (its attempts start over)."""
+    return _outbox_out(container.replay_event()(event_id, principal.username))
+
+
+@router.get("/health")
+def health(container: ContainerDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    for name, check in (("database", container.uow().check), ("events", container.publisher().check)):
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as error:  # noqa: BLE001 - reported, with 503
+            checks[name] = f"error: {type(error).__name__}: {error}"
+    healthy = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if healthy else "degraded", "event_mode": container.config.event_mode(), **checks}
+    return JSONResponse(body, status_code=200 if healthy else 503)

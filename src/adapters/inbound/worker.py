@@ -1,0 +1,51 @@
+"""The polling worker loop: drives the outbox relay until told to stop."""
+
+from __future__ import annotations
+
+import threading
+
+import structlog
+
+from application.relay import OutboxRelay
+
+log = structlog.get_logger("supplytrace.worker")
+
+
+class RelayLoop:
+    """Runs relay batches back to back while there is work, sleeps `interval` when idle.
+
+    A database or broker failure is logged and retried with a growing pause; it never ends the loop.
+    """
+
+    def __init__(self, relay: OutboxRelay, interval: float, name: str = "relay", max_pause: float = 30.0) -> None:
+        self.relay, self.interval, self.name, self.max_pause = relay, interval, name, max_pause
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        pause = self.interval
+        log.info("worker.started", worker=self.name)
+        while not self.stopping.is_set():
+            try:
+                report = self.relay.run_once()
+            except Exception as error:  # noqa: BLE001 - reported and retried
+                log.error("worker.batch_failed", worker=self.name, error=f"{type(error).__name__}: {error}")
+                self.stopping.wait(pause)
+                pause = min(pause * 2, self.max_pause)
+                continue
+            pause = self.interval
+            if report.claimed:
+                log.info("worker.batch", worker=self.name, claimed=report.claimed, published=report.published,
+                         retried=report.retried, failed=report.failed, deferred=report.deferred)
+            else:
+                self.stopping.wait(self.interval)
+        log.info("worker.stopped", worker=self.name)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name=f"supplytrace-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

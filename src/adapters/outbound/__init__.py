@@ -1,0 +1,1 @@
+"""Outbound adapters: persistence, clocks, publishers, security."""

@@ -1,0 +1,24 @@
+"""Polling mode's publisher: hands each event straight to the handlers, in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from application.dispatch import EventDispatcher
+from application.envelope import EventEnvelope
+from application.ports.publisher import EventPublisher
+
+
+class InProcessPublisher(EventPublisher):
+    def __init__(self, dispatcher: EventDispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    def publish(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
+        outcomes: list[Exception | None] = []
+        for envelope in envelopes:
+            try:
+                self.dispatcher.dispatch(envelope)
+                outcomes.append(None)
+            except Exception as error:  # noqa: BLE001 - reported to the relay, which records it
+                outcomes.append(error)
+        return outcomes

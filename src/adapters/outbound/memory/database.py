@@ -1,0 +1,58 @@
+"""A whole database in a Python object: each transaction works on a copy, commit swaps it in."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from application.ports.consumption import AuditEntry
+from application.ports.outbox import OutboxRecord
+from domain.nonconformities import NonConformity
+from domain.suppliers import Supplier
+
+
+@dataclass
+class OutboxRow:
+    record: OutboxRecord
+    position: int
+    lease_until: datetime | None = None
+
+
+@dataclass
+class MemoryState:
+    suppliers: dict[int, Supplier] = field(default_factory=dict)
+    ncs: dict[int, NonConformity] = field(default_factory=dict)
+    outbox: dict[UUID, OutboxRow] = field(default_factory=dict)
+    processed: dict[tuple[str, UUID], datetime] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    sequences: dict[str, int] = field(default_factory=dict)
+
+    def next_id(self, name: str) -> int:
+        self.sequences[name] = self.sequences.get(name, 0) + 1
+        return self.sequences[name]
+
+
+class MemoryDatabase:
+    """Serializable by construction: one transaction at a time, on a private copy."""
+
+    def __init__(self) -> None:
+        self.state = MemoryState()
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def begin(self) -> MemoryState:
+        if self._owner == threading.get_ident():
+            raise RuntimeError("nested unit of work on the same thread")
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+        return copy.deepcopy(self.state)
+
+    def commit(self, work: MemoryState) -> None:
+        self.state = copy.deepcopy(work)
+
+    def end(self) -> None:
+        self._owner = None
+        self._lock.release()

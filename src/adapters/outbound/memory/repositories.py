@@ -1,0 +1,179 @@
+"""In-memory repositories over a transaction's private MemoryState."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import TypeVar
+from uuid import UUID
+
+from application.envelope import EventEnvelope
+from application.pagination import Page, PageRequest
+from application.ports.consumption import (
+    AlreadyProcessed,
+    AuditEntry,
+    AuditFilter,
+    AuditLog,
+    ProcessedEventStore,
+)
+from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatus
+from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
+from domain.nonconformities import NcStatus, NonConformity
+from domain.risk import supplier_at_risk
+from domain.suppliers import Supplier
+
+from adapters.outbound.claim_order import keep_in_order
+from adapters.outbound.memory.database import MemoryState, OutboxRow
+
+T = TypeVar("T")
+
+
+def paginate(items: Iterable[T], page: PageRequest) -> Page[T]:
+    rows = list(items)
+    return Page(rows[page.offset : page.offset + page.limit], len(rows), page.limit, page.offset)
+
+
+class MemorySupplierRepository(SupplierRepository):
+    def __init__(self, state: MemoryState) -> None:
+        super().__init__()
+        self.state = state
+
+    def _add(self, supplier: Supplier) -> None:
+        supplier.id = self.state.next_id("suppliers")
+        self.state.suppliers[supplier.id] = supplier
+
+    def _get(self, identity: int) -> Supplier | None:
+        return self.state.suppliers.get(identity)
+
+    def list(self, page: PageRequest) -> Page[Supplier]:
+        return paginate(sorted(self.state.suppliers.values(), key=lambda s: s.id or 0), page)
+
+    def count_at_risk(self, today: date) -> int:
+        open_ncs = [nc for nc in self.state.ncs.values() if nc.status is NcStatus.OPEN]
+        return sum(supplier_at_risk(s, open_ncs, today) for s in self.state.suppliers.values())
+
+
+class MemoryNonConformityRepository(NonConformityRepository):
+    def __init__(self, state: MemoryState) -> None:
+        super().__init__()
+        self.state = state
+
+    def _add(self, nc: NonConformity) -> None:
+        nc.id = self.state.next_id("ncs")
+        self.state.ncs[nc.id] = nc
+
+    def _get(self, identity: int) -> NonConformity | None:
+        return self.state.ncs.get(identity)
+
+    def _matching(self, criteria: NcFilter) -> list[NonConformity]:
+        return [
+            nc
+            for nc in sorted(self.state.ncs.values(), key=lambda n: n.id or 0)
+            if (criteria.status is None or nc.status is criteria.status)
+            and (criteria.severity is None or nc.severity is criteria.severity)
+            and (criteria.supplier_id is None or nc.supplier_id == criteria.supplier_id)
+        ]
+
+    def list(self, criteria: NcFilter, page: PageRequest) -> Page[NonConformity]:
+        return paginate(self._matching(criteria), page)
+
+    def count(self, criteria: NcFilter) -> int:
+        return len(self._matching(criteria))
+
+    def open_for_suppliers(self, supplier_ids: list[int]) -> list[NonConformity]:
+        wanted = set(supplier_ids)
+        return [nc for nc in self._matching(NcFilter(status=NcStatus.OPEN)) if nc.supplier_id in wanted]
+
+
+class MemoryOutboxRepository(OutboxRepository):
+    def __init__(self, state: MemoryState) -> None:
+        self.state = state
+
+    def add(self, envelope: EventEnvelope, now: datetime) -> None:
+        record = OutboxRecord(envelope, OutboxStatus.PENDING, 0, None, now, now)
+        self.state.outbox[envelope.event_id] = OutboxRow(record, self.state.next_id("outbox"))
+
+    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[OutboxRecord]:
+        pending = [row for row in self.state.outbox.values() if row.record.status is OutboxStatus.PENDING]
+        due = [
+            row
+            for row in pending
+            if row.record.next_attempt_at <= now and (row.lease_until is None or row.lease_until <= now)
+        ][:limit]
+        candidates = [(_key(row.record), row.position, row) for row in due]
+        kept: list[OutboxRow] = keep_in_order(candidates, [(_key(r.record), r.position) for r in pending])
+        for row in kept:
+            row.lease_until = lease_until
+        return [row.record for row in kept]
+
+    def _update(self, event_id: UUID, lease_until: datetime | None = None, **changes: object) -> None:
+        row = self.state.outbox[event_id]
+        row.record = dataclasses.replace(row.record, **changes)
+        row.lease_until = lease_until
+
+    def mark_published(self, event_id: UUID, now: datetime) -> None:
+        self._update(event_id, status=OutboxStatus.PUBLISHED, published_at=now)
+
+    def record_failure(
+        self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime
+    ) -> None:
+        self._update(event_id, attempts=attempts, last_error=error, status=status, next_attempt_at=next_attempt_at)
+
+    def release(self, event_id: UUID) -> None:
+        self._update(event_id)
+
+    def get(self, event_id: UUID) -> OutboxRecord | None:
+        row = self.state.outbox.get(event_id)
+        return row.record if row else None
+
+    def requeue(self, event_id: UUID, now: datetime) -> None:
+        self._update(event_id, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
+
+    def list(self, status: OutboxStatus | None, page: PageRequest) -> Page[OutboxRecord]:
+        rows = sorted(self.state.outbox.values(), key=lambda r: r.position)
+        return paginate((r.record for r in rows if status is None or r.record.status is status), page)
+
+    def count_by_status(self) -> dict[OutboxStatus, int]:
+        counts = dict.fromkeys(OutboxStatus, 0)
+        for row in self.state.outbox.values():
+            counts[row.record.status] += 1
+        return counts
+
+
+def _key(record: OutboxRecord) -> tuple[str, str]:
+    return (record.envelope.aggregate_type, record.envelope.aggregate_id)
+
+
+class MemoryProcessedEventStore(ProcessedEventStore):
+    def __init__(self, state: MemoryState) -> None:
+        self.state = state
+
+    def contains(self, handler: str, event_id: UUID) -> bool:
+        return (handler, event_id) in self.state.processed
+
+    def add(self, handler: str, event_id: UUID, processed_at: datetime) -> None:
+        if (handler, event_id) in self.state.processed:
+            raise AlreadyProcessed(f"{handler} already processed {event_id}")
+        self.state.processed[(handler, event_id)] = processed_at
+
+
+class MemoryAuditLog(AuditLog):
+    def __init__(self, state: MemoryState) -> None:
+        self.state = state
+
+    def append(self, entry: AuditEntry) -> None:
+        if any(e.event_id == entry.event_id for e in self.state.audit):
+            raise AlreadyProcessed(f"audit record for {entry.event_id} exists")
+        self.state.audit.append(dataclasses.replace(entry, id=self.state.next_id("audit")))
+
+    def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
+        match: Callable[[AuditEntry], bool] = lambda e: (  # noqa: E731
+            (criteria.event_type is None or e.event_type == criteria.event_type)
+            and (criteria.entity_type is None or e.entity_type == criteria.entity_type)
+            and (criteria.entity_id is None or e.entity_id == criteria.entity_id)
+        )
+        return paginate((e for e in reversed(self.state.audit) if match(e)), page)
+
+    def count(self) -> int:
+        return len(self.state.audit)

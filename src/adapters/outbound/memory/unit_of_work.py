@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from application.ports.clock import Clock
+from application.ports.unit_of_work import UnitOfWork
+
+from adapters.outbound.memory.database import MemoryDatabase
+from adapters.outbound.memory.repositories import (
+    MemoryAuditLog,
+    MemoryNonConformityRepository,
+    MemoryOutboxRepository,
+    MemoryProcessedEventStore,
+    MemorySupplierRepository,
+)
+
+
+class MemoryUnitOfWork(UnitOfWork):
+    def __init__(self, database: MemoryDatabase, clock: Clock) -> None:
+        super().__init__(clock)
+        self.database = database
+        self._active = False
+
+    def _begin(self) -> None:
+        state = self.database.begin()
+        self._active = True
+        self._state = state
+        self.suppliers = MemorySupplierRepository(state)
+        self.ncs = MemoryNonConformityRepository(state)
+        self.outbox = MemoryOutboxRepository(state)
+        self.processed = MemoryProcessedEventStore(state)
+        self.audit = MemoryAuditLog(state)
+
+    def _commit(self) -> None:
+        self.database.commit(self._state)
+
+    def rollback(self) -> None:
+        if self._active:
+            self._active = False
+            self.database.end()
+
+    def check(self) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 adapters for SQLite and PostgreSQL (psycopg 3)."""

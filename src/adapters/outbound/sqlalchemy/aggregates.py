@@ -1,0 +1,135 @@
+"""Supplier and non-conformity repositories: Core statements, explicit mapping, dirty-checking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from application.pagination import Page, PageRequest
+from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
+from domain.nonconformities import NcStatus, NonConformity, Severity
+from domain.suppliers import Supplier
+
+from adapters.outbound.sqlalchemy.tables import non_conformities, suppliers
+
+E = TypeVar("E", Supplier, NonConformity)
+
+
+class TableMapper(Generic[E]):
+    """Loads rows into entities and writes back only the entities whose columns changed."""
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, to_row: Callable[[E], dict[str, Any]],
+                 from_row: Callable[[sa.Row], E]) -> None:
+        self.conn, self.table, self.to_row, self.from_row = conn, table, to_row, from_row
+        self.snapshots: dict[int, dict[str, Any]] = {}
+
+    def insert(self, entity: E) -> None:
+        row = self.to_row(entity)
+        entity.id = self.conn.execute(sa.insert(self.table).values(**row)).inserted_primary_key[0]
+        self.snapshots[entity.id] = row
+
+    def load(self, identity: int) -> E | None:
+        row = self.conn.execute(sa.select(self.table).where(self.table.c.id == identity)).one_or_none()
+        if row is None:
+            return None
+        entity = self.from_row(row)
+        self.snapshots[identity] = self.to_row(entity)
+        return entity
+
+    def flush(self, entities: list[E]) -> None:
+        for entity in entities:
+            row = self.to_row(entity)
+            if self.snapshots.get(entity.id) != row:
+                self.conn.execute(sa.update(self.table).where(self.table.c.id == entity.id).values(**row))
+                self.snapshots[entity.id] = row
+
+
+def fetch_page(conn: sa.Connection, query: sa.Select, order: Any, page: PageRequest, mapper: Callable) -> Page:
+    total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    rows = conn.execute(query.order_by(order).limit(page.limit).offset(page.offset)).all()
+    return Page([mapper(r) for r in rows], total, page.limit, page.offset)
+
+
+def supplier_row(s: Supplier) -> dict[str, Any]:
+    return {"name": s.name, "certification_expiry": s.certification_expiry, "created_at": s.created_at}
+
+
+def supplier_from(row: sa.Row) -> Supplier:
+    return Supplier(name=row.name, certification_expiry=row.certification_expiry, created_at=row.created_at,
+                    id=row.id)
+
+
+def nc_row(nc: NonConformity) -> dict[str, Any]:
+    return {"supplier_id": nc.supplier_id, "severity": nc.severity.value, "description": nc.description,
+            "status": nc.status.value, "opened_at": nc.opened_at, "closed_at": nc.closed_at}
+
+
+def nc_from(row: sa.Row) -> NonConformity:
+    return NonConformity(supplier_id=row.supplier_id, severity=Severity(row.severity), description=row.description,
+                         opened_at=row.opened_at, status=NcStatus(row.status), closed_at=row.closed_at, id=row.id)
+
+
+class SqlSupplierRepository(SupplierRepository):
+    def __init__(self, conn: sa.Connection) -> None:
+        super().__init__()
+        self.conn = conn
+        self.mapper = TableMapper(conn, suppliers, supplier_row, supplier_from)
+
+    def _add(self, supplier: Supplier) -> None:
+        self.mapper.insert(supplier)
+
+    def _get(self, identity: int) -> Supplier | None:
+        return self.mapper.load(identity)
+
+    def list(self, page: PageRequest) -> Page[Supplier]:
+        return fetch_page(self.conn, sa.select(suppliers), suppliers.c.id, page, supplier_from)
+
+    def count_at_risk(self, today: date) -> int:
+        nc = non_conformities.c
+        open_high = sa.exists().where(nc.supplier_id == suppliers.c.id, nc.status == NcStatus.OPEN.value,
+                                      nc.severity == Severity.HIGH.value)
+        query = sa.select(sa.func.count()).where(sa.or_(suppliers.c.certification_expiry < today, open_high))
+        return self.conn.execute(query).scalar_one()
+
+
+def _nc_where(criteria: NcFilter) -> list[sa.ColumnElement[bool]]:
+    c = non_conformities.c
+    clauses = []
+    if criteria.status is not None:
+        clauses.append(c.status == criteria.status.value)
+    if criteria.severity is not None:
+        clauses.append(c.severity == criteria.severity.value)
+    if criteria.supplier_id is not None:
+        clauses.append(c.supplier_id == criteria.supplier_id)
+    return clauses
+
+
+class SqlNonConformityRepository(NonConformityRepository):
+    def __init__(self, conn: sa.Connection) -> None:
+        super().__init__()
+        self.conn = conn
+        self.mapper = TableMapper(conn, non_conformities, nc_row, nc_from)
+
+    def _add(self, nc: NonConformity) -> None:
+        self.mapper.insert(nc)
+
+    def _get(self, identity: int) -> NonConformity | None:
+        return self.mapper.load(identity)
+
+    def list(self, criteria: NcFilter, page: PageRequest) -> Page[NonConformity]:
+        query = sa.select(non_conformities).where(*_nc_where(criteria))
+        return fetch_page(self.conn, query, non_conformities.c.id, page, nc_from)
+
+    def count(self, criteria: NcFilter) -> int:
+        query = sa.select(sa.func.count()).select_from(non_conformities).where(*_nc_where(criteria))
+        return self.conn.execute(query).scalar_one()
+
+    def open_for_suppliers(self, supplier_ids: list[int]) -> list[NonConformity]:
+        if not supplier_ids:
+            return []
+        c = non_conformities.c
+        query = sa.select(non_conformities).where(c.supplier_id.in_(supplier_ids), c.status == NcStatus.OPEN.value)
+        return [nc_from(r) for r in self.conn.execute(query.order_by(c.id))]

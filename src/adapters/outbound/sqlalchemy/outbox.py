@@ -1,0 +1,151 @@
+"""Outbox, processed-event store and audit log on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from application.envelope import EventEnvelope
+from application.pagination import Page, PageRequest
+from application.ports.consumption import (
+    AlreadyProcessed,
+    AuditEntry,
+    AuditFilter,
+    AuditLog,
+    ProcessedEventStore,
+)
+from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatus
+
+from adapters.outbound.claim_order import keep_in_order
+from adapters.outbound.sqlalchemy.aggregates import fetch_page
+from adapters.outbound.sqlalchemy.tables import audit_log, outbox_events, processed_events
+
+o = outbox_events.c
+PENDING = OutboxStatus.PENDING.value
+
+
+def _record(row: sa.Row) -> OutboxRecord:
+    envelope = EventEnvelope(row.event_id, row.event_type, row.aggregate_type, row.aggregate_id, row.occurred_at,
+                             row.actor, row.correlation_id, row.payload)
+    return OutboxRecord(envelope, OutboxStatus(row.status), row.attempts, row.last_error, row.next_attempt_at,
+                        row.created_at, row.published_at)
+
+
+class SqlOutboxRepository(OutboxRepository):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, envelope: EventEnvelope, now: datetime) -> None:
+        self.conn.execute(sa.insert(outbox_events).values(
+            event_id=envelope.event_id, event_type=envelope.event_type, aggregate_type=envelope.aggregate_type,
+            aggregate_id=envelope.aggregate_id, occurred_at=envelope.occurred_at, actor=envelope.actor,
+            correlation_id=envelope.correlation_id, payload=envelope.payload, status=PENDING, attempts=0,
+            next_attempt_at=now, created_at=now))
+
+    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[OutboxRecord]:
+        # PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite has one writer at a time (BEGIN IMMEDIATE)
+        due = (sa.select(o.position, o.aggregate_type, o.aggregate_id)
+               .where(o.status == PENDING, o.next_attempt_at <= now,
+                      sa.or_(o.locked_until.is_(None), o.locked_until <= now))
+               .order_by(o.position).limit(limit).with_for_update(skip_locked=True))
+        candidates = [((r.aggregate_type, r.aggregate_id), r.position, r.position) for r in self.conn.execute(due)]
+        if not candidates:
+            return []
+        keys = sorted({key for key, _, _ in candidates})
+        earlier = sa.select(o.aggregate_type, o.aggregate_id, o.position).where(
+            o.status == PENDING, sa.tuple_(o.aggregate_type, o.aggregate_id).in_(keys),
+            o.position <= candidates[-1][1])
+        pending = [((r.aggregate_type, r.aggregate_id), r.position) for r in self.conn.execute(earlier)]
+        kept = keep_in_order(candidates, pending)
+        if not kept:
+            return []
+        rows = self.conn.execute(sa.update(outbox_events).where(o.position.in_(kept))
+                                 .values(locked_until=lease_until).returning(*outbox_events.c))
+        return [_record(r) for r in sorted(rows, key=lambda r: r.position)]
+
+    def _update(self, event_id: UUID, **values: Any) -> None:
+        self.conn.execute(sa.update(outbox_events).where(o.event_id == event_id).values(locked_until=None, **values))
+
+    def mark_published(self, event_id: UUID, now: datetime) -> None:
+        self._update(event_id, status=OutboxStatus.PUBLISHED.value, published_at=now)
+
+    def record_failure(
+        self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime
+    ) -> None:
+        self._update(event_id, attempts=attempts, last_error=error, status=status.value,
+                     next_attempt_at=next_attempt_at)
+
+    def release(self, event_id: UUID) -> None:
+        self._update(event_id)
+
+    def get(self, event_id: UUID) -> OutboxRecord | None:
+        row = self.conn.execute(sa.select(outbox_events).where(o.event_id == event_id)).one_or_none()
+        return _record(row) if row else None
+
+    def requeue(self, event_id: UUID, now: datetime) -> None:
+        self._update(event_id, status=PENDING, attempts=0, next_attempt_at=now)
+
+    def list(self, status: OutboxStatus | None, page: PageRequest) -> Page[OutboxRecord]:
+        query = sa.select(outbox_events)
+        if status is not None:
+            query = query.where(o.status == status.value)
+        return fetch_page(self.conn, query, o.position, page, _record)
+
+    def count_by_status(self) -> dict[OutboxStatus, int]:
+        counts = dict.fromkeys(OutboxStatus, 0)
+        for status, n in self.conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status)):
+            counts[OutboxStatus(status)] = n
+        return counts
+
+
+class SqlProcessedEventStore(ProcessedEventStore):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def contains(self, handler: str, event_id: UUID) -> bool:
+        p = processed_events.c
+        query = sa.select(sa.literal(1)).where(p.handler == handler, p.event_id == event_id)
+        return self.conn.execute(query).first() is not None
+
+    def add(self, handler: str, event_id: UUID, processed_at: datetime) -> None:
+        statement = sa.insert(processed_events).values(handler=handler, event_id=event_id, processed_at=processed_at)
+        try:
+            self.conn.execute(statement)
+        except sa.exc.IntegrityError as error:
+            raise AlreadyProcessed(f"{handler} already processed {event_id}") from error
+
+
+def _entry(row: sa.Row) -> AuditEntry:
+    return AuditEntry(event_id=row.event_id, event_type=row.action, entity_type=row.entity_type,
+                      entity_id=row.entity_id, actor=row.actor, correlation_id=row.correlation_id,
+                      occurred_at=row.occurred_at, recorded_at=row.recorded_at, details=row.details, id=row.id)
+
+
+class SqlAuditLog(AuditLog):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def append(self, entry: AuditEntry) -> None:
+        statement = sa.insert(audit_log).values(
+            event_id=entry.event_id, action=entry.event_type, entity_type=entry.entity_type,
+            entity_id=entry.entity_id, actor=entry.actor, correlation_id=entry.correlation_id,
+            occurred_at=entry.occurred_at, recorded_at=entry.recorded_at, details=entry.details)
+        try:
+            self.conn.execute(statement)
+        except sa.exc.IntegrityError as error:
+            raise AlreadyProcessed(f"audit record for {entry.event_id} exists") from error
+
+    def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
+        a = audit_log.c
+        query = sa.select(audit_log)
+        for column, value in ((a.action, criteria.event_type), (a.entity_type, criteria.entity_type),
+                              (a.entity_id, criteria.entity_id)):
+            if value is not None:
+                query = query.where(column == value)
+        return fetch_page(self.conn, query, a.id.desc(), page, _entry)
+
+    def count(self) -> int:
+        return self.conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from application.ports.clock import Clock
+from application.ports.unit_of_work import UnitOfWork
+
+from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
+from adapters.outbound.sqlalchemy.outbox import SqlAuditLog, SqlOutboxRepository, SqlProcessedEventStore
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """One connection, one transaction; rolled back unless committed."""
+
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
+        super().__init__(clock)
+        self.engine = engine
+        self.conn: sa.Connection | None = None
+
+    def _begin(self) -> None:
+        self.conn = self.engine.connect()
+        self.conn.begin()
+        self.suppliers = SqlSupplierRepository(self.conn)
+        self.ncs = SqlNonConformityRepository(self.conn)
+        self.outbox = SqlOutboxRepository(self.conn)
+        self.processed = SqlProcessedEventStore(self.conn)
+        self.audit = SqlAuditLog(self.conn)
+
+    def _commit(self) -> None:
+        assert self.conn is not None, "commit outside a unit of work"
+        self.suppliers.mapper.flush(self.suppliers.seen)
+        self.ncs.mapper.flush(self.ncs.seen)
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        if self.conn is not None:
+            self.conn.rollback()
+            self.conn.close()
+            self.conn = None
+
+    def check(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))

@@ -1,0 +1,46 @@
+"""Operational KPIs of the QHSE demo."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from domain.nonconformities import NcStatus, Severity
+
+from application.ports.clock import Clock
+from application.ports.outbox import OutboxStatus
+from application.ports.repositories import NcFilter
+from application.ports.unit_of_work import UowFactory
+
+
+@dataclass(frozen=True)
+class Kpi:
+    nc_open: int
+    nc_open_high: int
+    nc_closed: int
+    outbox_pending: int
+    outbox_published: int
+    outbox_failed: int
+    suppliers_at_risk: int
+    audit_events_total: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class KpiQuery:
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+
+    def __call__(self) -> Kpi:
+        with self.uow() as uow:
+            outbox = uow.outbox.count_by_status()
+            return Kpi(
+                nc_open=uow.ncs.count(NcFilter(status=NcStatus.OPEN)),
+                nc_open_high=uow.ncs.count(NcFilter(status=NcStatus.OPEN, severity=Severity.HIGH)),
+                nc_closed=uow.ncs.count(NcFilter(status=NcStatus.CLOSED)),
+                outbox_pending=outbox.get(OutboxStatus.PENDING, 0),
+                outbox_published=outbox.get(OutboxStatus.PUBLISHED, 0),
+                outbox_failed=outbox.get(OutboxStatus.FAILED, 0),
+                suppliers_at_risk=uow.suppliers.count_at_risk(self.clock.today()),
+                audit_events_total=uow.audit.count(),
+            )

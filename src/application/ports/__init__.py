@@ -1,0 +1,1 @@
+"""Ports: the abstract interfaces the core needs from the outside world."""

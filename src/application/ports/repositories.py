@@ -1,0 +1,73 @@
+"""Repositories of the aggregates; `seen` lets the unit of work collect their events."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import date
+from typing import Generic, Protocol, TypeVar
+
+from domain.events import DomainEvent
+from domain.nonconformities import NcStatus, NonConformity, Severity
+from domain.suppliers import Supplier
+
+from application.pagination import Page, PageRequest
+
+
+class Aggregate(Protocol):
+    events: list[DomainEvent]
+
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class Repository(ABC, Generic[A]):
+    """Template methods: `add` and `get` track what the transaction touched."""
+
+    def __init__(self) -> None:
+        self.seen: list[A] = []
+
+    def add(self, aggregate: A) -> None:
+        """Persist a new aggregate and give it its identity."""
+        self._add(aggregate)
+        self.seen.append(aggregate)
+
+    def get(self, identity: int) -> A | None:
+        aggregate = self._get(identity)
+        if aggregate is not None and aggregate not in self.seen:
+            self.seen.append(aggregate)
+        return aggregate
+
+    @abstractmethod
+    def _add(self, aggregate: A) -> None: ...
+
+    @abstractmethod
+    def _get(self, identity: int) -> A | None: ...
+
+
+class SupplierRepository(Repository[Supplier]):
+    @abstractmethod
+    def list(self, page: PageRequest) -> Page[Supplier]: ...
+
+    @abstractmethod
+    def count_at_risk(self, today: date) -> int:
+        """Suppliers the at-risk policy flags (expired certification or an open high NC)."""
+
+
+@dataclass(frozen=True)
+class NcFilter:
+    status: NcStatus | None = None
+    severity: Severity | None = None
+    supplier_id: int | None = None
+
+
+class NonConformityRepository(Repository[NonConformity]):
+    @abstractmethod
+    def list(self, criteria: NcFilter, page: PageRequest) -> Page[NonConformity]: ...
+
+    @abstractmethod
+    def open_for_suppliers(self, supplier_ids: list[int]) -> list[NonConformity]:
+        """The OPEN non-conformities of these suppliers."""
+
+    @abstractmethod
+    def count(self, criteria: NcFilter) -> int: ...

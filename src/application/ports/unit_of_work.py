@@ -1,0 +1,69 @@
+"""The unit of work: one transaction; events of touched aggregates go to the outbox on commit."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+
+from domain.events import DomainEvent
+
+from application.envelope import EventEnvelope, Origin
+from application.ports.clock import Clock
+from application.ports.consumption import AuditLog, ProcessedEventStore
+from application.ports.outbox import OutboxRepository
+from application.ports.repositories import NonConformityRepository, Repository, SupplierRepository
+
+
+class UnitOfWork(ABC):
+    suppliers: SupplierRepository
+    ncs: NonConformityRepository
+    outbox: OutboxRepository
+    processed: ProcessedEventStore
+    audit: AuditLog
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.origin = Origin()
+
+    def __enter__(self) -> UnitOfWork:
+        self._begin()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.rollback()
+
+    def acting_as(self, origin: Origin) -> UnitOfWork:
+        """Stamp the events of this transaction with who asked and the correlation id."""
+        self.origin = origin
+        return self
+
+    def commit(self) -> None:
+        now = self.clock.now()
+        for event in self._collect_new_events():
+            self.outbox.add(EventEnvelope.wrap(event, self.origin), now)
+        self._commit()
+
+    def _collect_new_events(self) -> Iterator[DomainEvent]:
+        for repository in self._aggregate_repositories():
+            for aggregate in repository.seen:
+                while aggregate.events:
+                    yield aggregate.events.pop(0)
+
+    def _aggregate_repositories(self) -> list[Repository]:
+        return [self.suppliers, self.ncs]
+
+    @abstractmethod
+    def _begin(self) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise if the store cannot be reached (health check)."""
+
+
+UowFactory = Callable[[], UnitOfWork]

@@ -1,0 +1,71 @@
+"""Supplier use cases and queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from domain.errors import NotFound
+from domain.risk import supplier_at_risk
+from domain.suppliers import Supplier
+
+from application.envelope import Origin
+from application.pagination import Page, PageRequest
+from application.ports.clock import Clock
+from application.ports.unit_of_work import UnitOfWork, UowFactory
+
+
+@dataclass(frozen=True)
+class SupplierView:
+    supplier: Supplier
+    at_risk: bool
+
+
+class CreateSupplier:
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+
+    def __call__(self, name: str, certification_expiry: date, origin: Origin) -> SupplierView:
+        with self.uow().acting_as(origin) as uow:
+            supplier = Supplier.register(name, certification_expiry, self.clock.now())
+            uow.suppliers.add(supplier)
+            supplier.record_registration()
+            uow.commit()
+        return SupplierView(supplier, supplier.certification_expired(self.clock.today()))
+
+
+class UpdateCertification:
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+
+    def __call__(self, supplier_id: int, certification_expiry: date, origin: Origin) -> SupplierView:
+        with self.uow().acting_as(origin) as uow:
+            supplier = uow.suppliers.get(supplier_id)
+            if supplier is None:
+                raise NotFound("supplier", supplier_id)
+            supplier.update_certification(certification_expiry, self.clock.now())
+            open_ncs = uow.ncs.open_for_suppliers([supplier_id])
+            uow.commit()
+        return SupplierView(supplier, supplier_at_risk(supplier, open_ncs, self.clock.today()))
+
+
+class SupplierQueries:
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+
+    def get(self, supplier_id: int) -> SupplierView:
+        with self.uow() as uow:
+            supplier = uow.suppliers.get(supplier_id)
+            if supplier is None:
+                raise NotFound("supplier", supplier_id)
+            return self._views([supplier], uow)[0]
+
+    def list(self, page: PageRequest) -> Page[SupplierView]:
+        with self.uow() as uow:
+            result = uow.suppliers.list(page)
+            return Page(self._views(result.items, uow), result.total, result.limit, result.offset)
+
+    def _views(self, suppliers: list[Supplier], uow: UnitOfWork) -> list[SupplierView]:
+        today = self.clock.today()
+        open_ncs = uow.ncs.open_for_suppliers([s.id for s in suppliers if s.id is not None])
+        return [SupplierView(s, supplier_at_risk(s, open_ncs, today)) for s in suppliers]

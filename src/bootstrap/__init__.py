@@ -1,0 +1,1 @@
+"""Composition root: settings and the container that picks adapters from configuration."""

@@ -1,0 +1,118 @@
+"""The dependency-injector container: configuration selects the adapters, the core never knows."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from application.audit import AuditQueries, AuditTrailHandler
+from application.dispatch import EventDispatcher
+from application.kpi import KpiQuery
+from application.nonconformities import CloseNonConformity, NonConformityQueries, RaiseNonConformity
+from application.outbox_admin import OutboxQueries, ReplayFailedEvent
+from application.ports.security import UserAccount
+from application.relay import OutboxRelay, RetryPolicy
+from application.security import Authenticate
+from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
+from domain.events import DomainEvent
+from domain.nonconformities import NcClosed, NcCreated
+from domain.suppliers import SupplierCertificationUpdated, SupplierCreated
+
+from adapters.outbound.clock import SystemClock
+from adapters.outbound.inprocess import InProcessPublisher
+from adapters.outbound.memory.database import MemoryDatabase
+from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
+from adapters.outbound.security import Argon2Hasher, JwtTokenService, StaticUserDirectory, demo_accounts
+from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
+from bootstrap.settings import Settings
+
+EVENT_TYPES: tuple[type[DomainEvent], ...] = (SupplierCreated, SupplierCertificationUpdated, NcCreated, NcClosed)
+
+
+def database_kind(url: str) -> str:
+    if url.startswith("memory://"):
+        return "memory"
+    if url.startswith("sqlite"):
+        return "sqlite"
+    if url.startswith("postgresql"):
+        return "postgresql"
+    raise ValueError(f"unsupported SUPPLYTRACE_DATABASE_URL scheme: {url.split(':', 1)[0]!r}")
+
+
+def user_accounts(settings: Settings, hasher: Argon2Hasher) -> list[UserAccount]:
+    accounts = [UserAccount(u.username, u.password_hash, u.role) for u in settings.users]
+    if settings.demo_users:
+        accounts += demo_accounts(settings.demo_password, hasher)
+    return accounts
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration()
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+
+    engine = providers.Singleton(create_engine, url=config.database_url, pool_size=config.database_pool_size)
+    memory_database = providers.Singleton(MemoryDatabase)
+
+    uow = providers.Selector(
+        config.database_kind,
+        memory=providers.Factory(MemoryUnitOfWork, database=memory_database, clock=clock),
+        sqlite=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock),
+        postgresql=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock),
+    )
+
+    # handlers and their dispatcher: the same objects whatever the event mode
+    audit_handler = providers.Singleton(AuditTrailHandler, uow=uow.provider, clock=clock)
+    handlers = providers.List(audit_handler)
+    dispatcher = providers.Singleton(
+        EventDispatcher, handlers=handlers, known_event_types=[e.event_type for e in EVENT_TYPES]
+    )
+
+    publisher = providers.Selector(
+        config.event_mode,
+        polling=providers.Singleton(InProcessPublisher, dispatcher=dispatcher),
+    )
+    retry_policy = providers.Singleton(
+        RetryPolicy,
+        max_attempts=config.outbox_max_attempts,
+        backoff_seconds=config.outbox_backoff_seconds,
+        max_backoff_seconds=config.outbox_max_backoff_seconds,
+    )
+    relay = providers.Singleton(
+        OutboxRelay,
+        uow=uow.provider,
+        publisher=publisher,
+        clock=clock,
+        policy=retry_policy,
+        batch_size=config.outbox_batch_size,
+        lease_seconds=config.outbox_lease_seconds,
+    )
+
+    # use cases and queries
+    create_supplier = providers.Singleton(CreateSupplier, uow=uow.provider, clock=clock)
+    update_certification = providers.Singleton(UpdateCertification, uow=uow.provider, clock=clock)
+    supplier_queries = providers.Singleton(SupplierQueries, uow=uow.provider, clock=clock)
+    raise_nc = providers.Singleton(RaiseNonConformity, uow=uow.provider, clock=clock)
+    close_nc = providers.Singleton(CloseNonConformity, uow=uow.provider, clock=clock)
+    nc_queries = providers.Singleton(NonConformityQueries, uow=uow.provider)
+    kpi = providers.Singleton(KpiQuery, uow=uow.provider, clock=clock)
+    audit_queries = providers.Singleton(AuditQueries, uow=uow.provider)
+    outbox_queries = providers.Singleton(OutboxQueries, uow=uow.provider)
+    replay_event = providers.Singleton(ReplayFailedEvent, uow=uow.provider, clock=clock)
+
+    # identities
+    hasher = providers.Singleton(Argon2Hasher)
+    users = providers.Singleton(StaticUserDirectory, accounts=providers.Callable(user_accounts, settings, hasher))
+    tokens = providers.Singleton(
+        JwtTokenService, secret=config.jwt_secret, lifetime_seconds=config.jwt_lifetime_seconds
+    )
+    authenticate = providers.Singleton(Authenticate, users=users, hasher=hasher, tokens=tokens)
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    settings = settings or Settings()
+    container = Container(settings=settings)
+    container.config.from_pydantic(settings)
+    container.config.database_kind.from_value(database_kind(settings.database_url))
+    return container

@@ -1,0 +1,73 @@
+"""All configuration: environment variables prefixed SUPPLYTRACE_ (and a .env file)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.roles import Role
+
+DEFAULT_JWT_SECRET = "change-me-development-only-secret-000000"
+DEFAULT_DEMO_PASSWORD = "demo"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class EventMode(StrEnum):
+    POLLING = "polling"
+    KAFKA = "kafka"
+
+
+class UserSetting(BaseModel):
+    """A real user: `supplytrace hash-password` prints the hash."""
+
+    username: str = Field(min_length=1)
+    role: Role
+    password_hash: str = Field(min_length=20)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUPPLYTRACE_", env_file=".env", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///./supplytrace.db"
+    database_pool_size: int = Field(40, ge=1)
+    event_mode: EventMode = EventMode.POLLING
+
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    jwt_lifetime_seconds: int = Field(3600, ge=60)
+    demo_users: bool = True
+    demo_password: str = DEFAULT_DEMO_PASSWORD
+    users: list[UserSetting] = []
+
+    outbox_max_attempts: int = Field(5, ge=1)
+    outbox_backoff_seconds: float = Field(1.0, ge=0)
+    outbox_max_backoff_seconds: float = Field(300.0, ge=0)
+    outbox_batch_size: int = Field(100, ge=1, le=10_000)
+    outbox_lease_seconds: float = Field(60.0, gt=0)
+    worker_poll_interval_seconds: float = Field(0.2, gt=0)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.env is Environment.PRODUCTION:
+            if self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < 32:
+                raise ValueError("SUPPLYTRACE_JWT_SECRET must be set to a secret of 32+ characters in production")
+            if self.demo_users:
+                raise ValueError("demo users cannot run in production: set SUPPLYTRACE_DEMO_USERS=false")
+        if not self.demo_users and not self.users:
+            raise ValueError("no users: set SUPPLYTRACE_USERS or enable SUPPLYTRACE_DEMO_USERS outside production")
+        if self.database_url.startswith("postgresql://"):
+            self.database_url = "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
+        return self

@@ -1,0 +1,1 @@
+"""Pure domain model of SupplyTrace: standard library only."""
