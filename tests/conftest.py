@@ -1,0 +1,30 @@
+"""Fixtures every suite may use: the test databases, created once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.databases import ScratchPostgres, SqliteTemplate, scratch_postgres
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[ScratchPostgres]:
+    yield from scratch_postgres()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture
+def postgres_url(postgres_database: ScratchPostgres) -> str:
+    postgres_database.truncate()
+    return postgres_database.url
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: SqliteTemplate, tmp_path) -> str:
+    return sqlite_template.fresh(tmp_path)

@@ -1,0 +1,366 @@
+"""Shared steps. Every scenario runs once per stack: memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from tests.support.harness import PASSWORD, RunningApp, running_app
+
+STACKS = ["memory", "sqlite", "postgres"]
+
+
+@pytest.fixture(params=STACKS, autouse=True)
+def app(request: pytest.FixtureRequest) -> RunningApp:
+    stack = request.param
+    if stack == "memory":
+        url = "memory://"
+    elif stack == "sqlite":
+        url = request.getfixturevalue("sqlite_url")
+    else:
+        url = request.getfixturevalue("postgres_url")
+    with running_app(stack, url) as running:
+        yield running
+
+
+class Memo:
+    """What a scenario remembers: the last answer and the ids behind names."""
+
+    def __init__(self) -> None:
+        self.response: Any = None
+        self.suppliers: dict[str, int] = {}
+        self.last_nc: int | None = None
+
+
+@pytest.fixture
+def memo() -> Memo:
+    return Memo()
+
+
+def _ok(response: Any, *statuses: int) -> Any:
+    assert response.status_code in statuses, f"{response.status_code}: {response.text}"
+    return response.json()
+
+
+# --- time -------------------------------------------------------------------------------------
+
+@given(parsers.parse("today is {day}"))
+@when(parsers.parse("the date becomes {day}"))
+def today_is(app: RunningApp, day: str) -> None:
+    app.clock.current = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC).replace(hour=9)
+
+
+# --- suppliers --------------------------------------------------------------------------------
+
+@when(parsers.parse('procurement registers supplier "{name}" certified until {day}'))
+@given(parsers.parse('procurement has registered supplier "{name}" certified until {day}'))
+def register_supplier(app: RunningApp, memo: Memo, name: str, day: str) -> None:
+    memo.response = app.call("procurement", "POST", "/suppliers", json={"name": name, "certification_expiry": day})
+    memo.suppliers[name] = _ok(memo.response, 201)["id"]
+
+
+@when(parsers.parse('procurement sets the certification of "{name}" to {day}'))
+@given(parsers.parse('procurement has set the certification of "{name}" to {day}'))
+def set_certification(app: RunningApp, memo: Memo, name: str, day: str) -> None:
+    memo.response = app.call("procurement", "PATCH", f"/suppliers/{memo.suppliers[name]}/certification",
+                             json={"certification_expiry": day})
+    _ok(memo.response, 200)
+
+
+@then(parsers.re(r'supplier "(?P<name>[^"]+)" (?P<risk>is|is not) at risk'))
+def supplier_risk(app: RunningApp, memo: Memo, name: str, risk: str) -> None:
+    supplier = _ok(app.call("quality", "GET", f"/suppliers/{memo.suppliers[name]}"), 200)
+    assert supplier["at_risk"] is (risk == "is")
+    listed = _ok(app.call("quality", "GET", "/suppliers"), 200)["items"]
+    assert [s["at_risk"] for s in listed if s["name"] == name] == [risk == "is"]
+
+
+# --- non-conformities ------------------------------------------------------------------------
+
+def _raise_nc(app: RunningApp, memo: Memo, supplier_id: int, severity: str) -> None:
+    memo.response = app.call("quality", "POST", "/ncs", json={
+        "supplier_id": supplier_id, "severity": severity, "description": f"{severity} finding"})
+    if memo.response.status_code == 201:
+        memo.last_nc = memo.response.json()["id"]
+
+
+@when(parsers.parse('quality raises a {severity} non-conformity against "{name}"'))
+def raise_nc(app: RunningApp, memo: Memo, severity: str, name: str) -> None:
+    _raise_nc(app, memo, memo.suppliers[name], severity)
+
+
+@given(parsers.parse('quality has raised a {severity} non-conformity against "{name}"'))
+def raised_nc(app: RunningApp, memo: Memo, severity: str, name: str) -> None:
+    _raise_nc(app, memo, memo.suppliers[name], severity)
+    _ok(memo.response, 201)
+
+
+@when(parsers.parse("quality raises a {severity} non-conformity against supplier {supplier_id:d}"))
+def raise_nc_by_id(app: RunningApp, memo: Memo, severity: str, supplier_id: int) -> None:
+    _raise_nc(app, memo, supplier_id, severity)
+
+
+@when("quality closes the last non-conformity")
+@given("quality has closed the last non-conformity")
+def close_last_nc(app: RunningApp, memo: Memo) -> None:
+    memo.response = app.call("quality", "PATCH", f"/ncs/{memo.last_nc}/close")
+
+
+@when(parsers.parse("quality closes non-conformity {nc_id:d}"))
+def close_nc(app: RunningApp, memo: Memo, nc_id: int) -> None:
+    memo.response = app.call("quality", "PATCH", f"/ncs/{nc_id}/close")
+
+
+@then(parsers.parse("the non-conformity is {status}"))
+def nc_status(app: RunningApp, memo: Memo, status: str) -> None:
+    assert memo.response.json()["status"] == status
+    assert _ok(app.call("auditor", "GET", f"/ncs/{memo.last_nc}"), 200)["status"] == status
+
+
+@then(parsers.parse('listing non-conformities with "{query}" gives {count:d} of {total:d}'))
+def list_ncs(app: RunningApp, query: str, count: int, total: int) -> None:
+    page = _ok(app.call("auditor", "GET", f"/ncs?{query}"), 200)
+    assert (len(page["items"]), page["total"]) == (count, total)
+
+
+@then(parsers.parse('listing non-conformities of "{name}" gives {count:d} of {total:d}'))
+def list_ncs_of_supplier(app: RunningApp, memo: Memo, name: str, count: int, total: int) -> None:
+    list_ncs(app, f"supplier_id={memo.suppliers[name]}", count, total)
+
+
+# --- answers and KPIs -------------------------------------------------------------------------
+
+@then(parsers.parse("the answer is {status:d}"))
+def answer_is(memo: Memo, status: int) -> None:
+    assert memo.response.status_code == status, memo.response.text
+    assert memo.response.status_code < 400 or "detail" in memo.response.json()
+
+
+@then(parsers.parse('the answer is 422 naming "{field}"'))
+def answer_names_field(memo: Memo, field: str) -> None:
+    assert memo.response.status_code == 422, memo.response.text
+    detail = memo.response.json()["detail"]
+    assert any(field in entry["loc"] for entry in detail), detail
+
+
+def kpis(app: RunningApp) -> dict[str, int]:
+    return _ok(app.call("auditor", "GET", "/kpi"), 200)
+
+
+@then(parsers.parse('the KPI "{key}" is {value:d}'))
+def kpi_is(app: RunningApp, key: str, value: int) -> None:
+    assert kpis(app)[key] == value
+
+
+@then("the KPIs are")
+def kpis_are(app: RunningApp, datatable: list[list[str]]) -> None:
+    expected = {key: int(value) for key, value in zip(datatable[0], datatable[1], strict=True)}
+    actual = kpis(app)
+    assert {key: actual[key] for key in expected} == expected
+
+
+@then("the KPIs can be read by auditor, quality and admin")
+def kpis_readable(app: RunningApp) -> None:
+    for role in ("auditor", "quality", "admin"):
+        _ok(app.call(role, "GET", "/kpi"), 200)
+
+
+@then("the KPIs are refused to procurement and logistics")
+def kpis_refused(app: RunningApp) -> None:
+    for role in ("procurement", "logistics"):
+        assert app.call(role, "GET", "/kpi").status_code == 403
+
+
+# --- outbox, worker, audit -------------------------------------------------------------------
+
+@when("the worker runs")
+@given("the worker has run")
+def worker_runs(app: RunningApp) -> None:
+    app.run_worker()
+
+
+@when(parsers.parse("the worker keeps running for {minutes:d} minutes"))
+@given(parsers.parse("the worker keeps running for {minutes:d} minutes"))
+def worker_keeps_running(app: RunningApp, minutes: int) -> None:
+    end = app.clock.now() + timedelta(minutes=minutes)
+    while app.clock.now() < end:
+        app.run_worker()
+        app.clock.advance(5)
+
+
+def outbox(app: RunningApp, status: str) -> list[dict]:
+    return _ok(app.call("auditor", "GET", f"/outbox?status={status}&limit=500"), 200)["items"]
+
+
+@then(parsers.re(r"(?P<count>\d+) events? (is|are) waiting in the outbox"))
+def waiting(app: RunningApp, count: str) -> None:
+    assert len(outbox(app, "PENDING")) == int(count)
+    assert kpis(app)["outbox_pending"] == int(count)
+
+
+@then("no event is waiting in the outbox")
+def none_waiting(app: RunningApp) -> None:
+    waiting(app, "0")
+
+
+@then(parsers.parse('{count:d} events are waiting in the outbox with {attempts:d} attempt and the error "{error}"'))
+def waiting_with_error(app: RunningApp, count: int, attempts: int, error: str) -> None:
+    pending = outbox(app, "PENDING")
+    assert len(pending) == count
+    assert all(e["attempts"] == attempts and error in e["last_error"] for e in pending), pending
+
+
+@then(parsers.parse("the auditor sees {count:d} FAILED events in the outbox"))
+def failed_events(app: RunningApp, count: int) -> None:
+    failed = outbox(app, "FAILED")
+    assert len(failed) == count
+    assert all(e["attempts"] == 5 and e["last_error"] for e in failed)
+
+
+def audit(app: RunningApp) -> list[dict]:
+    return _ok(app.call("auditor", "GET", "/audit-log?limit=500"), 200)["items"]
+
+
+@then("the audit log is empty")
+def audit_empty(app: RunningApp) -> None:
+    assert audit(app) == []
+
+
+@then(parsers.parse('the audit log holds {count:d} record for "{event_type}" by "{actor}"'))
+def audit_holds(app: RunningApp, count: int, event_type: str, actor: str) -> None:
+    entries = audit(app)
+    assert [(e["event_type"], e["actor"]) for e in entries] == [(event_type, actor)] * count
+
+
+@then(parsers.parse("the audit log holds one record per event: {types}"))
+def audit_one_per_event(app: RunningApp, types: str) -> None:
+    entries = audit(app)
+    published = outbox(app, "PUBLISHED")
+    assert sorted(e["event_type"] for e in entries) == sorted(t.strip() for t in types.split(","))
+    assert sorted(e["event_id"] for e in entries) == sorted(e["event_id"] for e in published)
+    assert kpis(app)["audit_events_total"] == len(entries)
+
+
+@when("every published event is delivered again")
+def deliver_again(app: RunningApp) -> None:
+    records = app.container.outbox_queries().list(None, _page()).items
+    outcomes = app.container.publisher().publish([r.envelope for r in records])
+    assert outcomes == [None] * len(records)
+
+
+def _page():
+    from application.pagination import PageRequest
+
+    return PageRequest(limit=500)
+
+
+@given("a downstream handler is failing")
+def handler_failing(app: RunningApp) -> None:
+    app.failure.failing = True
+
+
+@when("the downstream handler recovers")
+def handler_recovers(app: RunningApp) -> None:
+    app.failure.failing = False
+
+
+@when("the admin replays every FAILED event")
+def replay_all(app: RunningApp) -> None:
+    for event in outbox(app, "FAILED"):
+        replayed = _ok(app.call("admin", "POST", f"/outbox/{event['event_id']}/replay"), 200)
+        assert (replayed["status"], replayed["attempts"]) == ("PENDING", 0)
+
+
+@then("the auditor may not replay a FAILED event")
+def auditor_cannot_replay(app: RunningApp) -> None:
+    event = outbox(app, "FAILED")[0]
+    assert app.call("auditor", "POST", f"/outbox/{event['event_id']}/replay").status_code == 403
+    assert outbox(app, "FAILED")[0]["status"] == "FAILED"
+
+
+# --- access control ---------------------------------------------------------------------------
+
+ACTIONS: dict[str, tuple[str, str, dict | None]] = {
+    "register a supplier": ("POST", "/suppliers", {"name": "Gamma", "certification_expiry": "2026-12-31"}),
+    "raise a non-conformity": ("POST", "/ncs", {"supplier_id": 1, "severity": "low", "description": "x"}),
+    "update a certification": ("PATCH", "/suppliers/1/certification", {"certification_expiry": "2027-01-01"}),
+    "list suppliers": ("GET", "/suppliers", None),
+    "list non-conformities": ("GET", "/ncs", None),
+    "read the audit log": ("GET", "/audit-log", None),
+    "read the outbox": ("GET", "/outbox", None),
+}
+
+
+@when(parsers.parse("{role} tries to {action}"))
+def role_tries(app: RunningApp, memo: Memo, role: str, action: str) -> None:
+    method, path, body = ACTIONS[action]
+    memo.response = app.call(role, method, path, json=body)
+
+
+def _forged(app: RunningApp, kind: str) -> str | None:
+    secret = app.container.config.jwt_secret()
+    now = datetime.now(UTC)
+    claims = {"sub": "quality", "role": "quality", "iss": "supplytrace", "iat": now, "exp": now + timedelta(hours=1)}
+    if kind == "no token":
+        return None
+    if kind == "a malformed token":
+        return "not-a-jwt"
+    if kind == "a token with a tampered role":
+        header, payload, signature = app.token("quality").split(".")
+        body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        body["role"] = "admin"
+        forged = base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+        return f"{header}.{forged}.{signature}"
+    if kind == "a token signed with another key":
+        return jwt.encode(claims, "another-secret-key-of-sufficient-length", algorithm="HS256")
+    if kind == "an expired token":
+        return jwt.encode({**claims, "exp": now - timedelta(seconds=5)}, secret, algorithm="HS256")
+    raise AssertionError(kind)
+
+
+@when(parsers.parse("someone lists suppliers with {token}"))
+def list_with_token(app: RunningApp, memo: Memo, token: str) -> None:
+    value = _forged(app, token)
+    headers = {"Authorization": f"Bearer {value}"} if value else {}
+    memo.response = app.call(None, "GET", "/suppliers", headers=headers)
+
+
+@when(parsers.parse('"{username}" logs in with password "{password}"'))
+def login_with(app: RunningApp, memo: Memo, username: str, password: str) -> None:
+    memo.response = app.client.post("/auth/login", data={"username": username, "password": password})
+
+
+@when(parsers.parse('"{username}" logs in with JSON'))
+def login_json(app: RunningApp, memo: Memo, username: str) -> None:
+    memo.response = app.client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    token = memo.response.json()["access_token"]
+    assert app.client.get("/ncs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+# --- raw input --------------------------------------------------------------------------------
+
+@when(parsers.parse("procurement posts the supplier {body}"))
+def post_supplier(app: RunningApp, memo: Memo, body: str) -> None:
+    memo.response = app.call("procurement", "POST", "/suppliers", json=json.loads(body))
+
+
+@when(parsers.parse("quality posts the non-conformity {body}"))
+def post_nc(app: RunningApp, memo: Memo, body: str) -> None:
+    memo.response = app.call("quality", "POST", "/ncs", json=json.loads(body))
+
+
+@when(parsers.parse('auditor reads "{path}"'))
+def auditor_reads(app: RunningApp, memo: Memo, path: str) -> None:
+    memo.response = app.call("auditor", "GET", path)
+
+
+@when(parsers.parse('procurement posts the raw body "{body}"'))
+def post_raw(app: RunningApp, memo: Memo, body: str) -> None:
+    memo.response = app.call("procurement", "POST", "/suppliers", content=body,
+                             headers={"Content-Type": "application/json"})

@@ -1,0 +1,86 @@
+"""A running SupplyTrace for acceptance tests: container, HTTP client, clock and worker control."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from dependency_injector import providers
+from fastapi.testclient import TestClient
+
+from adapters.inbound.api.app import create_app
+from adapters.outbound.clock import FixedClock
+from application.dispatch import ALL_EVENTS, EventHandler
+from application.envelope import EventEnvelope
+from application.ports.unit_of_work import UnitOfWork
+from bootstrap.container import Container, build_container
+from bootstrap.settings import Settings
+
+PASSWORD = "demo-test-password"
+# Argon2 verification costs ~0.1 s by design; every app of a test session shares the JWT secret,
+# so a token obtained once through /auth/login stays valid for all of them.
+_TOKENS: dict[str, str] = {}
+
+
+class SwitchableFailure(EventHandler):
+    """A handler that fails on demand: stands for a downstream system that is down."""
+
+    name = "switchable_failure"
+    subscribes_to = frozenset({ALL_EVENTS})
+    failing = False
+
+    def apply(self, uow: UnitOfWork, envelope: EventEnvelope) -> None:
+        if self.failing:
+            raise RuntimeError("downstream system unavailable")
+
+
+class RunningApp:
+    def __init__(self, stack: str, database_url: str, **overrides: Any) -> None:
+        self.stack = stack
+        settings = Settings(
+            _env_file=None,
+            database_url=database_url,
+            demo_password=PASSWORD,
+            outbox_max_attempts=5,
+            outbox_backoff_seconds=1.0,
+            **overrides,
+        )
+        self.clock = FixedClock(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+        self.container: Container = build_container(settings)
+        self.container.clock.override(providers.Object(self.clock))
+        self.failure = SwitchableFailure(self.container.uow, self.clock)
+        self.container.handlers.add_args(self.failure)
+        self.client = TestClient(create_app(self.container), raise_server_exceptions=False)
+
+    def token(self, role: str) -> str:
+        if role not in _TOKENS:
+            response = self.client.post("/auth/login", data={"username": role, "password": PASSWORD})
+            assert response.status_code == 200, response.text
+            _TOKENS[role] = response.json()["access_token"]
+        return _TOKENS[role]
+
+    def call(self, role: str | None, method: str, path: str, **kwargs: Any):
+        headers = dict(kwargs.pop("headers", {}))
+        if role is not None:
+            headers["Authorization"] = f"Bearer {self.token(role)}"
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def run_worker(self):
+        """What the embedded worker does between two polls: drain every due event."""
+        return self.container.relay().drain()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.container.config.database_kind() != "memory":
+            self.container.engine().dispose()
+
+
+@contextmanager
+def running_app(stack: str, database_url: str, **overrides: Any) -> Iterator[RunningApp]:
+    app = RunningApp(stack, database_url, **overrides)
+    try:
+        yield app
+    finally:
+        app.close()
