@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxRecord, OutboxStatus
@@ -64,6 +65,7 @@ class OutboxRelay:
         outcomes = self._publish(batch)
         with self.uow() as uow:
             blocked: set[tuple[str, str]] = set()
+            published: list[UUID] = []
             done = self.clock.now()
             for record, error in zip(batch, outcomes, strict=True):
                 key = (record.envelope.aggregate_type, record.envelope.aggregate_id)
@@ -72,11 +74,12 @@ class OutboxRelay:
                     uow.outbox.release(record.envelope.event_id)
                     report.deferred += 1
                 elif error is None:
-                    uow.outbox.mark_published(record.envelope.event_id, done)
-                    report.published += 1
+                    published.append(record.envelope.event_id)
                 else:
                     blocked.add(key)
                     self._record_failure(uow, record, error, done, report)
+            uow.outbox.mark_published(published, done)
+            report.published = len(published)
             uow.commit()
         return report
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -45,7 +46,7 @@ class OutboxRepository(ABC):
         """
 
     @abstractmethod
-    def mark_published(self, event_id: UUID, now: datetime) -> None: ...
+    def mark_published(self, event_ids: Sequence[UUID], now: datetime) -> None: ...
 
     @abstractmethod
     def record_failure(

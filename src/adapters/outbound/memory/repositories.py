@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TypeVar
 from uuid import UUID
@@ -112,8 +112,9 @@ class MemoryOutboxRepository(OutboxRepository):
         row.record = dataclasses.replace(row.record, **changes)
         row.lease_until = lease_until
 
-    def mark_published(self, event_id: UUID, now: datetime) -> None:
-        self._update(event_id, status=OutboxStatus.PUBLISHED, published_at=now)
+    def mark_published(self, event_ids: Sequence[UUID], now: datetime) -> None:
+        for event_id in event_ids:
+            self._update(event_id, status=OutboxStatus.PUBLISHED, published_at=now)
 
     def record_failure(
         self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -69,8 +70,10 @@ class SqlOutboxRepository(OutboxRepository):
     def _update(self, event_id: UUID, **values: Any) -> None:
         self.conn.execute(sa.update(outbox_events).where(o.event_id == event_id).values(locked_until=None, **values))
 
-    def mark_published(self, event_id: UUID, now: datetime) -> None:
-        self._update(event_id, status=OutboxStatus.PUBLISHED.value, published_at=now)
+    def mark_published(self, event_ids: Sequence[UUID], now: datetime) -> None:
+        if event_ids:
+            self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids)).values(
+                locked_until=None, status=OutboxStatus.PUBLISHED.value, published_at=now))
 
     def record_failure(
         self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime

@@ -1,0 +1,54 @@
+"""The `supplytrace` command line, as a user runs it."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from adapters.inbound.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env, and the default SQLite file lands in a scratch folder
+    for name in ("SUPPLYTRACE_ENV", "SUPPLYTRACE_DATABASE_URL", "SUPPLYTRACE_JWT_SECRET", "SUPPLYTRACE_DEMO_USERS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_demo_runs_the_qhse_workflow_end_to_end() -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "suppliers_at_risk 0 -> 1" in result.output
+    assert "closing it again is refused: 409" in result.output
+    assert "worker consumed NC_CREATED" in result.output
+
+
+def test_db_upgrade_migrates_the_configured_database(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("SUPPLYTRACE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "database at revision 0001" in result.output
+    assert "outbox_events" in sa.inspect(sa.create_engine(f"sqlite:///{tmp_path / 'cli.db'}")).get_table_names()
+
+
+@pytest.mark.parametrize("environment", [
+    {"SUPPLYTRACE_ENV": "production"},
+    {"SUPPLYTRACE_ENV": "production", "SUPPLYTRACE_JWT_SECRET": "x" * 40},
+])
+def test_production_refuses_the_default_secret_and_demo_users(monkeypatch: pytest.MonkeyPatch, environment) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code != 0
+    assert "production" in str(result.exception)
+
+
+def test_worker_once_drains_the_outbox(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("SUPPLYTRACE_DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "published=0 retried=0 failed=0" in result.output

@@ -1,0 +1,82 @@
+"""Migrations build the schema the code expects, on an empty PostgreSQL database and on SQLite."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import make_url
+
+from adapters.outbound.sqlalchemy import migrate
+from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.tables import audit_log, metadata
+from tests.support.databases import postgres_admin_url
+
+
+@pytest.fixture
+def empty_postgres():
+    base = make_url(postgres_admin_url())
+    name = f"supplytrace_migrate_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(base.set(database=name).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def empty_sqlite(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    yield engine
+    engine.dispose()
+
+
+def _differences(engine: sa.Engine) -> list:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(context, metadata)
+
+
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
+def test_upgrade_builds_the_schema_of_the_code(database: str, request: pytest.FixtureRequest) -> None:
+    engine = request.getfixturevalue(database)
+    assert migrate.current_revision(engine) is None
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision(engine)
+    assert _differences(engine) == []
+
+
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
+def test_downgrade_then_upgrade_again(database: str, request: pytest.FixtureRequest) -> None:
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine)
+    from alembic import command
+
+    command.downgrade(migrate.alembic_config(engine), "base")
+    assert not sa.inspect(engine).has_table("outbox_events")
+    migrate.upgrade(engine)
+    assert _differences(engine) == []
+
+
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
+def test_the_audit_log_is_append_only_in_the_database(database: str, request: pytest.FixtureRequest) -> None:
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(audit_log).values(
+            event_id=uuid.uuid4(), action="SUPPLIER_CREATED", entity_type="supplier", entity_id="1", actor="a",
+            correlation_id="c", occurred_at=now, recorded_at=now, details={}))
+    for statement in (sa.update(audit_log).values(actor="someone else"), sa.delete(audit_log)):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+            conn.execute(statement)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(audit_log.c.actor)).scalars().all() == ["a"]
