@@ -69,6 +69,8 @@ class EventEnvelope:
         payload = data["payload"]
         if not isinstance(payload, dict):
             raise TypeError("payload must be an object")
+        if not isinstance(data["event_id"], str):
+            raise TypeError("event_id must be a UUID string")
         return cls(
             event_id=UUID(data["event_id"]),
             event_type=str(data["event_type"]),

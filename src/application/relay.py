@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from uuid import UUID
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
 
+from application.delivery import RetryPolicy
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxRecord, OutboxStatus
-from application.ports.publisher import EventPublisher
+from application.ports.publisher import EventPublisher, NotAttempted, TransportUnavailable
 from application.ports.unit_of_work import UowFactory
 
+__all__ = ["OutboxRelay", "RelayReport", "RetryPolicy"]
+
 log = logging.getLogger(__name__)
-
-ERROR_MAX_LENGTH = 2000
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff: base, 2*base, 4*base … capped; FAILED after `max_attempts`."""
-
-    max_attempts: int = 5
-    backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 300.0
-
-    def delay(self, attempts: int) -> timedelta:
-        seconds = self.backoff_seconds * (2 ** max(attempts - 1, 0))
-        return timedelta(seconds=min(seconds, self.max_backoff_seconds))
 
 
 @dataclass
@@ -37,7 +24,12 @@ class RelayReport:
     retried: int = 0
     failed: int = 0
     deferred: int = 0
+    unavailable: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: RelayReport) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 class OutboxRelay:
@@ -60,38 +52,45 @@ class OutboxRelay:
             batch = uow.outbox.claim(self.batch_size, now, now + self.lease)
             uow.commit()
         report = RelayReport(claimed=len(batch))
-        if not batch:
-            return report
-        outcomes = self._publish(batch)
+        if batch:
+            self._settle(batch, self._publish(batch), report)
+        return report
+
+    def _settle(self, batch: list[OutboxRecord], outcomes: list[Exception | None], report: RelayReport) -> None:
         with self.uow() as uow:
             blocked: set[tuple[str, str]] = set()
-            published: list[UUID] = []
-            done = self.clock.now()
+            published: list[OutboxRecord] = []
+            now = self.clock.now()
             for record, error in zip(batch, outcomes, strict=True):
                 key = (record.envelope.aggregate_type, record.envelope.aggregate_id)
-                if key in blocked:
-                    # an earlier event of this aggregate failed: keep its order, do not count a try
+                if key in blocked or isinstance(error, (TransportUnavailable, NotAttempted)):
+                    # not the event's fault, or an earlier event of its aggregate failed: no attempt counted
                     uow.outbox.release(record.envelope.event_id)
-                    report.deferred += 1
+                    report.unavailable += isinstance(error, TransportUnavailable)
+                    report.deferred += not isinstance(error, TransportUnavailable)
+                    blocked.add(key)
                 elif error is None:
-                    published.append(record.envelope.event_id)
+                    published.append(record)
                 else:
                     blocked.add(key)
-                    self._record_failure(uow, record, error, done, report)
-            uow.outbox.mark_published(published, done)
+                    report.errors.append(f"{type(error).__name__}: {error}")
+                    if self.policy.record_failure(uow, record, error, now) is OutboxStatus.FAILED:
+                        report.failed += 1
+                    else:
+                        report.retried += 1
+            uow.outbox.mark_published(published, now)
             report.published = len(published)
             uow.commit()
-        return report
+        if report.unavailable:
+            log.warning("event transport unavailable: %d events stay pending", report.unavailable)
 
     def drain(self, max_batches: int = 1000) -> RelayReport:
         """Run batches until nothing due is left (tests, the demo and the CLI's --once)."""
         total = RelayReport()
         for _ in range(max_batches):
             report = self.run_once()
-            for name in ("claimed", "published", "retried", "failed", "deferred"):
-                setattr(total, name, getattr(total, name) + getattr(report, name))
-            total.errors += report.errors
-            if report.claimed == 0:
+            total.add(report)
+            if report.claimed == 0 or report.unavailable:
                 break
         return total
 
@@ -100,18 +99,3 @@ class OutboxRelay:
             return self.publisher.publish([record.envelope for record in batch])
         except Exception as error:  # noqa: BLE001 - the whole batch failed: every event records it
             return [error] * len(batch)
-
-    def _record_failure(self, uow, record: OutboxRecord, error: Exception, now: datetime, report: RelayReport) -> None:
-        attempts = record.attempts + 1
-        message = f"{type(error).__name__}: {error}"[:ERROR_MAX_LENGTH]
-        status = OutboxStatus.FAILED if attempts >= self.policy.max_attempts else OutboxStatus.PENDING
-        uow.outbox.record_failure(record.envelope.event_id, attempts, message, status, now + self.policy.delay(attempts))
-        report.errors.append(message)
-        if status is OutboxStatus.FAILED:
-            report.failed += 1
-            log.error("event %s %s FAILED after %d attempts: %s", record.envelope.event_id,
-                      record.envelope.event_type, attempts, message)
-        else:
-            report.retried += 1
-            log.warning("event %s %s attempt %d failed: %s", record.envelope.event_id,
-                        record.envelope.event_type, attempts, message)

@@ -40,10 +40,9 @@ def database_kind(url: str) -> str:
 
 
 def user_accounts(settings: Settings, hasher: Argon2Hasher) -> list[UserAccount]:
-    accounts = [UserAccount(u.username, u.password_hash, u.role) for u in settings.users]
-    if settings.demo_users:
-        accounts += demo_accounts(settings.demo_password, hasher)
-    return accounts
+    # configured users come last, so a demo account never shadows a real one of the same name
+    accounts = demo_accounts(settings.demo_password, hasher) if settings.demo_users else []
+    return accounts + [UserAccount(u.username, u.password_hash, u.role) for u in settings.users]
 
 
 class Container(containers.DeclarativeContainer):

@@ -46,7 +46,9 @@ class OutboxRepository(ABC):
         """
 
     @abstractmethod
-    def mark_published(self, event_ids: Sequence[UUID], now: datetime) -> None: ...
+    def mark_published(self, records: Sequence[OutboxRecord], now: datetime) -> None:
+        """Mark these claimed events PUBLISHED, unless a consumer recorded a failure meanwhile
+        (their attempts no longer match the claimed record's)."""
 
     @abstractmethod
     def record_failure(

@@ -6,12 +6,24 @@ from collections.abc import Sequence
 from application.envelope import EventEnvelope
 
 
+class TransportUnavailable(Exception):
+    """The broker cannot be reached: not the event's fault, so no attempt is counted."""
+
+
+class NotAttempted(Exception):
+    """Held back because an earlier event of the same aggregate failed in this call."""
+
+
 class EventPublisher(ABC):
     """Hands events to their consumers: in-process handlers or a broker."""
 
     @abstractmethod
     def publish(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
-        """Deliver in order; one outcome per envelope (None = delivered, else the error)."""
+        """Deliver in order; one outcome per envelope (None = delivered, else the error).
+
+        Once an envelope of an aggregate fails, later envelopes of that aggregate in the same call
+        are not delivered: their outcome is NotAttempted, so one aggregate's events stay in order.
+        """
 
     def check(self) -> None:
         """Raise if the transport is unreachable (health check); nothing to check by default."""

@@ -100,9 +100,9 @@ class MemoryOutboxRepository(OutboxRepository):
             row
             for row in pending
             if row.record.next_attempt_at <= now and (row.lease_until is None or row.lease_until <= now)
-        ][:limit]
+        ]
         candidates = [(_key(row.record), row.position, row) for row in due]
-        kept: list[OutboxRow] = keep_in_order(candidates, [(_key(r.record), r.position) for r in pending])
+        kept: list[OutboxRow] = keep_in_order(candidates, [(_key(r.record), r.position) for r in pending])[:limit]
         for row in kept:
             row.lease_until = lease_until
         return [row.record for row in kept]
@@ -112,9 +112,11 @@ class MemoryOutboxRepository(OutboxRepository):
         row.record = dataclasses.replace(row.record, **changes)
         row.lease_until = lease_until
 
-    def mark_published(self, event_ids: Sequence[UUID], now: datetime) -> None:
-        for event_id in event_ids:
-            self._update(event_id, status=OutboxStatus.PUBLISHED, published_at=now)
+    def mark_published(self, records: Sequence[OutboxRecord], now: datetime) -> None:
+        for claimed in records:
+            current = self.state.outbox[claimed.envelope.event_id].record
+            if current.status is OutboxStatus.PENDING and current.attempts == claimed.attempts:
+                self._update(claimed.envelope.event_id, status=OutboxStatus.PUBLISHED, published_at=now)
 
     def record_failure(
         self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime

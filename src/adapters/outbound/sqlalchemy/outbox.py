@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -48,10 +49,18 @@ class SqlOutboxRepository(OutboxRepository):
 
     def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[OutboxRecord]:
         # PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite has one writer at a time (BEGIN IMMEDIATE)
+        available = sa.and_(o.status == PENDING, o.next_attempt_at <= now,
+                            sa.or_(o.locked_until.is_(None), o.locked_until <= now))
+        # an earlier PENDING event of the same aggregate that is leased or waiting for its retry
+        # holds the later ones back; filtering here keeps held-back rows from filling the batch
+        earlier = outbox_events.alias("earlier")
+        e = earlier.c
+        held_back = sa.exists().where(
+            e.aggregate_type == o.aggregate_type, e.aggregate_id == o.aggregate_id, e.status == PENDING,
+            e.position < o.position, sa.or_(e.next_attempt_at > now, e.locked_until > now))
         due = (sa.select(o.position, o.aggregate_type, o.aggregate_id)
-               .where(o.status == PENDING, o.next_attempt_at <= now,
-                      sa.or_(o.locked_until.is_(None), o.locked_until <= now))
-               .order_by(o.position).limit(limit).with_for_update(skip_locked=True))
+               .where(available, ~held_back)
+               .order_by(o.position).limit(limit).with_for_update(of=outbox_events, skip_locked=True))
         candidates = [((r.aggregate_type, r.aggregate_id), r.position, r.position) for r in self.conn.execute(due)]
         if not candidates:
             return []
@@ -70,10 +79,15 @@ class SqlOutboxRepository(OutboxRepository):
     def _update(self, event_id: UUID, **values: Any) -> None:
         self.conn.execute(sa.update(outbox_events).where(o.event_id == event_id).values(locked_until=None, **values))
 
-    def mark_published(self, event_ids: Sequence[UUID], now: datetime) -> None:
-        if event_ids:
-            self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids)).values(
-                locked_until=None, status=OutboxStatus.PUBLISHED.value, published_at=now))
+    def mark_published(self, records: Sequence[OutboxRecord], now: datetime) -> None:
+        by_attempts: dict[int, list[UUID]] = defaultdict(list)
+        for record in records:
+            by_attempts[record.attempts].append(record.envelope.event_id)
+        for attempts, event_ids in by_attempts.items():
+            self.conn.execute(
+                sa.update(outbox_events)
+                .where(o.event_id.in_(event_ids), o.status == PENDING, o.attempts == attempts)
+                .values(locked_until=None, status=OutboxStatus.PUBLISHED.value, published_at=now))
 
     def record_failure(
         self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime
@@ -104,6 +118,13 @@ class SqlOutboxRepository(OutboxRepository):
         return counts
 
 
+def _duplicate_key(error: sa.exc.IntegrityError, table: str) -> bool:
+    """A unique violation on `table` (another delivery got there first), not any other integrity error."""
+    if getattr(error.orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        return table in str(getattr(getattr(error.orig, "diag", None), "table_name", "") or "")
+    return f"UNIQUE constraint failed: {table}." in str(error.orig)
+
+
 class SqlProcessedEventStore(ProcessedEventStore):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
@@ -118,7 +139,9 @@ class SqlProcessedEventStore(ProcessedEventStore):
         try:
             self.conn.execute(statement)
         except sa.exc.IntegrityError as error:
-            raise AlreadyProcessed(f"{handler} already processed {event_id}") from error
+            if _duplicate_key(error, "processed_events"):
+                raise AlreadyProcessed(f"{handler} already processed {event_id}") from error
+            raise
 
 
 def _entry(row: sa.Row) -> AuditEntry:
@@ -139,7 +162,9 @@ class SqlAuditLog(AuditLog):
         try:
             self.conn.execute(statement)
         except sa.exc.IntegrityError as error:
-            raise AlreadyProcessed(f"audit record for {entry.event_id} exists") from error
+            if _duplicate_key(error, "audit_log"):
+                raise AlreadyProcessed(f"audit record for {entry.event_id} exists") from error
+            raise
 
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
         a = audit_log.c

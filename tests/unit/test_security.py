@@ -1,0 +1,225 @@
+"""The role matrix, login and tokens, and the settings that refuse an unsafe production start."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pydantic
+import pytest
+
+from adapters.outbound.security import Argon2Hasher, JwtTokenService, StaticUserDirectory
+from application.ports.security import InvalidToken, Principal, UserAccount
+from application.security import ROLE_MATRIX, Authenticate, AuthenticationFailed, Forbidden, Permission, authorize
+from bootstrap.settings import DEFAULT_JWT_SECRET, Environment, Settings
+from domain.roles import Role
+
+SECRET = "unit-test-secret-of-at-least-32-characters!"
+ANOTHER_SECRET = "another-secret-of-at-least-32-characters!!"
+STRONG_SECRET = "s" * 32
+
+# --- the role matrix, as the brief states it -----------------------------------------------------
+
+Q, P, L, A, ADM = Role.QUALITY, Role.PROCUREMENT, Role.LOGISTICS, Role.AUDITOR, Role.ADMIN
+BRIEF_MATRIX: dict[Permission, set[Role]] = {
+    Permission.READ: {Q, P, L, A, ADM},
+    Permission.WRITE_SUPPLIERS: {P, ADM},
+    Permission.WRITE_NCS: {Q, ADM},
+    Permission.WRITE_ORDERS: {L, ADM},
+    Permission.WRITE_INVENTORIES: {L, ADM},
+    Permission.READ_KPI: {A, Q, ADM},
+    Permission.READ_AUDIT: {A, ADM},
+    Permission.REPLAY_EVENTS: {ADM},  # "replayable by an admin"
+}
+CASES = [(permission, role) for permission in BRIEF_MATRIX for role in Role]
+
+
+@pytest.mark.parametrize("permission, role", CASES, ids=[f"{p.value}-{r.value}" for p, r in CASES])
+def test_authorize_follows_the_role_matrix_of_the_brief(permission, role):
+    principal = Principal("someone", role)
+    if role in BRIEF_MATRIX[permission]:
+        authorize(principal, permission)
+    else:
+        with pytest.raises(Forbidden):
+            authorize(principal, permission)
+
+
+def test_every_permission_has_a_row_in_the_matrix():
+    assert set(ROLE_MATRIX) == set(Permission)
+
+
+# --- login and tokens ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hasher() -> Argon2Hasher:
+    return Argon2Hasher()
+
+
+@pytest.fixture(scope="module")
+def directory(hasher) -> StaticUserDirectory:
+    return StaticUserDirectory([UserAccount("alice", hasher.hash("correct horse"), Role.QUALITY)])
+
+
+@pytest.fixture
+def tokens() -> JwtTokenService:
+    return JwtTokenService(SECRET, lifetime_seconds=900)
+
+
+@pytest.fixture
+def authenticate(directory, hasher, tokens) -> Authenticate:
+    return Authenticate(directory, hasher, tokens)
+
+
+def claims(**overrides) -> dict:
+    now = datetime.now(UTC)
+    base = {"sub": "alice", "role": "quality", "iss": "supplytrace", "iat": now, "exp": now + timedelta(minutes=5)}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def test_good_password_gives_a_token_naming_the_principal(authenticate, tokens):
+    issued = authenticate("alice", "correct horse")
+
+    assert issued.principal == Principal("alice", Role.QUALITY)
+    assert issued.expires_in == 900
+    assert tokens.verify(issued.access_token) == Principal("alice", Role.QUALITY)
+
+
+def test_issued_token_expires_after_its_lifetime(tokens):
+    token, lifetime = tokens.issue(Principal("alice", Role.QUALITY))
+    decoded = jwt.decode(token, SECRET, algorithms=["HS256"], issuer="supplytrace")
+    assert lifetime == 900
+    assert decoded["exp"] - decoded["iat"] == 900
+
+
+@pytest.mark.parametrize("username, password", [("alice", "wrong"), ("alice", ""), ("mallory", "correct horse")])
+def test_wrong_password_or_unknown_user_fails_authentication(authenticate, username, password):
+    with pytest.raises(AuthenticationFailed):
+        authenticate(username, password)
+
+
+def test_hasher_does_not_store_the_password_in_clear(hasher):
+    hashed = hasher.hash("correct horse")
+    assert "correct horse" not in hashed
+    assert hasher.verify("correct horse", hashed) and not hasher.verify("Correct horse", hashed)
+
+
+def test_tampered_token_is_invalid(authenticate, tokens):
+    token = authenticate("alice", "correct horse").access_token
+    header, payload, signature = token.split(".")
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body["role"] = "admin"  # privilege escalation attempt, signature kept
+    forged = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
+    with pytest.raises(InvalidToken):
+        tokens.verify(f"{header}.{forged}.{signature}")
+
+
+def test_token_signed_with_another_secret_is_invalid(tokens):
+    foreign, _ = JwtTokenService(ANOTHER_SECRET, lifetime_seconds=900).issue(Principal("alice", Role.ADMIN))
+    with pytest.raises(InvalidToken):
+        tokens.verify(foreign)
+
+
+def test_expired_token_is_invalid(tokens):
+    past = datetime.now(UTC) - timedelta(hours=1)
+    expired = jwt.encode(claims(iat=past, exp=past + timedelta(minutes=5)), SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken):
+        tokens.verify(expired)
+
+
+def test_well_formed_token_crafted_with_the_right_secret_is_accepted(tokens):
+    """The control for the cases below: only the one named defect makes them invalid."""
+    assert tokens.verify(jwt.encode(claims(), SECRET, algorithm="HS256")) == Principal("alice", Role.QUALITY)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"exp": None}, {"sub": None}, {"role": None}, {"iss": None}, {"iss": "someone-else"}, {"role": "superuser"}],
+    ids=["no-exp", "no-sub", "no-role", "no-iss", "wrong-issuer", "unknown-role"],
+)
+def test_token_with_missing_or_wrong_claims_is_invalid(tokens, overrides):
+    with pytest.raises(InvalidToken):
+        tokens.verify(jwt.encode(claims(**overrides), SECRET, algorithm="HS256"))
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", "a.b.c"])
+def test_garbage_is_an_invalid_token(tokens, token):
+    with pytest.raises(InvalidToken):
+        tokens.verify(token)
+
+
+def test_unsigned_token_is_invalid(tokens):
+    unsigned = jwt.encode(claims(role="admin"), None, algorithm="none")
+    with pytest.raises(InvalidToken):
+        tokens.verify(unsigned)
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+A_USER = {"username": "ops", "role": "admin", "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$abcdefghijklmnop"}
+
+
+def settings(**values) -> Settings:
+    return Settings(_env_file=None, **values)
+
+
+def test_development_defaults_are_accepted(no_supplytrace_env):
+    current = settings()
+    assert current.env is Environment.DEVELOPMENT
+    assert current.demo_users is True
+
+
+def test_production_refuses_the_default_secret(no_supplytrace_env):
+    with pytest.raises(pydantic.ValidationError, match="JWT_SECRET"):
+        settings(env="production", jwt_secret=DEFAULT_JWT_SECRET, demo_users=False, users=[A_USER])
+
+
+def test_production_refuses_a_secret_shorter_than_32_characters(no_supplytrace_env):
+    with pytest.raises(pydantic.ValidationError, match="JWT_SECRET"):
+        settings(env="production", jwt_secret="s" * 31, demo_users=False, users=[A_USER])
+
+
+def test_production_refuses_demo_users(no_supplytrace_env):
+    with pytest.raises(pydantic.ValidationError, match="demo users"):
+        settings(env="production", jwt_secret=STRONG_SECRET, demo_users=True, users=[A_USER])
+
+
+def test_production_with_a_strong_secret_and_real_users_is_accepted(no_supplytrace_env):
+    current = settings(env="production", jwt_secret=STRONG_SECRET, demo_users=False, users=[A_USER])
+    assert current.env is Environment.PRODUCTION
+    assert [(u.username, u.role) for u in current.users] == [("ops", Role.ADMIN)]
+
+
+def test_production_is_refused_when_configured_through_the_environment(no_supplytrace_env, monkeypatch):
+    monkeypatch.setenv("SUPPLYTRACE_ENV", "production")
+    with pytest.raises(pydantic.ValidationError, match="JWT_SECRET"):
+        settings()
+
+
+def test_users_are_read_from_supplytrace_users(no_supplytrace_env, monkeypatch):
+    monkeypatch.setenv("SUPPLYTRACE_ENV", "production")
+    monkeypatch.setenv("SUPPLYTRACE_JWT_SECRET", STRONG_SECRET)
+    monkeypatch.setenv("SUPPLYTRACE_DEMO_USERS", "false")
+    monkeypatch.setenv("SUPPLYTRACE_USERS", json.dumps([A_USER]))
+    assert [u.username for u in settings().users] == ["ops"]
+
+
+def test_no_demo_users_and_no_real_users_is_refused(no_supplytrace_env):
+    with pytest.raises(pydantic.ValidationError, match="no users"):
+        settings(demo_users=False)
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgresql://u:p@127.0.0.1:5432/test", "postgresql+psycopg://u:p@127.0.0.1:5432/test"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:///./supplytrace.db", "sqlite:///./supplytrace.db"),
+        ("memory://", "memory://"),
+    ],
+)
+def test_database_url_is_normalized_to_the_psycopg_driver(no_supplytrace_env, url, expected):
+    assert settings(database_url=url).database_url == expected
