@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.broker import TestBroker
 from tests.support.databases import ScratchPostgres, SqliteTemplate, scratch_postgres
 
 
@@ -17,6 +18,14 @@ def postgres_database() -> Iterator[ScratchPostgres]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
     return SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[TestBroker]:
+    broker = TestBroker()
+    broker.start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from application.audit import AuditQueries, AuditTrailHandler
+from application.consumption import DeliverReceivedEvent
+from application.delivery import RetryPolicy
 from application.dispatch import EventDispatcher
 from application.kpi import KpiQuery
 from application.nonconformities import CloseNonConformity, NonConformityQueries, RaiseNonConformity
 from application.outbox_admin import OutboxQueries, ReplayFailedEvent
 from application.ports.security import UserAccount
-from application.relay import OutboxRelay, RetryPolicy
+from application.relay import OutboxRelay
 from application.security import Authenticate
 from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
 from domain.events import DomainEvent
@@ -19,6 +21,8 @@ from domain.suppliers import SupplierCertificationUpdated, SupplierCreated
 
 from adapters.outbound.clock import SystemClock
 from adapters.outbound.inprocess import InProcessPublisher
+from adapters.outbound.kafka.messages import topic_for
+from adapters.outbound.kafka.publisher import KafkaPublisher
 from adapters.outbound.memory.database import MemoryDatabase
 from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
 from adapters.outbound.security import Argon2Hasher, JwtTokenService, StaticUserDirectory, demo_accounts
@@ -71,12 +75,24 @@ class Container(containers.DeclarativeContainer):
     publisher = providers.Selector(
         config.event_mode,
         polling=providers.Singleton(InProcessPublisher, dispatcher=dispatcher),
+        kafka=providers.Singleton(
+            KafkaPublisher,
+            bootstrap_servers=config.kafka_bootstrap_servers,
+            topic_prefix=config.kafka_topic_prefix,
+            delivery_timeout_ms=config.kafka_delivery_timeout_ms,
+        ),
     )
     retry_policy = providers.Singleton(
         RetryPolicy,
         max_attempts=config.outbox_max_attempts,
         backoff_seconds=config.outbox_backoff_seconds,
         max_backoff_seconds=config.outbox_max_backoff_seconds,
+    )
+    deliver_received = providers.Singleton(
+        DeliverReceivedEvent, dispatcher=dispatcher, uow=uow.provider, clock=clock, policy=retry_policy
+    )
+    consumer_topics = providers.Callable(
+        lambda prefix: sorted({topic_for(prefix, e.aggregate_type) for e in EVENT_TYPES}), config.kafka_topic_prefix
     )
     relay = providers.Singleton(
         OutboxRelay,

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     worker_poll_interval_seconds: float = Field(0.2, gt=0)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = Field("supplytrace", pattern=r"^[A-Za-z0-9._-]+$")
+    kafka_consumer_group: str = "supplytrace-handlers"
+    kafka_session_timeout_ms: int = Field(10000, ge=1000)
+    kafka_delivery_timeout_ms: int = Field(30000, ge=1000)
 
     log_level: str = "INFO"
     log_json: bool = False

@@ -10,13 +10,16 @@ from typing import Any
 from dependency_injector import providers
 from fastapi.testclient import TestClient
 
+import time
+
 from adapters.inbound.api.app import create_app
+from adapters.inbound.runtime import kafka_consumer
 from adapters.outbound.clock import FixedClock
 from application.dispatch import ALL_EVENTS, EventHandler
 from application.envelope import EventEnvelope
 from application.ports.unit_of_work import UnitOfWork
 from bootstrap.container import Container, build_container
-from bootstrap.settings import Settings
+from bootstrap.settings import EventMode, Settings
 
 PASSWORD = "demo-test-password"
 # Argon2 verification costs ~0.1 s by design; every app of a test session shares the JWT secret,
@@ -53,6 +56,7 @@ class RunningApp:
         self.failure = SwitchableFailure(self.container.uow, self.clock)
         self.container.handlers.add_args(self.failure)
         self.client = TestClient(create_app(self.container), raise_server_exceptions=False)
+        self.consumer = kafka_consumer(self.container) if settings.event_mode == EventMode.KAFKA else None
 
     def token(self, role: str) -> str:
         if role not in _TOKENS:
@@ -68,11 +72,31 @@ class RunningApp:
         return self.client.request(method, path, headers=headers, **kwargs)
 
     def run_worker(self):
-        """What the embedded worker does between two polls: drain every due event."""
-        return self.container.relay().drain()
+        """What the embedded workers do between two polls: drain every due event to the handlers."""
+        report = self.container.relay().drain()
+        self.consume(report.published)
+        return report
+
+    def deliver(self, envelopes: list) -> None:
+        """Hand events to the handlers again, through the configured transport."""
+        outcomes = self.container.publisher().publish(envelopes)
+        assert outcomes == [None] * len(envelopes), outcomes
+        self.consume(len(envelopes))
+
+    def consume(self, expected: int, timeout: float = 30.0) -> None:
+        """Kafka mode: let the consumer group member handle `expected` more records."""
+        if self.consumer is None or expected == 0:
+            return
+        target, deadline = self.consumer.handled + expected, time.monotonic() + timeout
+        while self.consumer.handled < target:
+            assert time.monotonic() < deadline, f"consumed {self.consumer.handled}, expected {target}"
+            self.consumer.run_once(timeout=0.2)
 
     def close(self) -> None:
         self.client.close()
+        if self.consumer is not None:
+            self.consumer.close()
+            self.container.publisher().close()
         if self.container.config.database_kind() != "memory":
             self.container.engine().dispose()
 

@@ -10,8 +10,8 @@ import uvicorn
 
 from bootstrap.container import build_container
 from bootstrap.logging import configure_logging
-from adapters.inbound.runtime import background_workers, prepare_database
-from bootstrap.settings import Settings
+from adapters.inbound.runtime import background_workers, kafka_consumer, prepare_database, relay_loop
+from bootstrap.settings import EventMode, Settings
 
 app = typer.Typer(help="SupplyTrace: supply-chain quality and operations backend.", no_args_is_help=True)
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -43,7 +43,7 @@ def serve(
 def run_worker(
     once: Annotated[bool, typer.Option(help="Drain what is due, then exit.")] = False,
 ) -> None:
-    """Run the polling worker: relay pending outbox events to the handlers."""
+    """Run the event workers of the configured mode (polling: the relay; kafka: relay and consumer)."""
     container = build_container(_settings())
     prepare_database(container, auto_migrate=False)
     if once:
@@ -51,6 +51,25 @@ def run_worker(
         typer.echo(f"published={report.published} retried={report.retried} failed={report.failed}")
         return
     _run_until_signal(background_workers(container))
+
+
+@app.command("relay")
+def run_relay() -> None:
+    """Run only the outbox relay (in kafka mode: publish pending events to the broker)."""
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    _run_until_signal([relay_loop(container)])
+
+
+@app.command("consume")
+def run_consumer() -> None:
+    """Run only a Kafka consumer-group member that hands events to the handlers (kafka mode)."""
+    settings = _settings()
+    if settings.event_mode != EventMode.KAFKA:
+        raise typer.BadParameter("`consume` needs SUPPLYTRACE_EVENT_MODE=kafka")
+    container = build_container(settings)
+    prepare_database(container, auto_migrate=False)
+    _run_until_signal([kafka_consumer(container)])
 
 
 def _run_until_signal(loops: list) -> None:

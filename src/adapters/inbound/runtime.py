@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.inbound.kafka_consumer import KafkaEventConsumer
 from adapters.inbound.worker import RelayLoop
 from adapters.outbound.sqlalchemy import migrate
 from bootstrap.container import Container
+from bootstrap.settings import EventMode
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -27,7 +29,23 @@ def prepare_database(container: Container, auto_migrate: bool) -> None:
         raise SchemaOutOfDate(f"database schema is at {current}, code expects {head}: run `supplytrace db upgrade`")
 
 
+def relay_loop(container: Container) -> RelayLoop:
+    return RelayLoop(container.relay(), container.config.worker_poll_interval_seconds(), name="relay")
+
+
+def kafka_consumer(container: Container) -> KafkaEventConsumer:
+    config = container.config
+    return KafkaEventConsumer(
+        container.deliver_received(),
+        bootstrap_servers=config.kafka_bootstrap_servers(),
+        topics=container.consumer_topics(),
+        group_id=config.kafka_consumer_group(),
+        session_timeout_ms=config.kafka_session_timeout_ms(),
+    )
+
+
 def background_workers(container: Container) -> list[Any]:
-    """The loops `serve` embeds and `worker` runs: in polling mode, the relay into the handlers."""
-    interval = container.config.worker_poll_interval_seconds()
-    return [RelayLoop(container.relay(), interval, name="relay")]
+    """The loops `serve` embeds: the relay, and in kafka mode the consumer group member too."""
+    if container.config.event_mode() == EventMode.KAFKA:
+        return [relay_loop(container), kafka_consumer(container)]
+    return [relay_loop(container)]

@@ -1,0 +1,124 @@
+"""Broker mode's consumer: a consumer group hands each record to the handlers; offsets are committed
+only after the handlers' transactions (or the dead-lettering) are done."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+
+from application.consumption import DeliverReceivedEvent
+from application.ports.outbox import OutboxStatus
+
+from adapters.outbound.kafka.messages import dead_letter_topic, decode, ensure_topics
+
+log = structlog.get_logger("supplytrace.consumer")
+
+
+class KafkaEventConsumer:
+    def __init__(self, deliver: DeliverReceivedEvent, bootstrap_servers: str, topics: list[str], group_id: str,
+                 session_timeout_ms: int = 10000, batch_size: int = 100, poll_timeout: float = 0.5) -> None:
+        self.deliver, self.topics, self.batch_size, self.poll_timeout = deliver, topics, batch_size, poll_timeout
+        self.config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
+        self.group_config = {
+            **self.config,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": max(100, session_timeout_ms // 4),
+            "topic.metadata.refresh.interval.ms": 5000,
+        }
+        self.consumer: Consumer | None = None
+        self.dead_letters = Producer({**self.config, "enable.idempotence": True, "acks": "all"})
+        self.handled = 0
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def subscribe(self) -> None:
+        if self.consumer is None:
+            ensure_topics(self.config, self.topics)
+            self.consumer = Consumer(self.group_config)
+            self.consumer.subscribe(self.topics)
+
+    def run_once(self, timeout: float | None = None) -> int:
+        """Handle one batch; commit its offsets. Returns how many records it handled."""
+        self.subscribe()
+        assert self.consumer is not None
+        messages = self.consumer.consume(self.batch_size, self.poll_timeout if timeout is None else timeout)
+        handled = 0
+        for message in messages:
+            if message.error():
+                if message.error().code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer.error", error=message.error().str())
+                continue
+            self._handle(message)
+            handled += 1
+        if handled:
+            self.consumer.commit(asynchronous=False)
+            self.handled += handled
+        return handled
+
+    def _handle(self, message: Message) -> None:
+        try:
+            envelope = decode(message.value())
+        except (ValueError, KeyError, TypeError) as error:
+            self._dead_letter(message, f"cannot be deserialized: {type(error).__name__}: {error}")
+            return
+        outcome = self.deliver(envelope)
+        if outcome is not None:
+            status, error = outcome
+            if status is OutboxStatus.FAILED:
+                self._dead_letter(message, error)
+
+    def _dead_letter(self, message: Message, error: str) -> None:
+        """Copy the record to `<topic>.dlq` with the error in headers; raises unless the broker acked."""
+        headers = list(message.headers() or []) + [
+            ("dlq_error", error[:2000].encode()),
+            ("dlq_original_topic", message.topic().encode()),
+            ("dlq_original_partition", str(message.partition()).encode()),
+            ("dlq_original_offset", str(message.offset()).encode()),
+        ]
+        reports: list[KafkaError | None] = []
+        self.dead_letters.produce(dead_letter_topic(message.topic()), value=message.value(), key=message.key(),
+                                  headers=headers, on_delivery=lambda err, _msg: reports.append(err))
+        self.dead_letters.flush(30)
+        if reports != [None]:
+            raise RuntimeError(f"dead-lettering failed: {reports}")
+        log.error("consumer.dead_lettered", topic=message.topic(), offset=message.offset(), error=error)
+
+    # the same loop shape as the relay: start/stop for `serve`, run for `consume`
+    def run(self) -> None:
+        log.info("consumer.started", topics=self.topics)
+        while not self.stopping.is_set():
+            try:
+                self.run_once()
+            except Exception as error:  # noqa: BLE001 - reported; the batch is redelivered (offsets not committed)
+                log.error("consumer.batch_failed", error=f"{type(error).__name__}: {error}")
+                self._rewind()
+                self.stopping.wait(1.0)
+        self.close()
+
+    def _rewind(self) -> None:
+        """Drop the consumer so uncommitted records are read again from the committed offsets."""
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="supplytrace-consumer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None
+        self.dead_letters.flush(10)
+        log.info("consumer.stopped")

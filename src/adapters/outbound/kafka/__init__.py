@@ -1,0 +1,1 @@
+"""Kafka adapters (confluent-kafka): the relay's publisher and the shared message format."""
