@@ -1,4 +1,4 @@
-"""Shared steps. Every scenario runs once per stack: memory, SQLite and PostgreSQL."""
+"""Shared steps. Every scenario runs once per stack: memory, SQLite, PostgreSQL and PostgreSQL + Kafka."""
 
 from __future__ import annotations
 

@@ -33,6 +33,11 @@ class RelayLoop:
                 self.stopping.wait(pause)
                 pause = min(pause * 2, self.max_pause)
                 continue
+            if report.unavailable:
+                # the broker is unreachable: events stay pending; wait longer before each new try
+                self.stopping.wait(pause)
+                pause = min(pause * 2, self.max_pause)
+                continue
             pause = self.interval
             if report.claimed:
                 log.info("worker.batch", worker=self.name, claimed=report.claimed, published=report.published,

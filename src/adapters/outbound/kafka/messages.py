@@ -47,13 +47,14 @@ def decode(value: bytes | None) -> EventEnvelope:
     return EventEnvelope.from_dict(data)
 
 
-def ensure_topics(config: dict[str, Any], topics: list[str], partitions: int = 4) -> None:
-    """Create the topics that do not exist yet (a broker may also auto-create them)."""
+def ensure_topics(config: dict[str, Any], topics: list[str], partitions: int = 4, timeout: float = 15) -> None:
+    """Create the topics that do not exist yet; raises if the broker cannot be reached in `timeout`."""
     admin = AdminClient(config)
-    futures = admin.create_topics([NewTopic(t, partitions, 1) for t in topics], operation_timeout=10)
+    admin.list_topics(timeout=min(timeout, 5))  # fails fast when no broker answers
+    futures = admin.create_topics([NewTopic(t, partitions, 1) for t in topics], operation_timeout=timeout)
     for future in futures.values():
         try:
-            future.result(timeout=15)
+            future.result(timeout=timeout + 5)
         except Exception as error:  # noqa: BLE001 - an existing topic is fine, anything else is raised
             code = getattr(error.args[0], "code", lambda: None)() if error.args else None
             if code != 36:  # TOPIC_ALREADY_EXISTS

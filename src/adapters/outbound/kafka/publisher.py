@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
 
 from application.envelope import EventEnvelope
 from application.ports.publisher import EventPublisher, TransportUnavailable
 
-from adapters.outbound.kafka.messages import encode, topic_for
+from adapters.outbound.kafka.messages import encode, ensure_topics, topic_for
 
 # the broker is unreachable or slow: not the event's fault, so the relay counts no attempt
 TRANSPORT_ERRORS = {
@@ -35,16 +36,22 @@ class KafkaPublisher(EventPublisher):
         self.config = {"bootstrap.servers": bootstrap_servers}
         self.prefix = topic_prefix
         self.delivery_timeout = delivery_timeout_ms / 1000
-        self.producer = Producer({
+        self.producer_config = {
             **self.config,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
             "message.timeout.ms": delivery_timeout_ms,
             "client.id": "supplytrace-relay",
-        })
+        }
+        self.producer = Producer(self.producer_config)
+        self.ready_topics: set[str] = set()
 
     def publish(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
+        try:
+            self._ensure_topics({topic_for(self.prefix, e.aggregate_type) for e in envelopes})
+        except Exception as error:  # noqa: BLE001 - broker unreachable: fail fast, count no attempt
+            return [TransportUnavailable(f"{type(error).__name__}: {error}")] * len(envelopes)
         pending = TransportUnavailable("no delivery report from the broker in time")
         outcomes: list[Exception | None] = [pending] * len(envelopes)
         for index, envelope in enumerate(envelopes):
@@ -58,7 +65,23 @@ class KafkaPublisher(EventPublisher):
                 outcomes[index] = _error(error.args[0])
             self.producer.poll(0)
         self.producer.flush(self.delivery_timeout + 5)
+        if any(isinstance(outcome, TransportUnavailable) for outcome in outcomes):
+            self._reset()
         return outcomes
+
+    def _ensure_topics(self, topics: set[str]) -> None:
+        """Create missing topics first: a broker that lost its state (or a new one) may not have them."""
+        missing = topics - self.ready_topics
+        if missing:
+            ensure_topics(self.config, sorted(missing), timeout=self.delivery_timeout)
+            self.ready_topics |= missing
+
+    def _reset(self) -> None:
+        """After an outage: check the topics again, and start a new idempotent producer session
+        (a restarted broker no longer knows the old producer id and sequence numbers)."""
+        self.ready_topics.clear()
+        self.producer.flush(0)
+        self.producer = Producer(self.producer_config)
 
     @staticmethod
     def _report(outcomes: list[Exception | None], index: int, error: KafkaError | None, _msg: Message) -> None:
@@ -66,7 +89,8 @@ class KafkaPublisher(EventPublisher):
 
     def check(self) -> None:
         try:
-            self.producer.list_topics(timeout=5)
+            # a new client has no cached metadata: this really asks a broker
+            AdminClient(self.config).list_topics(timeout=5)
         except KafkaException as error:
             raise TransportUnavailable(f"Kafka at {self.config['bootstrap.servers']}: {error}") from error
 
