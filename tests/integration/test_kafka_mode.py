@@ -1,0 +1,325 @@
+"""Broker mode on PostgreSQL + the test broker: record format, ordering, outages, redelivery, dead letters."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from adapters.inbound.runtime import kafka_consumer
+from adapters.outbound.kafka.messages import dead_letter_topic, ensure_topics, topic_for
+from tests.support.broker import TestBroker
+from tests.support.harness import RunningApp, running_app
+
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def kafka_overrides(bootstrap_servers: str, **extra: Any) -> dict[str, Any]:
+    test_id = uuid.uuid4().hex[:12]
+    return {
+        "event_mode": "kafka",
+        "kafka_bootstrap_servers": bootstrap_servers,
+        "kafka_topic_prefix": f"t{test_id}",
+        "kafka_consumer_group": f"g{test_id}",
+        "kafka_session_timeout_ms": 2000,
+        "kafka_delivery_timeout_ms": 5000,
+        **extra,
+    }
+
+
+@pytest.fixture
+def kafka_app(postgres_url: str, kafka_broker: TestBroker) -> Iterator[RunningApp]:
+    with running_app("postgres+kafka", postgres_url, **kafka_overrides(kafka_broker.bootstrap_servers)) as app:
+        yield app
+
+
+def prefix(app: RunningApp) -> str:
+    return app.container.config.kafka_topic_prefix()
+
+
+def bootstrap(app: RunningApp) -> str:
+    return app.container.config.kafka_bootstrap_servers()
+
+
+def ok(response: Any, *statuses: int) -> Any:
+    assert response.status_code in statuses, f"{response.status_code}: {response.text}"
+    return response.json()
+
+
+def create_supplier(app: RunningApp, name: str, expiry: str = "2026-12-31", **kwargs: Any) -> int:
+    return ok(app.call("procurement", "POST", "/suppliers",
+                       json={"name": name, "certification_expiry": expiry}, **kwargs), 201)["id"]
+
+
+def read_topic(servers: str, topic: str, expected: int | None = None, timeout: float = 10.0,
+               idle: float = 1.5) -> list[Any]:
+    """Every record of `topic` (all partitions, from the beginning) read by a plain consumer of its own group.
+    Stops once `expected` records were read, or after `idle` seconds without news when expected is None."""
+    consumer = Consumer({
+        "bootstrap.servers": servers,
+        "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": 2000,
+    })
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = sorted(metadata.topics[topic].partitions)
+        assert partitions, f"topic {topic} has no partitions"
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        last_news = time.monotonic()
+        while time.monotonic() < deadline:
+            if expected is not None and len(records) >= expected:
+                break
+            if expected is None and time.monotonic() - last_news > idle:
+                break
+            for message in consumer.consume(100, 0.2):
+                if message.error():
+                    continue
+                records.append(message)
+                last_news = time.monotonic()
+        return records
+    finally:
+        consumer.close()
+
+
+def headers_of(message: Any) -> dict[str, bytes]:
+    return {k: v for k, v in (message.headers() or [])}
+
+
+def audit(app: RunningApp) -> list[dict]:
+    return ok(app.call("auditor", "GET", "/audit-log?limit=500"), 200)["items"]
+
+
+def outbox(app: RunningApp, status: str | None = None) -> list[dict]:
+    query = f"?status={status}&limit=500" if status else "?limit=500"
+    return ok(app.call("auditor", "GET", f"/outbox{query}"), 200)["items"]
+
+
+def kpis(app: RunningApp) -> dict[str, int]:
+    return ok(app.call("auditor", "GET", "/kpi"), 200)
+
+
+# --- 1. record format -------------------------------------------------------------------------
+
+def test_record_carries_key_cloudevents_headers_and_json_envelope(kafka_app: RunningApp) -> None:
+    app = kafka_app
+    correlation = f"corr-{uuid.uuid4().hex[:8]}"
+    supplier_id = create_supplier(app, "Acme", headers={"X-Correlation-ID": correlation})
+    report = app.container.relay().drain()
+    assert report.published == 1, report
+
+    [event] = outbox(app, "PUBLISHED")
+    records = read_topic(bootstrap(app), topic_for(prefix(app), "supplier"), expected=1)
+    assert len(records) == 1
+    record = records[0]
+
+    assert record.key() == str(supplier_id).encode()
+    headers = headers_of(record)
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_id"] == event["event_id"].encode()
+    assert headers["ce_type"] == b"SUPPLIER_CREATED"
+    assert headers["ce_source"] == b"/supplytrace"
+    assert headers["ce_subject"] == str(supplier_id).encode()
+    assert headers["correlation_id"] == correlation.encode()
+    ce_time = datetime.fromisoformat(headers["ce_time"].decode())
+    assert ce_time.tzinfo is not None
+
+    value = json.loads(record.value())
+    assert value["event_id"] == event["event_id"]
+    assert value["event_type"] == "SUPPLIER_CREATED"
+    assert value["aggregate_type"] == "supplier"
+    assert value["aggregate_id"] == str(supplier_id)
+    assert value["correlation_id"] == correlation
+    assert value["actor"] == "procurement"
+    assert datetime.fromisoformat(value["occurred_at"]) == ce_time
+    assert value["payload"]["certification_expiry"] == "2026-12-31"
+
+
+# --- 2. per-aggregate ordering ----------------------------------------------------------------
+
+def test_events_of_one_aggregate_arrive_in_commit_order_in_one_partition(kafka_app: RunningApp) -> None:
+    app = kafka_app
+    supplier_id = create_supplier(app, "Ordered", expiry="2026-01-01")
+    other_id = create_supplier(app, "Other", expiry="2026-01-01")  # interleaved noise on another key
+    expiries = [date(2026, 1, 1) + timedelta(days=7 * i) for i in range(1, 21)]
+    for expiry in expiries:
+        ok(app.call("procurement", "PATCH", f"/suppliers/{supplier_id}/certification",
+                    json={"certification_expiry": expiry.isoformat()}), 200)
+        ok(app.call("procurement", "PATCH", f"/suppliers/{other_id}/certification",
+                    json={"certification_expiry": (expiry + timedelta(days=1)).isoformat()}), 200)
+    report = app.container.relay().drain()
+    assert report.published == 2 + 2 * len(expiries), report
+
+    records = read_topic(bootstrap(app), topic_for(prefix(app), "supplier"), expected=2 + 2 * len(expiries))
+    mine = [r for r in records if r.key() == str(supplier_id).encode()]
+    assert len(mine) == 1 + len(expiries)
+    assert len({r.partition() for r in mine}) == 1
+    mine.sort(key=lambda r: r.offset())
+    values = [json.loads(r.value()) for r in mine]
+    assert values[0]["event_type"] == "SUPPLIER_CREATED"
+    chain = [values[0]["payload"]["certification_expiry"]]
+    for value in values[1:]:
+        assert value["event_type"] == "SUPPLIER_CERT_UPDATED"
+        assert value["payload"]["previous_expiry"] == chain[-1]
+        chain.append(value["payload"]["certification_expiry"])
+    assert chain == ["2026-01-01"] + [e.isoformat() for e in expiries]
+
+
+# --- 3. broker outage -------------------------------------------------------------------------
+
+def test_broker_outage_keeps_events_pending_then_publishes_each_once(postgres_url: str) -> None:
+    broker = TestBroker()
+    broker.start()
+    try:
+        overrides = kafka_overrides(broker.bootstrap_servers, kafka_delivery_timeout_ms=2000)
+        with running_app("postgres+kafka", postgres_url, **overrides) as app:
+            broker.stop()
+            ids = [create_supplier(app, f"Outage {i}") for i in range(3)]
+            ok(app.call("procurement", "PATCH", f"/suppliers/{ids[0]}/certification",
+                        json={"certification_expiry": "2027-06-30"}), 200)
+
+            report = app.container.relay().run_once()
+            assert report.claimed == 4 and report.published == 0, report
+            assert report.unavailable >= 1, report
+            pending = outbox(app, "PENDING")
+            assert len(pending) == 4
+            assert all(e["attempts"] == 0 for e in pending), pending
+            assert kpis(app)["outbox_pending"] == 4
+
+            broker.start()  # same port; in-memory storage: topics are gone
+            deadline = time.monotonic() + 25
+            while time.monotonic() < deadline:
+                app.run_worker()
+                if len(outbox(app, "PUBLISHED")) == 4 and len(audit(app)) >= 4:
+                    break
+                time.sleep(0.5)
+            published = outbox(app, "PUBLISHED")
+            assert len(published) == 4, outbox(app)
+            assert all(e["attempts"] == 0 for e in published)
+            per_event = Counter(e["event_id"] for e in audit(app))
+            assert per_event == Counter({e["event_id"]: 1 for e in published})
+            assert kpis(app)["outbox_pending"] == 0
+    finally:
+        broker.stop()
+
+
+# --- 4. consumer killed mid-batch -------------------------------------------------------------
+
+class Killed(Exception):
+    pass
+
+
+def test_consumer_killed_mid_batch_loses_nothing_and_duplicates_nothing(kafka_app: RunningApp) -> None:
+    app = kafka_app
+    total, handled_before_kill = 30, 12
+    for i in range(total):
+        create_supplier(app, f"Batch {i}")
+    assert app.container.relay().drain().published == total
+
+    dying = app.consumer
+    assert dying is not None
+    dying.batch_size = 500
+    real_handle, calls = dying._handle, {"n": 0}
+
+    def handle_then_die(message: Any) -> None:
+        if calls["n"] >= handled_before_kill:
+            raise Killed("consumer process killed")
+        calls["n"] += 1
+        real_handle(message)
+
+    dying._handle = handle_then_die  # type: ignore[method-assign]
+    deadline = time.monotonic() + 20
+    with pytest.raises(Killed):
+        while time.monotonic() < deadline:  # the first non-empty batch dies before its commit
+            dying.run_once(timeout=0.5)
+    assert calls["n"] == handled_before_kill
+    assert len(audit(app)) == handled_before_kill  # handled, but offsets not committed
+    dying.close()
+
+    fresh = kafka_consumer(app.container)
+    try:
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline and len(audit(app)) < total:
+            fresh.run_once(timeout=0.5)
+        # drain whatever is left (the redelivered, already handled records)
+        while time.monotonic() < deadline and fresh.run_once(timeout=0.5):
+            pass
+    finally:
+        fresh.close()
+
+    published = outbox(app, "PUBLISHED")
+    assert len(published) == total
+    per_event = Counter(e["event_id"] for e in audit(app))
+    assert per_event == Counter({e["event_id"]: 1 for e in published})
+    assert fresh.handled >= total - handled_before_kill
+
+
+# --- 5. dead letters --------------------------------------------------------------------------
+
+def test_poison_records_are_dead_lettered_and_later_events_handled(kafka_app: RunningApp) -> None:
+    app = kafka_app
+    servers, topic = bootstrap(app), topic_for(prefix(app), "supplier")
+    ensure_topics({"bootstrap.servers": servers}, [topic])
+    producer = Producer({"bootstrap.servers": servers})
+    producer.produce(topic, key=b"poison", value=b"this is {not json")
+    no_id = {"event_type": "SUPPLIER_CREATED", "aggregate_type": "supplier", "aggregate_id": "poison",
+             "occurred_at": "2026-03-10T09:00:00+00:00", "actor": "x", "correlation_id": "c", "payload": {}}
+    producer.produce(topic, key=b"poison", value=json.dumps(no_id).encode())
+    assert producer.flush(10) == 0
+
+    ids = [create_supplier(app, f"After poison {i}") for i in range(3)]
+    report = app.container.relay().drain()
+    assert report.published == 3
+    app.consume(2 + 3)
+
+    per_event = Counter(e["event_id"] for e in audit(app))
+    published = outbox(app, "PUBLISHED")
+    assert per_event == Counter({e["event_id"]: 1 for e in published})
+    assert sorted(e["entity_id"] for e in audit(app)) == sorted(str(i) for i in ids)
+
+    dead = read_topic(servers, dead_letter_topic(topic), expected=2)
+    assert sorted(r.value() for r in dead) == sorted([b"this is {not json", json.dumps(no_id).encode()])
+    for record in dead:
+        headers = headers_of(record)
+        assert b"cannot be deserialized" in headers["dlq_error"]
+        assert headers["dlq_original_topic"] == topic.encode()
+
+
+def test_event_whose_handler_keeps_failing_ends_failed_and_dead_lettered(kafka_app: RunningApp) -> None:
+    app = kafka_app
+    app.failure.failing = True
+    supplier_id = create_supplier(app, "Unlucky")
+    [event] = outbox(app, "PENDING")
+
+    end = app.clock.now() + timedelta(minutes=2)
+    while app.clock.now() < end and not outbox(app, "FAILED"):
+        app.run_worker()
+        app.clock.advance(5)
+
+    failed = outbox(app, "FAILED")
+    assert [e["event_id"] for e in failed] == [event["event_id"]]
+    assert failed[0]["attempts"] == 5
+    assert "downstream system unavailable" in failed[0]["last_error"]
+    # each handler has its own transaction and is idempotent: 5 deliveries, still one audit row
+    assert [e["event_id"] for e in audit(app)] == [event["event_id"]]
+
+    topic = topic_for(prefix(app), "supplier")
+    dead = read_topic(bootstrap(app), dead_letter_topic(topic), expected=1, timeout=5)
+    assert len(dead) >= 1
+    record = dead[-1]
+    assert record.key() == str(supplier_id).encode()
+    assert json.loads(record.value())["event_id"] == event["event_id"]
+    headers = headers_of(record)
+    assert b"downstream system unavailable" in headers["dlq_error"]
+    assert headers["ce_id"] == event["event_id"].encode()
