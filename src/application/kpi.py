@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from domain.nonconformities import NcStatus, Severity
 
+from application.inventories import AGGREGATE_TYPE as INVENTORY, PROJECTION_HANDLER as INVENTORY_PROJECTION
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxStatus
 from application.ports.repositories import NcFilter
@@ -22,8 +24,10 @@ class Kpi:
     outbox_failed: int
     suppliers_at_risk: int
     audit_events_total: int
+    projection_lag_events: int  # inventory events created but not yet applied to inventory_summary
+    orders_by_status: dict[str, int]  # every order status, 0 included
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -43,4 +47,6 @@ class KpiQuery:
                 outbox_failed=outbox.get(OutboxStatus.FAILED, 0),
                 suppliers_at_risk=uow.suppliers.count_at_risk(self.clock.today()),
                 audit_events_total=uow.audit.count(),
+                projection_lag_events=uow.inventory_summary.count_unapplied(INVENTORY_PROJECTION, INVENTORY),
+                orders_by_status={status.value: n for status, n in uow.orders.count_by_status().items()},
             )

@@ -8,15 +8,34 @@ from application.audit import AuditQueries, AuditTrailHandler
 from application.consumption import DeliverReceivedEvent
 from application.delivery import RetryPolicy
 from application.dispatch import EventDispatcher
+from application.inventories import (
+    AddInventoryLine,
+    CreateInventory,
+    DeleteInventory,
+    InventoryProjectionHandler,
+    InventoryQueries,
+    RebuildInventoryProjection,
+)
+from application.fulfilment import FulfilmentProcess, FulfilmentScheduler
 from application.kpi import KpiQuery
 from application.nonconformities import CloseNonConformity, NonConformityQueries, RaiseNonConformity
+from application.orders import (
+    CancelOrder,
+    ChangeItemStatus,
+    ChangeOrderStatus,
+    OrderHistoryHandler,
+    OrderQueries,
+    PlaceOrder,
+)
 from application.outbox_admin import OutboxQueries, ReplayFailedEvent
 from application.ports.security import UserAccount
 from application.relay import OutboxRelay
 from application.security import Authenticate
 from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
 from domain.events import DomainEvent
+from domain.inventories import InventoryCreated, InventoryDeleted, InventoryLineAdded
 from domain.nonconformities import NcClosed, NcCreated
+from domain.orders import ORDER_EVENTS
 from domain.suppliers import SupplierCertificationUpdated, SupplierCreated
 
 from adapters.outbound.clock import SystemClock
@@ -31,6 +50,8 @@ from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
 from bootstrap.settings import Settings
 
 EVENT_TYPES: tuple[type[DomainEvent], ...] = (SupplierCreated, SupplierCertificationUpdated, NcCreated, NcClosed)
+EVENT_TYPES += (InventoryCreated, InventoryLineAdded, InventoryDeleted)
+EVENT_TYPES += ORDER_EVENTS
 
 
 def database_kind(url: str) -> str:
@@ -67,7 +88,16 @@ class Container(containers.DeclarativeContainer):
 
     # handlers and their dispatcher: the same objects whatever the event mode
     audit_handler = providers.Singleton(AuditTrailHandler, uow=uow.provider, clock=clock)
-    handlers = providers.List(audit_handler)
+    inventory_projection = providers.Singleton(InventoryProjectionHandler, uow=uow.provider, clock=clock)
+    order_history = providers.Singleton(OrderHistoryHandler, uow=uow.provider, clock=clock)
+    fulfilment_process = providers.Singleton(
+        FulfilmentProcess,
+        uow=uow.provider,
+        clock=clock,
+        enabled=config.fulfilment_auto,
+        step_seconds=config.fulfilment_step_seconds,
+    )
+    handlers = providers.List(audit_handler, inventory_projection, order_history, fulfilment_process)
     dispatcher = providers.Singleton(
         EventDispatcher, handlers=handlers, known_event_types=[e.event_type for e in EVENT_TYPES]
     )
@@ -114,7 +144,20 @@ class Container(containers.DeclarativeContainer):
     kpi = providers.Singleton(KpiQuery, uow=uow.provider, clock=clock)
     audit_queries = providers.Singleton(AuditQueries, uow=uow.provider)
     outbox_queries = providers.Singleton(OutboxQueries, uow=uow.provider)
+    place_order = providers.Singleton(PlaceOrder, uow=uow.provider, clock=clock)
+    change_order_status = providers.Singleton(ChangeOrderStatus, uow=uow.provider, clock=clock)
+    change_item_status = providers.Singleton(ChangeItemStatus, uow=uow.provider, clock=clock)
+    cancel_order = providers.Singleton(CancelOrder, uow=uow.provider, clock=clock)
+    order_queries = providers.Singleton(OrderQueries, uow=uow.provider)
+    fulfilment_scheduler = providers.Singleton(
+        FulfilmentScheduler, uow=uow.provider, clock=clock, batch_size=config.outbox_batch_size
+    )
     replay_event = providers.Singleton(ReplayFailedEvent, uow=uow.provider, clock=clock)
+    create_inventory = providers.Singleton(CreateInventory, uow=uow.provider, clock=clock)
+    add_inventory_line = providers.Singleton(AddInventoryLine, uow=uow.provider, clock=clock)
+    delete_inventory = providers.Singleton(DeleteInventory, uow=uow.provider, clock=clock)
+    inventory_queries = providers.Singleton(InventoryQueries, uow=uow.provider)
+    rebuild_inventory_projection = providers.Singleton(RebuildInventoryProjection, uow=uow.provider, clock=clock)
 
     # identities
     hasher = providers.Singleton(Argon2Hasher)

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(60.0, gt=0)
     worker_poll_interval_seconds: float = Field(0.2, gt=0)
 
+    fulfilment_auto: bool = False
+    fulfilment_step_seconds: float = Field(1.0, ge=0)
+
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = Field("supplytrace", pattern=r"^[A-Za-z0-9._-]+$")
     kafka_consumer_group: str = "supplytrace-handlers"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
@@ -35,7 +36,7 @@ class DomainEvent:
 def _plain(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
-    if isinstance(value, UUID):
+    if isinstance(value, (UUID, Decimal)):
         return str(value)
     if isinstance(value, Enum):
         return value.value

@@ -37,6 +37,8 @@ def app(request: pytest.FixtureRequest) -> RunningApp:
             "kafka_session_timeout_ms": 2000,
             "kafka_delivery_timeout_ms": 5000,
         }
+    if request.node.get_closest_marker("fulfilment_auto"):
+        overrides["fulfilment_auto"] = True
     with running_app(stack, url, **overrides) as running:
         yield running
 
@@ -48,6 +50,7 @@ class Memo:
         self.response: Any = None
         self.suppliers: dict[str, int] = {}
         self.last_nc: int | None = None
+        self.last_order: str | None = None
 
 
 @pytest.fixture
@@ -66,6 +69,12 @@ def _ok(response: Any, *statuses: int) -> Any:
 @when(parsers.parse("the date becomes {day}"))
 def today_is(app: RunningApp, day: str) -> None:
     app.clock.current = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC).replace(hour=9)
+
+
+@given("a minute has passed")
+@when("a minute passes")
+def a_minute_passes(app: RunningApp) -> None:
+    app.clock.advance(60)
 
 
 # --- suppliers --------------------------------------------------------------------------------
@@ -167,7 +176,11 @@ def kpis(app: RunningApp) -> dict[str, int]:
 
 @then(parsers.parse('the KPI "{key}" is {value:d}'))
 def kpi_is(app: RunningApp, key: str, value: int) -> None:
-    assert kpis(app)[key] == value
+    """`key` may name a nested figure: "orders_by_status.DELIVERED"."""
+    figure: Any = kpis(app)
+    for part in key.split("."):
+        figure = figure[part]
+    assert figure == value
 
 
 @then("the KPIs are")

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from adapters.inbound.cli import app
+from adapters.outbound.sqlalchemy import migrate
 
 runner = CliRunner()
 
@@ -30,7 +31,8 @@ def test_db_upgrade_migrates_the_configured_database(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SUPPLYTRACE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "database at revision 0001" in result.output
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    assert f"database at revision {migrate.head_revision(engine)}" in result.output
     assert "outbox_events" in sa.inspect(sa.create_engine(f"sqlite:///{tmp_path / 'cli.db'}")).get_table_names()
 
 
@@ -52,3 +54,35 @@ def test_worker_once_drains_the_outbox(monkeypatch: pytest.MonkeyPatch, tmp_path
     result = runner.invoke(app, ["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert "published=0 retried=0 failed=0" in result.output
+
+
+def test_projections_rebuild_inventory_repairs_the_projection_and_reports_it(monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path) -> None:
+    from datetime import date
+
+    from application.envelope import Origin
+    from bootstrap.container import build_container
+    from bootstrap.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'projection.db'}"
+    monkeypatch.setenv("SUPPLYTRACE_DATABASE_URL", url)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    container = build_container(Settings(_env_file=None, database_url=url))
+    for customer in ("ACME", "Beta"):
+        container.create_inventory()(customer, date(2027, 1, 31), Origin())
+    container.add_inventory_line()(1, "bolts", 5, Origin())
+    container.relay().drain()
+    container.create_inventory()("Gamma", date(2027, 1, 31), Origin())  # its event still pending
+    with container.engine().begin() as conn:
+        conn.exec_driver_sql("UPDATE inventory_summary SET total_items = 50 WHERE inventory_id = 1")
+        conn.exec_driver_sql("DELETE FROM inventory_summary WHERE inventory_id = 2")
+    container.engine().dispose()
+
+    result = runner.invoke(app, ["projections", "rebuild", "inventory"])
+
+    assert result.exit_code == 0, result.output
+    assert "inventory_summary: 2 inserted, 1 updated, 0 deleted; 1 pending events marked applied" in result.output
+    with sa.create_engine(url).connect() as conn:
+        rows = conn.exec_driver_sql("SELECT inventory_id, total_items FROM inventory_summary ORDER BY 1").all()
+    assert [tuple(r) for r in rows] == [(1, 5), (2, 0), (3, 0)]
+    assert runner.invoke(app, ["projections", "rebuild", "orders"]).exit_code != 0

@@ -75,6 +75,7 @@ class RunningApp:
         """What the embedded workers do between two polls: drain every due event to the handlers."""
         report = self.container.relay().drain()
         self.consume(report.published)
+        self.container.fulfilment_scheduler().run_once()
         return report
 
     def deliver(self, envelopes: list) -> None:

@@ -50,6 +50,8 @@ def test_polling_wiring_runs_the_whole_flow_from_command_to_audit_and_kpi(contai
         "outbox_failed": 0,
         "suppliers_at_risk": 1,
         "audit_events_total": 2,
+        "projection_lag_events": 0,
+        "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
     }
 
 

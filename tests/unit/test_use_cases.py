@@ -219,6 +219,8 @@ def test_kpi_of_an_empty_database_is_all_zero(app):
         "outbox_failed": 0,
         "suppliers_at_risk": 0,
         "audit_events_total": 0,
+        "projection_lag_events": 0,
+        "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
     }
 
 
@@ -232,6 +234,8 @@ def test_kpi_counts_ncs_and_pending_outbox_rows(app, five_ncs):
         "outbox_failed": 0,
         "suppliers_at_risk": 2,  # both have an open high NC
         "audit_events_total": 0,  # nothing relayed yet
+        "projection_lag_events": 0,
+        "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -16,6 +17,8 @@ from bootstrap.settings import EventMode, Settings
 app = typer.Typer(help="SupplyTrace: supply-chain quality and operations backend.", no_args_is_help=True)
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db, name="db")
+projections = typer.Typer(help="Read projections (CQRS).", no_args_is_help=True)
+app.add_typer(projections, name="projections")
 
 
 def _settings() -> Settings:
@@ -48,7 +51,10 @@ def run_worker(
     prepare_database(container, auto_migrate=False)
     if once:
         report = container.relay().drain()
-        typer.echo(f"published={report.published} retried={report.retried} failed={report.failed}")
+        steps = container.fulfilment_scheduler().run_once()
+        report.add(container.relay().drain())
+        typer.echo(f"published={report.published} retried={report.retried} failed={report.failed} "
+                   f"fulfilment_steps={steps.advanced}")
         return
     _run_until_signal(background_workers(container))
 
@@ -97,6 +103,19 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
         return
     migrate.upgrade(container.engine(), revision)
     typer.echo(f"database at revision {migrate.current_revision(container.engine())}")
+
+
+class Projection(StrEnum):
+    INVENTORY = "inventory"
+
+
+@projections.command("rebuild")
+def rebuild_projection(name: Annotated[Projection, typer.Argument(help="The projection to rebuild.")]) -> None:
+    """Recompute a projection from the write model in one transaction; report the rows changed."""
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    if name is Projection.INVENTORY:
+        typer.echo(str(container.rebuild_inventory_projection()()))
 
 
 @app.command("hash-password")

@@ -6,19 +6,23 @@ import threading
 
 import structlog
 
+from application.fulfilment import FulfilmentScheduler
 from application.relay import OutboxRelay
 
 log = structlog.get_logger("supplytrace.worker")
 
 
 class RelayLoop:
-    """Runs relay batches back to back while there is work, sleeps `interval` when idle.
+    """Runs relay batches back to back while there is work, sleeps `interval` when idle; between
+    batches it fires the fulfilment process's due timers.
 
     A database or broker failure is logged and retried with a growing pause; it never ends the loop.
     """
 
-    def __init__(self, relay: OutboxRelay, interval: float, name: str = "relay", max_pause: float = 30.0) -> None:
+    def __init__(self, relay: OutboxRelay, interval: float, name: str = "relay", max_pause: float = 30.0,
+                 scheduler: FulfilmentScheduler | None = None) -> None:
         self.relay, self.interval, self.name, self.max_pause = relay, interval, name, max_pause
+        self.scheduler = scheduler
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -28,6 +32,7 @@ class RelayLoop:
         while not self.stopping.is_set():
             try:
                 report = self.relay.run_once()
+                steps = self.scheduler.run_once() if self.scheduler else None
             except Exception as error:  # noqa: BLE001 - reported and retried
                 log.error("worker.batch_failed", worker=self.name, error=f"{type(error).__name__}: {error}")
                 self.stopping.wait(pause)
@@ -39,6 +44,9 @@ class RelayLoop:
                 pause = min(pause * 2, self.max_pause)
                 continue
             pause = self.interval
+            if steps is not None and steps.due:
+                log.info("worker.fulfilment", worker=self.name, due=steps.due, advanced=steps.advanced,
+                         skipped=steps.skipped, failed=steps.failed)
             if report.claimed:
                 log.info("worker.batch", worker=self.name, claimed=report.claimed, published=report.published,
                          retried=report.retried, failed=report.failed, deferred=report.deferred)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date
 from typing import Generic, Protocol, TypeVar
@@ -32,7 +33,7 @@ class Repository(ABC, Generic[A]):
         self._add(aggregate)
         self.seen.append(aggregate)
 
-    def get(self, identity: int) -> A | None:
+    def get(self, identity: Hashable) -> A | None:
         aggregate = self._get(identity)
         if aggregate is not None and aggregate not in self.seen:
             self.seen.append(aggregate)
@@ -42,7 +43,7 @@ class Repository(ABC, Generic[A]):
     def _add(self, aggregate: A) -> None: ...
 
     @abstractmethod
-    def _get(self, identity: int) -> A | None: ...
+    def _get(self, identity: Hashable) -> A | None: ...
 
 
 class SupplierRepository(Repository[Supplier]):

@@ -10,6 +10,8 @@ from domain.events import DomainEvent
 from application.envelope import EventEnvelope, Origin
 from application.ports.clock import Clock
 from application.ports.consumption import AuditLog, ProcessedEventStore
+from application.ports.inventories import InventoryRepository, InventorySummaryStore
+from application.ports.orders import FulfilmentSchedule, OrderHistory, OrderRepository
 from application.ports.outbox import OutboxRepository
 from application.ports.repositories import NonConformityRepository, Repository, SupplierRepository
 
@@ -20,6 +22,11 @@ class UnitOfWork(ABC):
     outbox: OutboxRepository
     processed: ProcessedEventStore
     audit: AuditLog
+    inventories: InventoryRepository
+    inventory_summary: InventorySummaryStore
+    orders: OrderRepository
+    order_history: OrderHistory
+    fulfilment: FulfilmentSchedule
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -50,7 +57,7 @@ class UnitOfWork(ABC):
                     yield aggregate.events.pop(0)
 
     def _aggregate_repositories(self) -> list[Repository]:
-        return [self.suppliers, self.ncs]
+        return [self.suppliers, self.ncs, self.inventories, self.orders]
 
     @abstractmethod
     def _begin(self) -> None: ...

@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request, Response
 
 from adapters.inbound.api.deps import CORRELATION_HEADER
 from adapters.inbound.api.errors import install_error_handlers
-from adapters.inbound.api.routes import auth, ncs, operations, suppliers
+from adapters.inbound.api.routes import auth, ncs, operations, orders, suppliers
+from adapters.inbound.api.routes import inventories
 from bootstrap.container import Container
 
 
@@ -37,8 +38,9 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (auth, suppliers, ncs, operations):
+    for module in (auth, suppliers, ncs, orders, operations):
         app.include_router(module.router)
+    app.include_router(inventories.router)
 
     @app.middleware("http")
     async def correlation_id(request: Request, call_next: Callable) -> Response:

@@ -50,6 +50,8 @@ def origin_of(request: Request, principal: Principal) -> Origin:
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 SupplierWriter = Annotated[Principal, Depends(require(Permission.WRITE_SUPPLIERS))]
 NcWriter = Annotated[Principal, Depends(require(Permission.WRITE_NCS))]
+OrderWriter = Annotated[Principal, Depends(require(Permission.WRITE_ORDERS))]
+InventoryWriter = Annotated[Principal, Depends(require(Permission.WRITE_INVENTORIES))]
 KpiReader = Annotated[Principal, Depends(require(Permission.READ_KPI))]
 AuditReader = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
 OutboxReader = Annotated[Principal, Depends(require(Permission.READ_OUTBOX))]

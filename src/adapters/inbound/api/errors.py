@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from application.security import AuthenticationFailed, Forbidden
 from application.ports.security import InvalidToken
 from domain.errors import Conflict, NotFound, ValidationError
+from domain.orders import TransitionRefused
 
 STATUS: dict[type[Exception], int] = {
     ValidationError: 422,
@@ -33,7 +34,10 @@ async def _handle(_request: Request, error: Exception) -> JSONResponse:
         # the same shape as FastAPI's request validation errors: the field is in `loc`
         detail = [{"loc": ["body", error.field], "msg": error.message, "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=status)
-    return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+    body: dict[str, object] = {"detail": str(error)}
+    if isinstance(error, TransitionRefused):
+        body["allowed"] = error.allowed
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

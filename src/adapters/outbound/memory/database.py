@@ -9,8 +9,12 @@ from datetime import datetime
 from uuid import UUID
 
 from application.ports.consumption import AuditEntry
+from application.ports.inventories import InventorySummary
+from application.ports.orders import FulfilmentStep, OrderHistoryEntry
 from application.ports.outbox import OutboxRecord
+from domain.inventories import Inventory
 from domain.nonconformities import NonConformity
+from domain.orders import Order
 from domain.suppliers import Supplier
 
 
@@ -29,6 +33,11 @@ class MemoryState:
     processed: dict[tuple[str, UUID], datetime] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     sequences: dict[str, int] = field(default_factory=dict)
+    inventories: dict[int, Inventory] = field(default_factory=dict)
+    inventory_summary: dict[int, InventorySummary] = field(default_factory=dict)
+    orders: dict[UUID, Order] = field(default_factory=dict)
+    order_history: list[OrderHistoryEntry] = field(default_factory=list)
+    fulfilment: dict[UUID, FulfilmentStep] = field(default_factory=dict)
 
     def next_id(self, name: str) -> int:
         self.sequences[name] = self.sequences.get(name, 0) + 1

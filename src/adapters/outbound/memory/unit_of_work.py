@@ -4,6 +4,8 @@ from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 
 from adapters.outbound.memory.database import MemoryDatabase
+from adapters.outbound.memory.inventories import MemoryInventoryRepository, MemoryInventorySummaryStore
+from adapters.outbound.memory.orders import MemoryFulfilmentSchedule, MemoryOrderHistory, MemoryOrderRepository
 from adapters.outbound.memory.repositories import (
     MemoryAuditLog,
     MemoryNonConformityRepository,
@@ -28,6 +30,11 @@ class MemoryUnitOfWork(UnitOfWork):
         self.outbox = MemoryOutboxRepository(state)
         self.processed = MemoryProcessedEventStore(state)
         self.audit = MemoryAuditLog(state)
+        self.orders = MemoryOrderRepository(state)
+        self.order_history = MemoryOrderHistory(state)
+        self.fulfilment = MemoryFulfilmentSchedule(state)
+        self.inventories = MemoryInventoryRepository(state)
+        self.inventory_summary = MemoryInventorySummaryStore(state)
 
     def _commit(self) -> None:
         self.database.commit(self._state)

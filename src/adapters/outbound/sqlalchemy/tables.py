@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -114,4 +115,131 @@ audit_log = sa.Table(
     sa.Column("details", Json, nullable=False),
     sa.Index(None, "entity_type", "entity_id"),
     sa.Index(None, "action"),
+)
+
+# inventories: the write model (soft delete keeps every line traceable) and its CQRS read projection
+inventories = sa.Table(
+    "inventories",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("customer", sa.String(200), nullable=False),
+    sa.Column("expiry_date", sa.Date, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("deleted_at", UtcDateTime),
+)
+
+inventory_lines = sa.Table(
+    "inventory_lines",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("inventory_id", sa.Integer, sa.ForeignKey("inventories.id"), nullable=False),
+    sa.Column("product", sa.String(200), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+    sa.Index(None, "inventory_id"),
+)
+
+# written only by the inventory projection handler and the rebuild
+inventory_summary = sa.Table(
+    "inventory_summary",
+    metadata,
+    sa.Column("inventory_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("customer", sa.String(200), nullable=False),
+    sa.Column("total_items", sa.BigInteger, nullable=False),
+    sa.Column("line_count", sa.Integer, nullable=False),
+    sa.Column("expiry_date", sa.Date, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(None, "expiry_date", "inventory_id"),
+    sa.Index(None, "customer"),
+)
+
+
+class Money(sa.TypeDecorator[Decimal]):
+    """Exact amounts with two decimals: numeric(12,2) on PostgreSQL, decimal text on SQLite (no float)."""
+
+    impl = sa.Numeric(12, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(20))
+        return dialect.type_descriptor(sa.Numeric(12, 2))
+
+    def process_bind_param(self, value: Decimal | None, dialect: sa.Dialect) -> object:
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: object, dialect: sa.Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+# orders: the aggregate (a version guards against lost updates), its items, its history, the fulfilment timers
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("reference", sa.String(50), unique=True),
+    sa.Column("customer_id", sa.String(50)),
+    sa.Column("customer_name", sa.String(200)),
+    sa.Column("address", sa.String(500)),
+    sa.Column("facility_id", sa.String(50)),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("held_from", sa.String(20)),
+    sa.Column("declared_total", Money, nullable=False),
+    sa.Column("total_amount", Money, nullable=False),
+    sa.Column("eta", UtcDateTime),
+    sa.Column("ordered_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "status"),
+    sa.Index(None, "customer_id"),
+    sa.Index(None, "created_at"),
+)
+
+order_items = sa.Table(
+    "order_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("order_id", sa.Uuid, sa.ForeignKey("orders.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price", Money, nullable=False),
+    sa.Column("sale_price", Money, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("order_id", "sku"),
+    sa.CheckConstraint("quantity > 0", name="item_quantity_positive"),
+)
+
+# append-only (triggers in the migration); written only by the order history handler
+order_history = sa.Table(
+    "order_history",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+    sa.Column("order_id", sa.Uuid, nullable=False),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("sku", sa.String(100)),
+    sa.Column("from_status", sa.String(20)),
+    sa.Column("to_status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("correlation_id", sa.String(100), nullable=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Index(None, "order_id", "occurred_at"),
+)
+
+fulfilment_schedule = sa.Table(
+    "fulfilment_schedule",
+    metadata,
+    sa.Column("order_id", sa.Uuid, primary_key=True),
+    sa.Column("expected_status", sa.String(20), nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("correlation_id", sa.String(100), nullable=False),
+    sa.Index(None, "due_at"),
 )

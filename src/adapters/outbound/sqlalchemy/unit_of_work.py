@@ -6,6 +6,8 @@ from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 
 from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
+from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
+from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
 from adapters.outbound.sqlalchemy.outbox import SqlAuditLog, SqlOutboxRepository, SqlProcessedEventStore
 
 
@@ -25,11 +27,18 @@ class SqlUnitOfWork(UnitOfWork):
         self.outbox = SqlOutboxRepository(self.conn)
         self.processed = SqlProcessedEventStore(self.conn)
         self.audit = SqlAuditLog(self.conn)
+        self.orders = SqlOrderRepository(self.conn)
+        self.order_history = SqlOrderHistory(self.conn)
+        self.fulfilment = SqlFulfilmentSchedule(self.conn)
+        self.inventories = SqlInventoryRepository(self.conn)
+        self.inventory_summary = SqlInventorySummaryStore(self.conn)
 
     def _commit(self) -> None:
         assert self.conn is not None, "commit outside a unit of work"
         self.suppliers.mapper.flush(self.suppliers.seen)
         self.ncs.mapper.flush(self.ncs.seen)
+        self.orders.flush()
+        self.inventories.mapper.flush(self.inventories.seen)
         self.conn.commit()
 
     def rollback(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -21,7 +21,7 @@ Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/kpi")
-def kpi(_: KpiReader, container: ContainerDep) -> dict[str, int]:
+def kpi(_: KpiReader, container: ContainerDep) -> dict[str, Any]:
     return container.kpi()().as_dict()
 
 

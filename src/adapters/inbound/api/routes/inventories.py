@@ -1,0 +1,126 @@
+"""Inventories: commands on the write model; reads from the `inventory_summary` projection."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import AliasChoices, BaseModel, Field, StringConstraints
+
+from application.inventories import InventoryDetail
+from application.pagination import PageRequest
+from application.ports.inventories import InventoryFilter, InventorySummary
+from domain.inventories import CUSTOMER_MAX_LENGTH, PRODUCT_MAX_LENGTH, QUANTITY_MAX, Inventory, InventoryLine
+
+from adapters.inbound.api.deps import ContainerDep, InventoryWriter, Reader, origin_of
+from adapters.inbound.api.schemas import Body, PageOut
+
+router = APIRouter(prefix="/inventories", tags=["inventories"])
+InventoryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Customer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CUSTOMER_MAX_LENGTH)]
+Product = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=PRODUCT_MAX_LENGTH)]
+
+
+# the seed system's Spanish names are accepted too (cliente, fecha_caducidad, producto, cantidad)
+class InventoryIn(Body):
+    customer: Customer = Field(validation_alias=AliasChoices("customer", "cliente"), examples=["ACME"])
+    expiry_date: date = Field(validation_alias=AliasChoices("expiry_date", "fecha_caducidad"), examples=["2027-01-31"])
+
+
+class LineIn(Body):
+    product: Product = Field(validation_alias=AliasChoices("product", "producto"), examples=["bolts M8"])
+    quantity: int = Field(strict=True, ge=1, le=QUANTITY_MAX, validation_alias=AliasChoices("quantity", "cantidad"),
+                          examples=[5])
+
+
+class InventoryOut(BaseModel):
+    id: int
+    customer: str
+    expiry_date: date
+    total_items: int
+    line_count: int
+    created_at: datetime
+
+
+class LineOut(BaseModel):
+    id: int
+    inventory_id: int
+    product: str
+    quantity: int
+    added_at: datetime
+
+
+class SummaryOut(BaseModel):
+    inventory_id: int
+    customer: str
+    total_items: int
+    line_count: int
+    expiry_date: date
+    updated_at: datetime
+
+
+class DetailOut(SummaryOut):
+    lines: list[LineOut]
+
+
+def _inventory_out(inventory: Inventory) -> InventoryOut:
+    return InventoryOut(id=inventory.id, customer=inventory.customer, expiry_date=inventory.expiry_date,
+                        total_items=inventory.total_items, line_count=len(inventory.lines),
+                        created_at=inventory.created_at)
+
+
+def _line_out(inventory_id: int, line: InventoryLine) -> LineOut:
+    return LineOut(id=line.id, inventory_id=inventory_id, product=line.product, quantity=line.quantity,
+                   added_at=line.added_at)
+
+
+def _summary_out(summary: InventorySummary) -> SummaryOut:
+    return SummaryOut(inventory_id=summary.inventory_id, customer=summary.customer, total_items=summary.total_items,
+                      line_count=summary.line_count, expiry_date=summary.expiry_date, updated_at=summary.updated_at)
+
+
+def _detail_out(detail: InventoryDetail) -> DetailOut:
+    lines = [_line_out(detail.summary.inventory_id, line) for line in detail.lines]
+    return DetailOut(**_summary_out(detail.summary).model_dump(), lines=lines)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=InventoryOut)
+def create_inventory(body: InventoryIn, request: Request, principal: InventoryWriter, container: ContainerDep):
+    inventory = container.create_inventory()(body.customer, body.expiry_date, origin_of(request, principal))
+    return _inventory_out(inventory)
+
+
+@router.post("/{inventory_id}/lines", status_code=status.HTTP_201_CREATED, response_model=LineOut)
+def add_line(inventory_id: InventoryId, body: LineIn, request: Request, principal: InventoryWriter,
+             container: ContainerDep):
+    line = container.add_inventory_line()(inventory_id, body.product, body.quantity, origin_of(request, principal))
+    return _line_out(inventory_id, line)
+
+
+@router.delete("/{inventory_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_inventory(inventory_id: InventoryId, request: Request, principal: InventoryWriter,
+                     container: ContainerDep) -> Response:
+    container.delete_inventory()(inventory_id, origin_of(request, principal))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("", response_model=PageOut[SummaryOut])
+def list_inventories(
+    _: Reader,
+    container: ContainerDep,
+    customer: Annotated[str | None, Query(min_length=1, max_length=CUSTOMER_MAX_LENGTH)] = None,
+    expiring_before: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """The projection, latest expiry date first: it shows a change once its event has been handled."""
+    page = container.inventory_queries().list(InventoryFilter(customer, expiring_before), PageRequest(limit, offset))
+    return PageOut(items=[_summary_out(s) for s in page.items], total=page.total, limit=page.limit,
+                   offset=page.offset)
+
+
+@router.get("/{inventory_id}", response_model=DetailOut)
+def get_inventory(inventory_id: InventoryId, _: Reader, container: ContainerDep):
+    """The projection row and the lines it accounts for; 404 once the inventory is deleted."""
+    return _detail_out(container.inventory_queries().get(inventory_id))

@@ -1,0 +1,219 @@
+"""Orders: both body shapes of the earlier systems, status and item moves, synchronous cancel, history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Body as BodyParam, Path, Query, Request, status
+from pydantic import BaseModel, Field, PlainSerializer, StrictInt, field_validator
+
+from application.orders import NewOrder
+from application.pagination import PageRequest
+from application.ports.orders import OrderFilter, OrderHistoryEntry
+from domain.orders import ItemSpec, ItemStatus, Order, OrderItem, OrderStatus
+
+from adapters.inbound.api.deps import ContainerDep, OrderWriter, Reader, origin_of
+from adapters.inbound.api.schemas import Body, PageOut
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+
+OrderKey = Annotated[str, Path(min_length=1, max_length=100, description="The order's UUID or its order_id")]
+Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+AmountIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+OrderStatusName = Literal["RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"]
+ItemStatusName = Literal["PENDING", "PICKED", "IN_TRANSIT", "DELIVERED", "CANCELLED"]
+Reason = Annotated[str | None, Field(max_length=500)]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Times without an offset are read as UTC (the order-management system sent them so)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class ItemIn(Body):
+    sku: str = Field(min_length=1, max_length=100, examples=["ITEM-001"])
+    quantity: StrictInt = Field(gt=0, le=1_000_000, examples=[2])
+    unit_price: AmountIn = Field(examples=[45.00])
+    sale_price: AmountIn = Field(examples=[49.99])
+
+
+class OrderIn(Body):
+    """`{"customer_name", "address"}` (delivery service) or `{"order_id", "customer_id", "facility_id",
+    "items", "eta"}` (order management); `status` may only say the order is new, `total_amount` counts
+    only when there are no items."""
+
+    order_id: str | None = Field(None, min_length=1, max_length=50, examples=["ORD-001"])
+    customer_id: str | None = Field(None, min_length=1, max_length=50, examples=["CUST-001"])
+    customer_name: str | None = Field(None, min_length=1, max_length=200, examples=["João Silva"])
+    address: str | None = Field(None, max_length=500, examples=["Rua Exemplo, 123"])
+    facility_id: str | None = Field(None, min_length=1, max_length=50, examples=["FAC-001"])
+    eta: datetime | None = None
+    order_datetime: datetime | None = None
+    status: str | None = Field(None, examples=["RECEIVED"])
+    total_amount: AmountIn | None = None
+    items: list[ItemIn] = Field(default_factory=list, max_length=500)
+
+    @field_validator("status")
+    @classmethod
+    def _new_orders_start_received(cls, value: str | None) -> str | None:
+        if value is not None and value.upper() not in ("RECEIVED", "PENDING"):
+            raise ValueError("a new order is always RECEIVED; move it afterwards with PATCH /orders/{id}/status")
+        return value
+
+
+class StatusIn(Body):
+    status: OrderStatusName
+    reason: Reason = None
+
+
+class ItemStatusIn(Body):
+    status: ItemStatusName
+    reason: Reason = None
+
+
+class CancelIn(Body):
+    reason: Reason = None
+
+
+class ItemOut(BaseModel):
+    sku: str
+    quantity: int
+    unit_price: Amount
+    sale_price: Amount
+    status: str
+    updated_at: datetime | None
+
+
+class OrderOut(BaseModel):
+    id: UUID
+    order_id: str | None
+    customer_id: str | None
+    customer_name: str | None
+    address: str | None
+    facility_id: str | None
+    status: str
+    on_hold_from: str | None
+    allowed_next: list[str]
+    total_amount: Amount
+    eta: datetime | None
+    order_datetime: datetime
+    created_at: datetime
+    updated_at: datetime
+    items: list[ItemOut]
+
+
+class OrderEventOut(BaseModel):
+    """The delivery service's history shape (`id`, `order_id`, `status`, `timestamp`), with who and why."""
+
+    id: UUID
+    order_id: UUID
+    status: str
+    previous_status: str | None
+    timestamp: datetime
+    event_type: str
+    sku: str | None
+    reason: str | None
+    actor: str
+
+
+class JourneyStepOut(BaseModel):
+    """The order-management journey shape."""
+
+    current_status: str
+    previous_status: str | None
+    created_at: datetime
+    reason: str | None
+    actor: str
+
+
+def _item_out(item: OrderItem) -> ItemOut:
+    return ItemOut(sku=item.sku, quantity=item.quantity, unit_price=item.unit_price, sale_price=item.sale_price,
+                   status=item.status.value, updated_at=item.updated_at)
+
+
+def _out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.id, order_id=order.reference, customer_id=order.customer_id, customer_name=order.customer_name,
+        address=order.address, facility_id=order.facility_id, status=order.status.value,
+        on_hold_from=order.held_from.value if order.held_from else None,
+        allowed_next=[s.value for s in order.allowed_next()], total_amount=order.total_amount, eta=order.eta,
+        order_datetime=order.ordered_at, created_at=order.created_at, updated_at=order.updated_at,
+        items=[_item_out(item) for item in order.items],
+    )
+
+
+def _event_out(e: OrderHistoryEntry) -> OrderEventOut:
+    return OrderEventOut(id=e.event_id, order_id=e.order_id, status=e.to_status, previous_status=e.from_status,
+                         timestamp=e.occurred_at, event_type=e.event_type, sku=e.sku, reason=e.reason, actor=e.actor)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
+def place_order(body: OrderIn, request: Request, principal: OrderWriter, container: ContainerDep):
+    new = NewOrder(
+        reference=body.order_id, customer_id=body.customer_id, customer_name=body.customer_name,
+        address=body.address, facility_id=body.facility_id, eta=_utc(body.eta), ordered_at=_utc(body.order_datetime),
+        items=[ItemSpec(i.sku, i.quantity, i.unit_price, i.sale_price) for i in body.items],
+        total_amount=body.total_amount,
+    )
+    return _out(container.place_order()(new, origin_of(request, principal)))
+
+
+@router.get("", response_model=PageOut[OrderOut])
+def list_orders(
+    _: Reader,
+    container: ContainerDep,
+    status: OrderStatusName | None = None,
+    customer_id: Annotated[str | None, Query(max_length=50)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """Newest first."""
+    criteria = OrderFilter(status=OrderStatus(status) if status else None, customer_id=customer_id)
+    page = container.order_queries().list(criteria, PageRequest(limit, offset))
+    return PageOut(items=[_out(o) for o in page.items], total=page.total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{order_key}", response_model=OrderOut)
+def get_order(order_key: OrderKey, _: Reader, container: ContainerDep):
+    return _out(container.order_queries().get(order_key))
+
+
+@router.get("/{order_key}/events", response_model=list[OrderEventOut])
+def order_events(order_key: OrderKey, _: Reader, container: ContainerDep, include_items: bool = False):
+    """Every recorded change, oldest first; `include_items=true` adds the item changes (with `sku`)."""
+    _, history = container.order_queries().history(order_key, include_items)
+    return [_event_out(e) for e in history]
+
+
+@router.get("/{order_key}/journey", response_model=list[JourneyStepOut])
+def order_journey(order_key: OrderKey, _: Reader, container: ContainerDep):
+    _, history = container.order_queries().history(order_key)
+    return [JourneyStepOut(current_status=e.to_status, previous_status=e.from_status, created_at=e.occurred_at,
+                           reason=e.reason, actor=e.actor) for e in history]
+
+
+@router.patch("/{order_key}/status", response_model=OrderOut)
+def change_status(order_key: OrderKey, body: StatusIn, request: Request, principal: OrderWriter,
+                  container: ContainerDep):
+    order = container.change_order_status()(order_key, body.status, body.reason, origin_of(request, principal))
+    return _out(order)
+
+
+@router.patch("/{order_key}/items/{sku}/status", response_model=OrderOut)
+def change_item_status(order_key: OrderKey, sku: Annotated[str, Path(min_length=1, max_length=100)],
+                       body: ItemStatusIn, request: Request, principal: OrderWriter, container: ContainerDep):
+    order = container.change_item_status()(order_key, sku, body.status, body.reason, origin_of(request, principal))
+    return _out(order)
+
+
+@router.put("/{order_key}/cancel", response_model=OrderOut)
+def cancel_order(order_key: OrderKey, request: Request, principal: OrderWriter, container: ContainerDep,
+                 body: Annotated[CancelIn | None, BodyParam()] = None):
+    """Synchronous: the answer is the CANCELLED order, committed with its events."""
+    reason = body.reason if body else None
+    return _out(container.cancel_order()(order_key, reason, origin_of(request, principal)))

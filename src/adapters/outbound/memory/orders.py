@@ -1,0 +1,98 @@
+"""In-memory order repository, order history and fulfilment timers."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable
+from datetime import datetime
+from uuid import UUID
+
+from application.pagination import Page, PageRequest
+from application.ports.consumption import AlreadyProcessed
+from application.ports.orders import (
+    FulfilmentSchedule,
+    FulfilmentStep,
+    OrderFilter,
+    OrderHistory,
+    OrderHistoryEntry,
+    OrderRepository,
+)
+from domain.errors import Conflict
+from domain.orders import Order, OrderStatus
+
+from adapters.outbound.memory.database import MemoryState
+from adapters.outbound.memory.repositories import paginate
+
+
+class MemoryOrderRepository(OrderRepository):
+    def __init__(self, state: MemoryState) -> None:
+        super().__init__()
+        self.state = state
+
+    def _add(self, order: Order) -> None:
+        if order.reference is not None and self.reference_taken(order.reference):
+            raise Conflict(f"an order with order_id {order.reference} exists already")
+        self.state.orders[order.id] = order
+
+    def _get(self, identity: Hashable) -> Order | None:
+        return self.state.orders.get(identity)  # type: ignore[call-overload]
+
+    def _get_by_reference(self, reference: str) -> Order | None:
+        return next((o for o in self.state.orders.values() if o.reference == reference), None)
+
+    def reference_taken(self, reference: str) -> bool:
+        return self._get_by_reference(reference) is not None
+
+    def list(self, criteria: OrderFilter, page: PageRequest) -> Page[Order]:
+        matching = [
+            o for o in self.state.orders.values()
+            if (criteria.status is None or o.status is criteria.status)
+            and (criteria.customer_id is None or o.customer_id == criteria.customer_id)
+        ]
+        matching.sort(key=lambda o: (o.created_at, str(o.id)), reverse=True)
+        return paginate(matching, page)
+
+    def count_by_status(self) -> dict[OrderStatus, int]:
+        counts = dict.fromkeys(OrderStatus, 0)
+        for order in self.state.orders.values():
+            counts[order.status] += 1
+        return counts
+
+
+class MemoryOrderHistory(OrderHistory):
+    def __init__(self, state: MemoryState) -> None:
+        self.state = state
+
+    def append(self, entry: OrderHistoryEntry) -> None:
+        if any(e.event_id == entry.event_id for e in self.state.order_history):
+            raise AlreadyProcessed(f"order history already holds {entry.event_id}")
+        self.state.order_history.append(dataclasses.replace(entry, id=self.state.next_id("order_history")))
+
+    def of_order(self, order_id: UUID, include_items: bool) -> list[OrderHistoryEntry]:
+        entries = [e for e in self.state.order_history
+                   if e.order_id == order_id and (include_items or e.sku is None)]
+        return sorted(entries, key=lambda e: (e.occurred_at, e.id or 0))
+
+
+class MemoryFulfilmentSchedule(FulfilmentSchedule):
+    def __init__(self, state: MemoryState) -> None:
+        self.state = state
+
+    def plan(self, step: FulfilmentStep) -> None:
+        self.state.fulfilment[step.order_id] = step
+
+    def drop(self, order_id: UUID) -> None:
+        self.state.fulfilment.pop(order_id, None)
+
+    def due(self, now: datetime, limit: int) -> list[FulfilmentStep]:
+        steps = sorted((s for s in self.state.fulfilment.values() if s.due_at <= now), key=lambda s: s.due_at)
+        return steps[:limit]
+
+    def take(self, step: FulfilmentStep) -> bool:
+        if self.state.fulfilment.get(step.order_id) != step:
+            return False
+        del self.state.fulfilment[step.order_id]
+        return True
+
+    def count(self) -> int:
+        return len(self.state.fulfilment)

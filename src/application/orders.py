@@ -1,0 +1,143 @@
+"""Order use cases, queries and the order history read model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain.errors import Conflict, NotFound
+from domain.orders import ORDER_EVENTS, ItemSpec, ItemStatus, Order, OrderStatus, parse_status
+
+from application.dispatch import EventHandler
+from application.envelope import EventEnvelope, Origin
+from application.pagination import Page, PageRequest
+from application.ports.clock import Clock
+from application.ports.orders import OrderFilter, OrderHistoryEntry
+from application.ports.unit_of_work import UnitOfWork, UowFactory
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """What a client may send; either body shape of the earlier systems fits."""
+
+    reference: str | None = None
+    customer_id: str | None = None
+    customer_name: str | None = None
+    address: str | None = None
+    facility_id: str | None = None
+    eta: datetime | None = None
+    ordered_at: datetime | None = None
+    items: Sequence[ItemSpec] = ()
+    total_amount: object = None
+
+
+class PlaceOrder:
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+
+    def __call__(self, new: NewOrder, origin: Origin) -> Order:
+        order = Order.receive(
+            self.clock.now(), reference=new.reference, customer_id=new.customer_id, customer_name=new.customer_name,
+            address=new.address, facility_id=new.facility_id, eta=new.eta, ordered_at=new.ordered_at,
+            items=new.items, total_amount=new.total_amount,
+        )
+        with self.uow().acting_as(origin) as uow:
+            if order.reference is not None and uow.orders.reference_taken(order.reference):
+                raise Conflict(f"an order with order_id {order.reference} exists already")
+            uow.orders.add(order)
+            uow.commit()
+        return order
+
+
+def _load(uow: UnitOfWork, key: str) -> Order:
+    order = uow.orders.find(key)
+    if order is None:
+        raise NotFound("order", key)
+    return order
+
+
+class ChangeOrderStatus:
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+
+    def __call__(self, key: str, status: str, reason: str | None, origin: Origin) -> Order:
+        target = parse_status(OrderStatus, status)
+        with self.uow().acting_as(origin) as uow:
+            order = _load(uow, key)
+            order.move_to(target, self.clock.now(), reason)
+            uow.commit()
+        return order
+
+
+class ChangeItemStatus:
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+
+    def __call__(self, key: str, sku: str, status: str, reason: str | None, origin: Origin) -> Order:
+        target = parse_status(ItemStatus, status)
+        with self.uow().acting_as(origin) as uow:
+            order = _load(uow, key)
+            order.change_item_status(sku, target, self.clock.now(), reason)
+            uow.commit()
+        return order
+
+
+class CancelOrder:
+    """Synchronous: the order is CANCELLED when the request's transaction commits."""
+
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+
+    def __call__(self, key: str, reason: str | None, origin: Origin) -> Order:
+        with self.uow().acting_as(origin) as uow:
+            order = _load(uow, key)
+            order.cancel(self.clock.now(), reason)
+            uow.commit()
+        return order
+
+
+class OrderQueries:
+    def __init__(self, uow: UowFactory) -> None:
+        self.uow = uow
+
+    def get(self, key: str) -> Order:
+        with self.uow() as uow:
+            return _load(uow, key)
+
+    def list(self, criteria: OrderFilter, page: PageRequest) -> Page[Order]:
+        with self.uow() as uow:
+            return uow.orders.list(criteria, page)
+
+    def history(self, key: str, include_items: bool = False) -> tuple[Order, list[OrderHistoryEntry]]:
+        """The order and its recorded changes, oldest first (eventually consistent: written by a handler)."""
+        with self.uow() as uow:
+            order = _load(uow, key)
+            return order, uow.order_history.of_order(order.id, include_items)
+
+
+class OrderHistoryHandler(EventHandler):
+    """Keeps the append-only order history: one entry per order or item change, in both event modes."""
+
+    name = "order_history"
+    subscribes_to = frozenset(e.event_type for e in ORDER_EVENTS)
+
+    def apply(self, uow: UnitOfWork, envelope: EventEnvelope) -> None:
+        payload = envelope.payload
+        uow.order_history.append(
+            OrderHistoryEntry(
+                event_id=envelope.event_id,
+                order_id=UUID(payload["order_id"]),
+                event_type=envelope.event_type,
+                sku=payload.get("sku"),
+                from_status=payload.get("from_status"),
+                to_status=payload.get("to_status") or payload["status"],
+                reason=payload.get("reason"),
+                actor=envelope.actor,
+                correlation_id=envelope.correlation_id,
+                occurred_at=envelope.occurred_at,
+                recorded_at=self.clock.now(),
+            )
+        )
+

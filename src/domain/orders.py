@@ -1,0 +1,406 @@
+"""Order aggregate: items, the delivery state machine and the events of every change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain.errors import InvalidTransition, NotFound, ValidationError
+from domain.events import DomainEvent
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("9999999999.99")
+MAX_QUANTITY = 1_000_000
+
+
+class OrderStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    PICKING = "PICKING"
+    IN_TRANSIT = "IN_TRANSIT"
+    DELIVERED = "DELIVERED"
+    ON_HOLD = "ON_HOLD"
+    CANCELLED = "CANCELLED"
+
+
+class ItemStatus(StrEnum):
+    PENDING = "PENDING"
+    PICKED = "PICKED"
+    IN_TRANSIT = "IN_TRANSIT"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+
+
+S, I = OrderStatus, ItemStatus
+# ON_HOLD also resumes to the state it left: see Order.allowed_next()
+ORDER_FLOW: dict[OrderStatus, tuple[OrderStatus, ...]] = {
+    S.RECEIVED: (S.PICKING, S.ON_HOLD, S.CANCELLED),
+    S.PICKING: (S.IN_TRANSIT, S.ON_HOLD, S.CANCELLED),
+    S.IN_TRANSIT: (S.DELIVERED,),
+    S.DELIVERED: (),
+    S.ON_HOLD: (S.CANCELLED,),
+    S.CANCELLED: (),
+}
+ITEM_FLOW: dict[ItemStatus, tuple[ItemStatus, ...]] = {
+    I.PENDING: (I.PICKED, I.CANCELLED),
+    I.PICKED: (I.IN_TRANSIT, I.CANCELLED),
+    I.IN_TRANSIT: (I.DELIVERED,),
+    I.DELIVERED: (),
+    I.CANCELLED: (),
+}
+# the path the fulfilment process walks, one step per event
+FULFILMENT_PATH: dict[OrderStatus, OrderStatus] = {
+    S.RECEIVED: S.PICKING,
+    S.PICKING: S.IN_TRANSIT,
+    S.IN_TRANSIT: S.DELIVERED,
+}
+# items follow their order into these states; they are never moved there one by one
+ITEM_MOVES_WITH_ORDER: dict[OrderStatus, tuple[ItemStatus, ItemStatus]] = {
+    S.IN_TRANSIT: (I.PICKED, I.IN_TRANSIT),
+    S.DELIVERED: (I.IN_TRANSIT, I.DELIVERED),
+}
+ITEMS_EDITABLE_IN = {S.RECEIVED: (I.PICKED, I.CANCELLED), S.PICKING: (I.PICKED, I.CANCELLED),
+                     S.ON_HOLD: (I.CANCELLED,)}
+
+
+def parse_status(kind: type[StrEnum], value: str, field_name: str = "status") -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValidationError(field_name, f"must be one of {', '.join(kind)}") from None
+
+
+class TransitionRefused(InvalidTransition):
+    """An illegal move; `allowed` names the states that could come next."""
+
+    def __init__(self, what: str, current: StrEnum, wanted: StrEnum, allowed: Sequence[StrEnum],
+                 why: str = "") -> None:
+        options = ", ".join(allowed) or "none"
+        reason = f" ({why})" if why else ""
+        super().__init__(f"{what} cannot move from {current} to {wanted}{reason}; allowed next states: {options}")
+        self.allowed = [str(s) for s in allowed]
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class _OrderEvent(DomainEvent):
+    aggregate_type = "order"
+    order_id: UUID
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.order_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderReceived(_OrderEvent):
+    event_type = "ORDER_RECEIVED"
+    reference: str | None
+    customer_id: str | None
+    customer_name: str | None
+    address: str | None
+    facility_id: str | None
+    eta: datetime | None
+    total_amount: Decimal
+    items: tuple[dict[str, Any], ...]
+    status: OrderStatus = OrderStatus.RECEIVED
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderStatusChanged(_OrderEvent):
+    event_type = "ORDER_STATUS_CHANGED"
+    from_status: OrderStatus
+    to_status: OrderStatus
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderItemStatusChanged(_OrderEvent):
+    event_type = "ORDER_ITEM_STATUS_CHANGED"
+    sku: str
+    from_status: ItemStatus
+    to_status: ItemStatus
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderCancelled(_OrderEvent):
+    event_type = "ORDER_CANCELLED"
+    from_status: OrderStatus
+    reason: str | None = None
+    to_status: OrderStatus = OrderStatus.CANCELLED
+
+
+ORDER_EVENTS: tuple[type[DomainEvent], ...] = (OrderReceived, OrderStatusChanged, OrderItemStatusChanged,
+                                               OrderCancelled)
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+def money(value: object, field_name: str) -> Decimal:
+    """A non-negative amount with at most two decimals."""
+    if isinstance(value, bool):
+        raise ValidationError(field_name, "must be a decimal number")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError(field_name, "must be a decimal number") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValidationError(field_name, "must be a number >= 0")
+    if amount != amount.quantize(CENT):
+        raise ValidationError(field_name, "must have at most 2 decimal places")
+    if amount > MAX_AMOUNT:
+        raise ValidationError(field_name, f"must be at most {MAX_AMOUNT}")
+    return amount.quantize(CENT)
+
+
+def _text(value: str | None, field_name: str, max_length: int, required: bool = False) -> str | None:
+    cleaned = (value or "").strip()
+    if not cleaned:
+        if required:
+            raise ValidationError(field_name, "must not be empty")
+        return None
+    if len(cleaned) > max_length:
+        raise ValidationError(field_name, f"must be at most {max_length} characters")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """An item as asked for, before it is validated into an OrderItem."""
+
+    sku: str
+    quantity: int
+    unit_price: object
+    sale_price: object
+
+
+@dataclass(eq=False)
+class OrderItem:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    sale_price: Decimal
+    status: ItemStatus = ItemStatus.PENDING
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_spec(cls, spec: ItemSpec, index: int, now: datetime) -> OrderItem:
+        where = f"items.{index}"
+        sku = _text(spec.sku, f"{where}.sku", 100, required=True)
+        if isinstance(spec.quantity, bool) or not isinstance(spec.quantity, int) or spec.quantity <= 0:
+            raise ValidationError(f"{where}.quantity", "must be an integer > 0")
+        if spec.quantity > MAX_QUANTITY:
+            raise ValidationError(f"{where}.quantity", f"must be at most {MAX_QUANTITY}")
+        return cls(sku=sku or "", quantity=spec.quantity, unit_price=money(spec.unit_price, f"{where}.unit_price"),
+                   sale_price=money(spec.sale_price, f"{where}.sale_price"), updated_at=now)
+
+    @property
+    def live(self) -> bool:
+        return self.status is not ItemStatus.CANCELLED
+
+    @property
+    def line_total(self) -> Decimal:
+        return (self.sale_price * self.quantity).quantize(CENT)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sku": self.sku, "quantity": self.quantity, "unit_price": self.unit_price,
+                "sale_price": self.sale_price, "status": self.status}
+
+
+# --- the aggregate --------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class Order:
+    """An order. `reference` is the client's own id (`order_id` in the API), unique when given."""
+
+    id: UUID
+    reference: str | None
+    customer_id: str | None
+    customer_name: str | None
+    address: str | None
+    facility_id: str | None
+    eta: datetime | None
+    ordered_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    items: list[OrderItem] = field(default_factory=list)
+    status: OrderStatus = OrderStatus.RECEIVED
+    held_from: OrderStatus | None = None
+    declared_total: Decimal = Decimal("0.00")
+    version: int = 0
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def receive(
+        cls,
+        now: datetime,
+        *,
+        reference: str | None = None,
+        customer_id: str | None = None,
+        customer_name: str | None = None,
+        address: str | None = None,
+        facility_id: str | None = None,
+        eta: datetime | None = None,
+        ordered_at: datetime | None = None,
+        items: Iterable[ItemSpec] = (),
+        total_amount: object = None,
+    ) -> Order:
+        reference = _text(reference, "order_id", 50)
+        if reference is not None and _looks_like_uuid(reference):
+            raise ValidationError("order_id", "must not be a UUID: UUIDs are the ids SupplyTrace assigns")
+        customer_id = _text(customer_id, "customer_id", 50)
+        customer_name = _text(customer_name, "customer_name", 200)
+        if customer_id is None and customer_name is None:
+            raise ValidationError("customer_name", "customer_name or customer_id is required")
+        for name, value in (("eta", eta), ("order_datetime", ordered_at)):
+            if value is not None and value.tzinfo is None:
+                raise ValidationError(name, "must include a timezone")
+        lines = [OrderItem.from_spec(spec, i, now) for i, spec in enumerate(items)]
+        skus = [line.sku for line in lines]
+        duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
+        if duplicates:
+            raise ValidationError("items", f"each sku may appear once; repeated: {', '.join(duplicates)}")
+        declared = money(total_amount, "total_amount") if total_amount is not None else Decimal("0.00")
+        order = cls(id=uuid4(), reference=reference, customer_id=customer_id, customer_name=customer_name,
+                    address=_text(address, "address", 500), facility_id=_text(facility_id, "facility_id", 50),
+                    eta=eta, ordered_at=ordered_at or now, created_at=now, updated_at=now, items=lines,
+                    declared_total=declared)
+        order.events.append(OrderReceived(
+            occurred_at=now, order_id=order.id, reference=order.reference, customer_id=order.customer_id,
+            customer_name=order.customer_name, address=order.address, facility_id=order.facility_id, eta=order.eta,
+            total_amount=order.total_amount, items=tuple(item.as_dict() for item in lines)))
+        return order
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    @property
+    def total_amount(self) -> Decimal:
+        """The live items' sale prices times quantities; the declared total when there are no items."""
+        if not self.items:
+            return self.declared_total
+        return sum((item.line_total for item in self.items if item.live), Decimal("0.00"))
+
+    @property
+    def live_items(self) -> list[OrderItem]:
+        return [item for item in self.items if item.live]
+
+    def item(self, sku: str) -> OrderItem:
+        for item in self.items:
+            if item.sku == sku:
+                return item
+        raise NotFound("order item", f"{sku} of order {self.id}")
+
+    def allowed_next(self) -> tuple[OrderStatus, ...]:
+        """The states the order may move to now (IN_TRANSIT only once every live item is PICKED)."""
+        if self.status is OrderStatus.ON_HOLD and self.held_from is not None:
+            return (self.held_from, *ORDER_FLOW[OrderStatus.ON_HOLD])
+        if self._items_not_picked():
+            return tuple(s for s in ORDER_FLOW[self.status] if s is not OrderStatus.IN_TRANSIT)
+        return ORDER_FLOW[self.status]
+
+    def _items_not_picked(self) -> list[str]:
+        return [item.sku for item in self.live_items if item.status is not ItemStatus.PICKED]
+
+    def allowed_item_moves(self, item: OrderItem) -> tuple[ItemStatus, ...]:
+        editable = ITEMS_EDITABLE_IN.get(self.status, ())
+        return tuple(s for s in ITEM_FLOW[item.status] if s in editable)
+
+    # --- moving ----------------------------------------------------------------------------------
+
+    def move_to(self, target: OrderStatus, now: datetime, reason: str | None = None) -> None:
+        if target is OrderStatus.CANCELLED:
+            self.cancel(now, reason)
+            return
+        allowed = self.allowed_next()
+        if target not in allowed:
+            waiting = self._items_not_picked() if target in ORDER_FLOW[self.status] else []
+            why = f"every live item must be PICKED first; not yet: {', '.join(waiting)}" if waiting else ""
+            raise TransitionRefused(f"order {self.label}", self.status, target, allowed, why=why)
+        reason = _text(reason, "reason", 500)
+        previous = self.status
+        self.held_from = previous if target is OrderStatus.ON_HOLD else None
+        self._set(target, now)
+        self.events.append(OrderStatusChanged(occurred_at=now, order_id=self.id, from_status=previous,
+                                              to_status=target, reason=reason))
+        if target in ITEM_MOVES_WITH_ORDER:
+            source, destination = ITEM_MOVES_WITH_ORDER[target]
+            for item in self.items:
+                if item.status is source:
+                    self._move_item(item, destination, now, f"moved with the order to {target}")
+
+    def cancel(self, now: datetime, reason: str | None = None) -> None:
+        allowed = self.allowed_next()
+        if OrderStatus.CANCELLED not in allowed:
+            raise TransitionRefused(f"order {self.label}", self.status, OrderStatus.CANCELLED, allowed)
+        reason = _text(reason, "reason", 500)
+        previous = self.status
+        self.held_from = None
+        self._set(OrderStatus.CANCELLED, now)
+        self.events.append(OrderCancelled(occurred_at=now, order_id=self.id, from_status=previous, reason=reason))
+        for item in self.live_items:
+            self._move_item(item, ItemStatus.CANCELLED, now, "the order was cancelled")
+
+    def change_item_status(self, sku: str, target: ItemStatus, now: datetime, reason: str | None = None) -> None:
+        item = self.item(sku)
+        if target not in ITEM_FLOW[item.status]:
+            raise TransitionRefused(f"item {sku}", item.status, target, self.allowed_item_moves(item))
+        allowed = self.allowed_item_moves(item)
+        if target not in allowed:
+            why = (f"items move to {target} with their order" if target in (ItemStatus.IN_TRANSIT,
+                                                                               ItemStatus.DELIVERED)
+                   else f"the order is {self.status}")
+            raise TransitionRefused(f"item {sku}", item.status, target, allowed, why=why)
+        reason = _text(reason, "reason", 500)
+        self._move_item(item, target, now, reason)
+        self.updated_at = now
+        if target is ItemStatus.CANCELLED and not self.live_items:
+            previous = self.status
+            self.held_from = None
+            self._set(OrderStatus.CANCELLED, now)
+            self.events.append(OrderCancelled(occurred_at=now, order_id=self.id, from_status=previous,
+                                              reason="every item was cancelled"))
+
+    def next_fulfilment_step(self) -> OrderStatus | None:
+        """Where the fulfilment process takes the order next, or None when it must stop."""
+        return FULFILMENT_PATH.get(self.status)
+
+    def fulfil_one_step(self, now: datetime) -> OrderStatus | None:
+        """One automatic step; to go IN_TRANSIT the pending live items are picked first."""
+        target = self.next_fulfilment_step()
+        if target is None:
+            return None
+        if target is OrderStatus.IN_TRANSIT:
+            for item in self.live_items:
+                if item.status is ItemStatus.PENDING:
+                    self._move_item(item, ItemStatus.PICKED, now, "picked by the fulfilment process")
+        self.move_to(target, now, reason="automatic fulfilment")
+        return target
+
+    @property
+    def label(self) -> str:
+        return self.reference or str(self.id)
+
+    def _set(self, status: OrderStatus, now: datetime) -> None:
+        self.status = status
+        self.updated_at = now
+
+    def _move_item(self, item: OrderItem, target: ItemStatus, now: datetime, reason: str | None) -> None:
+        previous = item.status
+        item.status, item.updated_at = target, now
+        self.events.append(OrderItemStatusChanged(occurred_at=now, order_id=self.id, sku=item.sku,
+                                                  from_status=previous, to_status=target, reason=reason))
+
+
+def _looks_like_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
