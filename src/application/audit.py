@@ -35,5 +35,5 @@ class AuditQueries:
         self.uow = uow
 
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             return uow.audit.list(criteria, page)

@@ -69,7 +69,7 @@ class FulfilmentScheduler:
         self.uow, self.clock, self.batch_size = uow, clock, batch_size
 
     def run_once(self) -> SchedulerReport:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             due = uow.fulfilment.due(self.clock.now(), self.batch_size)
         report = SchedulerReport(due=len(due))
         for step in due:

@@ -78,7 +78,7 @@ class InventoryQueries:
         self.uow = uow
 
     def list(self, criteria: InventoryFilter, page: PageRequest) -> Page[InventorySummary]:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             return uow.inventory_summary.list(criteria, page)
 
     def get(self, inventory_id: int) -> InventoryDetail:
@@ -86,7 +86,7 @@ class InventoryQueries:
 
         Unknown until the projection has the inventory; unknown again as soon as it is deleted.
         """
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             summary = uow.inventory_summary.get(inventory_id)
             lines = uow.inventories.live_lines(inventory_id)
             if summary is None or lines is None:

@@ -36,7 +36,7 @@ class KpiQuery:
         self.uow, self.clock = uow, clock
 
     def __call__(self) -> Kpi:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             outbox = uow.outbox.count_by_status()
             return Kpi(
                 nc_open=uow.ncs.count(NcFilter(status=NcStatus.OPEN)),

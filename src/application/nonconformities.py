@@ -47,12 +47,12 @@ class NonConformityQueries:
         self.uow = uow
 
     def get(self, nc_id: int) -> NonConformity:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             nc = uow.ncs.get(nc_id)
             if nc is None:
                 raise NotFound("non-conformity", nc_id)
             return nc
 
     def list(self, criteria: NcFilter, page: PageRequest) -> Page[NonConformity]:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             return uow.ncs.list(criteria, page)

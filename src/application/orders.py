@@ -103,16 +103,16 @@ class OrderQueries:
         self.uow = uow
 
     def get(self, key: str) -> Order:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             return _load(uow, key)
 
     def list(self, criteria: OrderFilter, page: PageRequest) -> Page[Order]:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             return uow.orders.list(criteria, page)
 
     def history(self, key: str, include_items: bool = False) -> tuple[Order, list[OrderHistoryEntry]]:
         """The order and its recorded changes, oldest first (eventually consistent: written by a handler)."""
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             order = _load(uow, key)
             return order, uow.order_history.of_order(order.id, include_items)
 

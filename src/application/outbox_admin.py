@@ -20,7 +20,7 @@ class OutboxQueries:
         self.uow = uow
 
     def list(self, status: OutboxStatus | None, page: PageRequest) -> Page[OutboxRecord]:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             return uow.outbox.list(status, page)
 
 

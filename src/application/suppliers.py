@@ -54,14 +54,14 @@ class SupplierQueries:
         self.uow, self.clock = uow, clock
 
     def get(self, supplier_id: int) -> SupplierView:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             supplier = uow.suppliers.get(supplier_id)
             if supplier is None:
                 raise NotFound("supplier", supplier_id)
             return self._views([supplier], uow)[0]
 
     def list(self, page: PageRequest) -> Page[SupplierView]:
-        with self.uow() as uow:
+        with self.uow().reading() as uow:
             result = uow.suppliers.list(page)
             return Page(self._views(result.items, uow), result.total, result.limit, result.offset)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import date
 
+import pytest
+
 from adapters.inbound.worker import RelayLoop
 from application.envelope import Origin
 from bootstrap.container import build_container
@@ -42,3 +44,21 @@ def test_concurrent_writers_and_worker_on_one_sqlite_file(sqlite_url: str) -> No
     assert kpi.suppliers_at_risk == WRITERS * SUPPLIERS_EACH
     assert kpi.audit_events_total == 2 * WRITERS * SUPPLIERS_EACH
     assert (kpi.outbox_pending, kpi.outbox_failed) == (0, 0)
+
+
+def test_readers_do_not_wait_for_a_writer_and_see_the_last_commit(sqlite_url: str) -> None:
+    container = build_container(Settings(_env_file=None, database_url=sqlite_url))
+    container.create_supplier()("Beta Metals", date(2027, 1, 1), Origin("alice"))
+    answers: list[object] = []
+    with container.uow() as writer:  # holds SQLite's write lock until it ends
+        writer.suppliers.get(1).update_certification(date(2020, 1, 1), writer.clock.now())
+        reader = threading.Thread(target=lambda: answers.append(container.supplier_queries().get(1)))
+        reader.start()
+        reader.join(10)  # a reader that took the write lock would wait here for the busy timeout (30 s)
+        assert not reader.is_alive(), "a query waited for the writer's lock"
+        writer.commit()
+    assert [a.supplier.certification_expiry for a in answers] == [date(2027, 1, 1)]
+    with container.uow().reading() as reading:
+        with pytest.raises(RuntimeError, match="cannot commit"):
+            reading.commit()
+    container.engine().dispose()

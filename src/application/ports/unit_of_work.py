@@ -31,6 +31,7 @@ class UnitOfWork(ABC):
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.origin = Origin()
+        self.read_only = False
 
     def __enter__(self) -> UnitOfWork:
         self._begin()
@@ -44,7 +45,14 @@ class UnitOfWork(ABC):
         self.origin = origin
         return self
 
+    def reading(self) -> UnitOfWork:
+        """A transaction that only reads: it never waits for writers where the store allows it."""
+        self.read_only = True
+        return self
+
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a reading unit of work cannot commit")
         now = self.clock.now()
         for event in self._collect_new_events():
             self.outbox.add(EventEnvelope.wrap(event, self.origin), now)

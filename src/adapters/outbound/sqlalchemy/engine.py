@@ -7,6 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+READ_ONLY = "supplytrace_read_only"  # execution option of a reading unit of work's connection
+
 
 def create_engine(url: str, pool_size: int = 40, echo: bool = False) -> sa.Engine:
     """An engine ready for concurrent use by the API threads and the workers."""
@@ -34,6 +36,7 @@ def _configure_sqlite(engine: sa.Engine, in_memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        # take the write lock up front: a deferred transaction that reads, then writes after
-        # another writer committed, fails with SQLITE_BUSY instead of waiting
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a writer takes the write lock up front: a deferred transaction that reads, then writes
+        # after another writer committed, fails with SQLITE_BUSY instead of waiting. A reader
+        # stays deferred: in WAL mode it reads its snapshot and never waits for the writers.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")

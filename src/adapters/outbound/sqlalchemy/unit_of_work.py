@@ -6,6 +6,7 @@ from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 
 from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
+from adapters.outbound.sqlalchemy.engine import READ_ONLY
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
 from adapters.outbound.sqlalchemy.outbox import SqlAuditLog, SqlOutboxRepository, SqlProcessedEventStore
@@ -21,6 +22,8 @@ class SqlUnitOfWork(UnitOfWork):
 
     def _begin(self) -> None:
         self.conn = self.engine.connect()
+        if self.read_only:
+            self.conn.execution_options(**{READ_ONLY: True})
         self.conn.begin()
         self.suppliers = SqlSupplierRepository(self.conn)
         self.ncs = SqlNonConformityRepository(self.conn)
