@@ -283,3 +283,78 @@ def test_envelope_from_dict_rejects_a_numeric_event_id_with_a_documented_error()
     data["event_id"] = 12345
     with pytest.raises((ValueError, KeyError, TypeError)):
         EventEnvelope.from_dict(data)
+
+
+# --- batches -------------------------------------------------------------------------------------
+
+
+class FailsOn(EventHandler):
+    """Fails on the events of one supplier."""
+
+    name = "fails_on"
+    subscribes_to = frozenset({ALL_EVENTS})
+
+    def __init__(self, uow, clock, supplier_id: str) -> None:
+        super().__init__(uow, clock)
+        self.supplier_id = supplier_id
+
+    def apply(self, uow, envelope) -> None:
+        if envelope.aggregate_id == self.supplier_id:
+            raise RuntimeError("bad event")
+
+
+def certification_updated(supplier_id: int) -> EventEnvelope:
+    event = SupplierCertificationUpdated(occurred_at=OCCURRED, supplier_id=supplier_id,
+                                         previous_expiry=date(2027, 6, 30), certification_expiry=date(2028, 1, 1))
+    return EventEnvelope.wrap(event, Origin("bob", "corr-7"))
+
+
+def test_a_batch_is_one_transaction_per_handler_and_a_bad_event_fails_alone(audit, db, uow, clock):
+    failing = FailsOn(uow, clock, supplier_id="2")
+    batch = [supplier_created(1), supplier_created(2), certification_updated(1), certification_updated(2)]
+
+    outcomes = EventDispatcher([audit, failing], KNOWN_TYPES).dispatch_batch(batch)
+
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], HandlerFailures) and set(outcomes[1].failures) == {"fails_on"}
+    # the later event of the failed aggregate waits for it: that handler did not attempt it
+    assert type(outcomes[3]).__name__ == "NotAttempted"
+    applied = [e.event_id for e in batch if ("fails_on", e.event_id) in db.state.processed]
+    assert applied == [batch[0].event_id, batch[2].event_id]
+    assert [e.event_id for e in db.state.audit] == [e.event_id for e in batch]  # audit is not held back
+
+
+def test_a_batch_skips_what_a_handler_applied_already_and_refuses_unknown_types(audit, db):
+    first = supplier_created(1)
+    audit(first)
+    unknown = EventEnvelope.from_dict({**supplier_created(3).to_dict(), "event_type": "SUPPLIER_RENAMED"})
+    later = certification_updated(3)
+
+    outcomes = EventDispatcher([audit], KNOWN_TYPES).dispatch_batch([first, unknown, later, supplier_created(4)])
+
+    assert outcomes[0] is None and isinstance(outcomes[1], UnhandledEvent)
+    assert type(outcomes[2]).__name__ == "NotAttempted" and outcomes[3] is None
+    assert [e.entity_id for e in db.state.audit] == ["1", "4"]
+
+
+class RecordsAnEvent(EventHandler):
+    """A process handler that records an event of its own (here: a supplier certification update)."""
+
+    name = "records_an_event"
+    subscribes_to = frozenset({"SUPPLIER_CREATED"})
+
+    def apply(self, uow, envelope) -> None:
+        supplier = uow.suppliers.get(envelope.payload["supplier_id"])
+        supplier.update_certification(date(2029, 1, 1), self.clock.now())
+
+
+def test_events_recorded_by_a_handler_in_a_batch_carry_the_correlation_of_their_cause(app, uow, clock, db):
+    app.create_supplier("Beta Metals", date(2027, 6, 30), Origin("alice", "corr-a"))
+    app.create_supplier("Acme", date(2027, 6, 30), Origin("bob", "corr-b"))
+    created = [row.record.envelope for row in sorted(db.state.outbox.values(), key=lambda r: r.position)]
+
+    assert EventDispatcher([RecordsAnEvent(uow, clock)], KNOWN_TYPES).dispatch_batch(created) == [None, None]
+
+    caused = [row.record.envelope for row in sorted(db.state.outbox.values(), key=lambda r: r.position)][2:]
+    assert [(e.event_type, e.aggregate_id, e.actor, e.correlation_id) for e in caused] == [
+        ("SUPPLIER_CERT_UPDATED", "1", "system", "corr-a"), ("SUPPLIER_CERT_UPDATED", "2", "system", "corr-b")]

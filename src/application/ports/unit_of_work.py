@@ -53,10 +53,14 @@ class UnitOfWork(ABC):
     def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("a reading unit of work cannot commit")
+        self.stage_events()
+        self._commit()
+
+    def stage_events(self) -> None:
+        """Put the events recorded so far into the outbox, stamped with the current origin."""
         now = self.clock.now()
         for event in self._collect_new_events():
             self.outbox.add(EventEnvelope.wrap(event, self.origin), now)
-        self._commit()
 
     def _collect_new_events(self) -> Iterator[DomainEvent]:
         for repository in self._aggregate_repositories():
