@@ -23,7 +23,7 @@ from application.ports.orders import (
 from domain.errors import Conflict
 from domain.orders import ItemStatus, Order, OrderItem, OrderStatus
 
-from adapters.outbound.sqlalchemy.outbox import _duplicate_key
+from adapters.outbound.sqlalchemy.integrity import duplicate_key
 from adapters.outbound.sqlalchemy.tables import fulfilment_schedule, order_history, order_items, orders
 
 Rows = tuple[dict[str, Any], list[dict[str, Any]]]
@@ -73,7 +73,7 @@ class SqlOrderRepository(OrderRepository):
                     self.conn.execute(sa.insert(order_items),
                                       [{"order_id": order.id, "position": i, **item} for i, item in enumerate(items)])
         except sa.exc.IntegrityError as error:
-            if _duplicate_key(error, "orders"):
+            if duplicate_key(error, "orders"):
                 raise Conflict(f"an order with order_id {order.reference} exists already") from error
             raise
         order.version = 1
@@ -165,7 +165,7 @@ class SqlOrderHistory(OrderHistory):
             with self.conn.begin_nested():
                 self.conn.execute(sa.insert(order_history).values(**values))
         except sa.exc.IntegrityError as error:
-            if _duplicate_key(error, "order_history"):
+            if duplicate_key(error, "order_history"):
                 raise AlreadyProcessed(f"order history already holds {entry.event_id}") from error
             raise
 

@@ -23,6 +23,7 @@ from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatu
 
 from adapters.outbound.claim_order import keep_in_order
 from adapters.outbound.sqlalchemy.aggregates import fetch_page
+from adapters.outbound.sqlalchemy.integrity import duplicate_key
 from adapters.outbound.sqlalchemy.tables import audit_log, outbox_events, processed_events
 
 o = outbox_events.c
@@ -118,13 +119,6 @@ class SqlOutboxRepository(OutboxRepository):
         return counts
 
 
-def _duplicate_key(error: sa.exc.IntegrityError, table: str) -> bool:
-    """A unique violation on `table` (another delivery got there first), not any other integrity error."""
-    if getattr(error.orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
-        return table in str(getattr(getattr(error.orig, "diag", None), "table_name", "") or "")
-    return f"UNIQUE constraint failed: {table}." in str(error.orig)
-
-
 class SqlProcessedEventStore(ProcessedEventStore):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
@@ -139,7 +133,7 @@ class SqlProcessedEventStore(ProcessedEventStore):
         try:
             self.conn.execute(statement)
         except sa.exc.IntegrityError as error:
-            if _duplicate_key(error, "processed_events"):
+            if duplicate_key(error, "processed_events"):
                 raise AlreadyProcessed(f"{handler} already processed {event_id}") from error
             raise
 
@@ -162,7 +156,7 @@ class SqlAuditLog(AuditLog):
         try:
             self.conn.execute(statement)
         except sa.exc.IntegrityError as error:
-            if _duplicate_key(error, "audit_log"):
+            if duplicate_key(error, "audit_log"):
                 raise AlreadyProcessed(f"audit record for {entry.event_id} exists") from error
             raise
 
