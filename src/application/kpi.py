@@ -26,6 +26,7 @@ class Kpi:
     audit_events_total: int
     projection_lag_events: int  # inventory events created but not yet applied to inventory_summary
     orders_by_status: dict[str, int]  # every order status, 0 included
+    fulfilment_steps_planned: int  # timers of the fulfilment process waiting to fire
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,4 +50,5 @@ class KpiQuery:
                 audit_events_total=uow.audit.count(),
                 projection_lag_events=uow.inventory_summary.count_unapplied(INVENTORY_PROJECTION, INVENTORY),
                 orders_by_status={status.value: n for status, n in uow.orders.count_by_status().items()},
+                fulfilment_steps_planned=uow.fulfilment.count(),
             )

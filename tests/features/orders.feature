@@ -49,9 +49,11 @@ Feature: Orders and their delivery lifecycle
   Scenario: Automatic fulfilment waits while an order is on hold and goes on when it resumes
     Given logistics has placed an order for "João Silva" at "Rua Exemplo, 123"
     And the worker has run
+    Then the KPI "fulfilment_steps_planned" is 1
     When logistics moves the order to ON_HOLD because "address to be checked"
     And the worker keeps running for 1 minutes
     Then the order is ON_HOLD
+    And the KPI "fulfilment_steps_planned" is 0
     When logistics moves the order to RECEIVED
     And the worker keeps running for 1 minutes
     Then the order is DELIVERED

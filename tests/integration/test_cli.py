@@ -19,12 +19,15 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_demo_runs_the_qhse_workflow_end_to_end() -> None:
+def test_demo_runs_the_qhse_order_and_inventory_workflows_end_to_end() -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "suppliers_at_risk 0 -> 1" in result.output
     assert "closing it again is refused: 409" in result.output
     assert "worker consumed NC_CREATED" in result.output
+    assert "worker wrote the history: RECEIVED -> PICKING -> IN_TRANSIT -> DELIVERED" in result.output
+    assert "worker updated the projection: total_items 12, line_count 2" in result.output
+    assert "inventory deleted: 204, then reading it: 404" in result.output
 
 
 def test_db_upgrade_migrates_the_configured_database(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -221,6 +221,7 @@ def test_kpi_of_an_empty_database_is_all_zero(app):
         "audit_events_total": 0,
         "projection_lag_events": 0,
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
+        "fulfilment_steps_planned": 0,
     }
 
 
@@ -236,6 +237,7 @@ def test_kpi_counts_ncs_and_pending_outbox_rows(app, five_ncs):
         "audit_events_total": 0,  # nothing relayed yet
         "projection_lag_events": 0,
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
+        "fulfilment_steps_planned": 0,
     }
 
 

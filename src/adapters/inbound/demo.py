@@ -1,4 +1,4 @@
-"""`supplytrace demo`: the QHSE demo's workflow, driven over HTTP like a user would."""
+"""`supplytrace demo`: the QHSE workflow, then an order and an inventory, driven over HTTP like a user would."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import uvicorn
@@ -49,7 +50,8 @@ def embedded_server() -> Iterator[str]:
 class Demo:
     def __init__(self, client: httpx.Client, password: str, echo: Echo) -> None:
         self.client, self.echo = client, echo
-        self.tokens = {role: self._login(role, password) for role in ("procurement", "quality", "auditor")}
+        self.tokens = {role: self._login(role, password)
+                       for role in ("procurement", "quality", "auditor", "logistics")}
 
     def _login(self, username: str, password: str) -> str:
         response = self.client.post("/auth/login", data={"username": username, "password": password})
@@ -61,6 +63,15 @@ class Demo:
 
     def kpi(self) -> dict[str, int]:
         return self.call("auditor", "GET", "/kpi").raise_for_status().json()
+
+    def wait_for(self, what: str, path: str, ready: Callable[[httpx.Response], bool], timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = self.call("auditor", "GET", path)
+            if ready(response):
+                return response.json()
+            time.sleep(0.2)
+        raise TimeoutError(f"{what} not seen within {timeout}s: is the worker running?")
 
     def wait_audited(self, event_type: str, entity_id: int, timeout: float = 20.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -108,5 +119,52 @@ def run_demo(url: str | None, password: str, echo: Echo) -> int:
              f"audit_events_total {after['audit_events_total']}, outbox_pending {after['outbox_pending']}, "
              f"outbox_failed {after['outbox_failed']}")
         ok = after["suppliers_at_risk"] == middle["suppliers_at_risk"] + 1 and again.status_code == 409
+        ok = run_order_steps(demo, echo) and ok
+        ok = run_inventory_steps(demo, echo) and ok
         echo("Demo complete: every step behaved as expected." if ok else "Demo FAILED: see the steps above.")
         return 0 if ok else 1
+
+
+def run_order_steps(demo: Demo, echo: Echo) -> bool:
+    reference = f"ORD-DEMO-{uuid4().hex[:6].upper()}"
+    order = demo.call("logistics", "POST", "/orders", json={
+        "order_id": reference, "customer_id": "CUST-001", "facility_id": "FAC-001",
+        "items": [{"sku": "ITEM-001", "quantity": 2, "unit_price": 45.00, "sale_price": 49.99},
+                  {"sku": "ITEM-002", "quantity": 1, "unit_price": 10.00, "sale_price": 12.50}]}).json()
+    echo(f"10. order {reference} received: status {order['status']}, total_amount {order['total_amount']}")
+    early = demo.call("logistics", "PATCH", f"/orders/{reference}/status", json={"status": "IN_TRANSIT"})
+    echo(f"11. sending it before picking is refused: {early.status_code} {early.json()['detail']}")
+    moves = [("items/ITEM-001/status", "PICKED"), ("items/ITEM-002/status", "PICKED"), ("status", "PICKING"),
+             ("status", "IN_TRANSIT"), ("status", "DELIVERED")]
+    for path, status in moves:
+        moved = demo.call("logistics", "PATCH", f"/orders/{reference}/{path}", json={"status": status})
+        if moved.status_code != 200:
+            echo(f"    {path} -> {status} refused: {moved.status_code} {moved.json()['detail']}")
+            return False
+    final = moved.json()
+    echo(f"12. picked, in transit, delivered by logistics: status {final['status']}, "
+         f"items {[i['status'] for i in final['items']]}")
+    history = demo.wait_for("the order's history", f"/orders/{reference}/events",
+                            lambda r: len(r.json()) == 4)
+    echo(f"13. worker wrote the history: {' -> '.join(e['status'] for e in history)}")
+    return early.status_code == 409 and final["status"] == "DELIVERED"
+
+
+def run_inventory_steps(demo: Demo, echo: Echo) -> bool:
+    customer = f"ACME {uuid4().hex[:6]}"
+    inventory = demo.call("logistics", "POST", "/inventories", json={
+        "customer": customer, "expiry_date": str(date.today() + timedelta(days=90))}).json()
+    for product, quantity in (("bolts M8", 5), ("nuts M8", 7)):
+        demo.call("logistics", "POST", f"/inventories/{inventory['id']}/lines",
+                  json={"product": product, "quantity": quantity}).raise_for_status()
+    bad = demo.call("logistics", "POST", f"/inventories/{inventory['id']}/lines",
+                    json={"product": "washers", "quantity": 0})
+    echo(f"14. inventory {inventory['id']} with lines of 5 and 7; a line of 0 is refused: {bad.status_code}")
+    listed = demo.wait_for("the inventory projection", f"/inventories?customer={customer}",
+                           lambda r: [i["total_items"] for i in r.json()["items"]] == [12])
+    echo(f"15. worker updated the projection: total_items {listed['items'][0]['total_items']}, "
+         f"line_count {listed['items'][0]['line_count']}")
+    deleted = demo.call("logistics", "DELETE", f"/inventories/{inventory['id']}")
+    gone = demo.call("auditor", "GET", f"/inventories/{inventory['id']}")
+    echo(f"16. inventory deleted: {deleted.status_code}, then reading it: {gone.status_code}")
+    return bad.status_code == 422 and deleted.status_code == 204 and gone.status_code == 404
