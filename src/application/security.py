@@ -40,6 +40,14 @@ class AuthenticationFailed(Exception):
     pass
 
 
+class TooManyAttempts(Exception):
+    """Too many login attempts for this user or from this client: wait `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many login attempts; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class Forbidden(Exception):
     def __init__(self, principal: Principal, permission: Permission) -> None:
         super().__init__(f"role {principal.role.value} may not {permission.value}")

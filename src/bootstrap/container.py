@@ -76,7 +76,14 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
 
-    engine = providers.Singleton(create_engine, url=config.database_url, pool_size=config.database_pool_size)
+    engine = providers.Singleton(
+        create_engine,
+        url=config.database_url,
+        pool_size=config.database_pool_size,
+        statement_timeout=config.database_statement_timeout_seconds,
+        connect_timeout=config.database_connect_timeout_seconds,
+        pool_timeout=config.database_pool_timeout_seconds,
+    )
     memory_database = providers.Singleton(MemoryDatabase)
 
     uow = providers.Selector(

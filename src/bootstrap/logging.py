@@ -1,14 +1,46 @@
-"""structlog for our own logs and the standard library's (the core logs through `logging`)."""
+"""structlog for our own logs and the standard library's (the core logs through `logging`).
+
+A record is only queued by the thread that logs it (a request on the event loop, a worker): a
+listener thread renders and writes it, so a slow terminal or a long traceback never holds up a
+request. Tracebacks never show local variables (they may hold tokens and passwords): plain text on
+the console, a list of frames (`exception`) in JSON lines.
+"""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
+import queue
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+class _PassThroughQueueHandler(logging.handlers.QueueHandler):
+    """Queues the record itself: the structlog formatter runs on the listener's thread."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.bound_context = structlog.contextvars.get_contextvars()  # the logging thread's ids
+        return record
+
+
+def _merge_bound_context(_logger: object, _name: str, event_dict: structlog.typing.EventDict
+                         ) -> structlog.typing.EventDict:
+    for key, value in getattr(event_dict.get("_record"), "bound_context", {}).items():
+        event_dict.setdefault(key, value)
+    return event_dict
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    global _listener
+    if json:
+        exceptions = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        final = [exceptions, structlog.processors.JSONRenderer()]
+    else:
+        final = [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -19,11 +51,22 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler()
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+    output = logging.StreamHandler()
+    output.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+        foreign_pre_chain=[_merge_bound_context, *shared[1:], structlog.stdlib.add_logger_name],
     ))
+    if _listener is not None:
+        _listener.stop()
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, output, respect_handler_level=False)
+    _listener.start()
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_PassThroughQueueHandler(records)]
     root.setLevel(level.upper())
+
+
+@atexit.register
+def _flush() -> None:
+    if _listener is not None:
+        _listener.stop()

@@ -39,10 +39,15 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite:///./supplytrace.db"
     database_pool_size: int = Field(40, ge=1)
+    # every wait on the database is bounded: past these a request gets a 503, a worker retries
+    database_statement_timeout_seconds: float = Field(15.0, gt=0)
+    database_connect_timeout_seconds: float = Field(5.0, gt=0)
+    database_pool_timeout_seconds: float = Field(5.0, gt=0)
     event_mode: EventMode = EventMode.POLLING
 
     jwt_secret: str = DEFAULT_JWT_SECRET
     jwt_lifetime_seconds: int = Field(3600, ge=60)
+    jwt_max_lifetime_seconds: int = Field(86400, ge=60)  # a token claiming a longer life is refused
     demo_users: bool = True
     demo_password: str = DEFAULT_DEMO_PASSWORD
     users: list[UserSetting] = []
@@ -52,6 +57,7 @@ class Settings(BaseSettings):
     outbox_max_backoff_seconds: float = Field(300.0, ge=0)
     outbox_batch_size: int = Field(100, ge=1, le=10_000)
     outbox_lease_seconds: float = Field(60.0, gt=0)
+    reconcile_after_seconds: float = Field(300.0, gt=0)  # published, not handled for this long: re-driven
     worker_poll_interval_seconds: float = Field(0.2, gt=0)
 
     fulfilment_auto: bool = False
@@ -63,6 +69,13 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(10000, ge=1000)
     kafka_delivery_timeout_ms: int = Field(30000, ge=1000)
 
+    # abuse: failed logins per username and logins per client (the `limits` notation), body size
+    login_rate_per_user: str = "5/minute"
+    login_rate_per_client: str = "30/minute"
+    rate_limit_storage_url: str = "memory://"  # e.g. redis://127.0.0.1:6379 to share across processes
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    docs_enabled: bool | None = None  # /docs, /redoc, /openapi.json; default: on outside production
+
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -73,6 +86,10 @@ class Settings(BaseSettings):
                 raise ValueError("SUPPLYTRACE_JWT_SECRET must be set to a secret of 32+ characters in production")
             if self.demo_users:
                 raise ValueError("demo users cannot run in production: set SUPPLYTRACE_DEMO_USERS=false")
+        if self.jwt_lifetime_seconds > self.jwt_max_lifetime_seconds:
+            raise ValueError("SUPPLYTRACE_JWT_LIFETIME_SECONDS exceeds SUPPLYTRACE_JWT_MAX_LIFETIME_SECONDS")
+        if self.docs_enabled is None:
+            self.docs_enabled = self.env is not Environment.PRODUCTION
         if not self.demo_users and not self.users:
             raise ValueError("no users: set SUPPLYTRACE_USERS or enable SUPPLYTRACE_DEMO_USERS outside production")
         if self.database_url.startswith("postgresql://"):

@@ -16,6 +16,10 @@ from application.ports.outbox import OutboxRepository
 from application.ports.repositories import NonConformityRepository, Repository, SupplierRepository
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be reached or did not answer in time: retry later, nothing was written."""
+
+
 class UnitOfWork(ABC):
     suppliers: SupplierRepository
     ncs: NonConformityRepository

@@ -1,24 +1,26 @@
-"""The FastAPI application: routers, error table, correlation ids, embedded workers."""
+"""The FastAPI application: routers, error table, middleware, embedded workers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from uuid import uuid4
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
-from adapters.inbound.api.deps import CORRELATION_HEADER
 from adapters.inbound.api.errors import install_error_handlers
-from adapters.inbound.api.routes import auth, ncs, operations, orders, suppliers
-from adapters.inbound.api.routes import inventories
+from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
+from adapters.inbound.api.routes import auth, inventories, ncs, operations, orders, suppliers
 from bootstrap.container import Container
+
+DOCS, REDOC, OPENAPI = "/docs", "/redoc", "/openapi.json"
 
 
 def create_app(container: Container, background: list[Any] | None = None) -> FastAPI:
     """`background`: objects with start()/stop() run for the app's lifetime (the embedded workers)."""
     workers = background or []
+    config = container.config
+    docs = bool(config.docs_enabled())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -35,19 +37,17 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
         version="0.1.0",
         description="Supply-chain quality and operations: every business change is a durable, audited event.",
         lifespan=lifespan,
+        docs_url=DOCS if docs else None,
+        redoc_url=REDOC if docs else None,
+        openapi_url=OPENAPI if docs else None,
+        max_body_size=config.max_body_bytes(),
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (auth, suppliers, ncs, orders, operations):
+    for module in (auth, suppliers, ncs, orders, operations, inventories):
         app.include_router(module.router)
-    app.include_router(inventories.router)
-
-    @app.middleware("http")
-    async def correlation_id(request: Request, call_next: Callable) -> Response:
-        value = request.headers.get(CORRELATION_HEADER) or str(uuid4())
-        request.state.correlation_id = value[:100]
-        response = await call_next(request)
-        response.headers[CORRELATION_HEADER] = request.state.correlation_id
-        return response
-
+    # added innermost first: Guard ends up outermost
+    app.add_middleware(SecureHeaders, docs_paths=frozenset({DOCS, REDOC, "/docs/oauth2-redirect"}))
+    app.add_middleware(Correlation)
+    app.add_middleware(Guard, max_body_bytes=config.max_body_bytes())
     return app

@@ -15,7 +15,6 @@ from application.security import Permission, authorize
 from bootstrap.container import Container
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
-CORRELATION_HEADER = "X-Correlation-ID"
 
 
 def get_container(request: Request) -> Container:

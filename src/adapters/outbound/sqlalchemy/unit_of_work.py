@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from application.ports.clock import Clock
-from application.ports.unit_of_work import UnitOfWork
+from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
 from adapters.outbound.sqlalchemy.engine import READ_ONLY
@@ -21,7 +21,10 @@ class SqlUnitOfWork(UnitOfWork):
         self.conn: sa.Connection | None = None
 
     def _begin(self) -> None:
-        self.conn = self.engine.connect()
+        try:
+            self.conn = self.engine.connect()
+        except sa.exc.TimeoutError as error:  # every pooled connection busy for pool_timeout
+            raise StoreUnavailable("database unavailable: no connection free in time") from error
         if self.read_only:
             self.conn.execution_options(**{READ_ONLY: True})
         self.conn.begin()

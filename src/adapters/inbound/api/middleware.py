@@ -1,0 +1,132 @@
+"""ASGI middleware: correlation ids, body size limit, security headers, and the last-resort 500.
+
+Pure ASGI (no BaseHTTPMiddleware), outermost first: `Guard` turns anything unhandled into a JSON
+500 (and a declared oversized body into a 413) and logs it as a structured event, off the event loop (see
+bootstrap/logging.py); `Correlation` binds the correlation id; `SecureHeaders` adds the headers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from uuid import uuid4
+
+import structlog
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CORRELATION_HEADER = "X-Correlation-ID"
+_CORRELATION = re.compile(r"^[\x21-\x7e]{1,100}$")  # printable ASCII, as stored with every event
+log = structlog.get_logger("supplytrace.api")
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class Guard:
+    """Refuses a declared body over `max_body_bytes` (413) before any route runs, and answers a JSON
+    500 for any unhandled error. (A streamed body is counted by FastAPI's own `max_body_size`.)"""
+
+    def __init__(self, app: App, max_body_bytes: int) -> None:
+        self.app, self.max_body_bytes = app, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await _send_json(send, 413, {"detail": f"request body over {self.max_body_bytes} bytes"}, [])
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:  # noqa: BLE001 - the last resort: logged, answered as a JSON 500
+            state = scope.get("state") or {}
+            error_id = state.get("correlation_id") or str(uuid4())
+            log.error("request.failed", method=scope.get("method"), path=scope.get("path"), error_id=error_id,
+                      error_type=type(error).__name__, exc_info=error)
+            if not started:
+                await _send_json(send, 500, {"detail": "internal server error", "error_id": error_id},
+                                 [(CORRELATION_HEADER.lower().encode(), error_id.encode())])
+
+
+class Correlation:
+    """Takes the caller's X-Correlation-ID (printable ASCII, 100 characters at most) or makes one."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(CORRELATION_HEADER.lower().encode(), b"").decode("latin-1")
+        correlation_id = given if _CORRELATION.match(given) else str(uuid4())
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"],
+                                      (CORRELATION_HEADER.lower().encode(), correlation_id.encode())]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+            await self.app(scope, receive, stamped)
+
+
+API_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class SecureHeaders:
+    """nosniff, no framing, no referrer; `no-store` unless a route set its own Cache-Control; a strict
+    CSP except on the interactive docs; HSTS when the request came over TLS."""
+
+    def __init__(self, app: App, docs_paths: frozenset[str]) -> None:
+        self.app, self.docs_paths = app, docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = list(API_HEADERS)
+        if scope.get("path") not in self.docs_paths:
+            extra.append(API_CSP)
+        if scope.get("scheme") == "https":
+            extra.append(HSTS)
+
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in extra if h[0] not in names]
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, secured)
