@@ -323,3 +323,46 @@ def test_event_whose_handler_keeps_failing_ends_failed_and_dead_lettered(kafka_a
     headers = headers_of(record)
     assert b"downstream system unavailable" in headers["dlq_error"]
     assert headers["ce_id"] == event["event_id"].encode()
+
+
+# --- 6. a producer that went fatal after an idle broker restart -------------------------------
+
+def other_relays_start_first(servers: str, topic: str, relays: int = 3) -> None:
+    """Other relays' producers initialise first on the restarted broker, which hands out producer ids
+    from 1 again: one of them is given the id this relay's session still uses. Once they wrote to
+    every partition, this relay's next batch is out of sequence, and librdkafka declares it fatal."""
+    ensure_topics({"bootstrap.servers": servers}, [topic])
+    for _ in range(relays):
+        other = Producer({"bootstrap.servers": servers, "enable.idempotence": True})
+        for partition in range(4):
+            for _ in range(3):
+                other.produce(topic, key=b"other", value=b"not an event", partition=partition)
+        assert other.flush(10) == 0
+
+
+def test_idle_broker_restart_renews_a_fatal_producer_and_fails_nothing(postgres_url: str) -> None:
+    broker = TestBroker()
+    broker.start()
+    try:
+        with running_app("postgres+kafka", postgres_url, **kafka_overrides(broker.bootstrap_servers)) as app:
+            for i in range(40):  # the relay's sequence numbers are past what the other relays will write
+                create_supplier(app, f"Before {i}")
+            assert app.run_worker().published == 40
+            broker.stop()
+            broker.start()  # same port, empty: topics, groups and producer ids are gone
+            other_relays_start_first(broker.bootstrap_servers, topic_for(prefix(app), "supplier"))
+            for i in range(100):
+                create_supplier(app, f"After {i}")
+
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(audit(app)) < 140:
+                app.run_worker()
+                app.clock.advance(5)
+            assert outbox(app, "FAILED") == []
+            published = outbox(app, "PUBLISHED")
+            assert len(published) == 140
+            assert all(e["attempts"] == 0 for e in published), [e["last_error"] for e in published if e["attempts"]]
+            per_event = Counter(e["event_id"] for e in audit(app))
+            assert per_event == Counter({e["event_id"]: 1 for e in published})
+    finally:
+        broker.stop()

@@ -7,12 +7,13 @@ import threading
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message
 
 from application.consumption import DeliverReceivedEvent
 from application.ports.outbox import OutboxStatus
 
 from adapters.outbound.kafka.messages import dead_letter_topic, decode, ensure_topics
+from adapters.outbound.kafka.producer import HealingProducer
 
 log = structlog.get_logger("supplytrace.consumer")
 
@@ -32,7 +33,7 @@ class KafkaEventConsumer:
             "topic.metadata.refresh.interval.ms": 5000,
         }
         self.consumer: Consumer | None = None
-        self.dead_letters = Producer({**self.config, "enable.idempotence": True, "acks": "all"})
+        self.dead_letters = HealingProducer({**self.config, "enable.idempotence": True, "acks": "all"})
         self.handled = 0
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,11 +83,12 @@ class KafkaEventConsumer:
             ("dlq_original_offset", str(message.offset()).encode()),
         ]
         reports: list[KafkaError | None] = []
-        self.dead_letters.produce(dead_letter_topic(message.topic()), value=message.value(), key=message.key(),
-                                  headers=headers, on_delivery=lambda err, _msg: reports.append(err))
+        refused = self.dead_letters.produce(dead_letter_topic(message.topic()), message.value(), message.key(),
+                                            headers, lambda err, _msg: reports.append(err))
         self.dead_letters.flush(30)
-        if reports != [None]:
-            raise RuntimeError(f"dead-lettering failed: {reports}")
+        if refused is not None or reports != [None]:
+            self.dead_letters.renew()  # a fatal or timed-out session is not reused for the retry
+            raise RuntimeError(f"dead-lettering failed: {refused or reports}")
         log.error("consumer.dead_lettered", topic=message.topic(), offset=message.offset(), error=error)
 
     # the same loop shape as the relay: start/stop for `serve`, run for `consume`

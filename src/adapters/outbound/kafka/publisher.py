@@ -5,30 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
 from application.envelope import EventEnvelope
 from application.ports.publisher import EventPublisher, TransportUnavailable
 
 from adapters.outbound.kafka.messages import encode, ensure_topics, topic_for
-
-# the broker is unreachable or slow: not the event's fault, so the relay counts no attempt
-TRANSPORT_ERRORS = {
-    KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT,
-    KafkaError.REQUEST_TIMED_OUT, KafkaError.NETWORK_EXCEPTION, KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.NOT_ENOUGH_REPLICAS, KafkaError._QUEUE_FULL,
-}
-
-
-class KafkaPublishError(Exception):
-    pass
-
-
-def _error(error: KafkaError) -> Exception:
-    if error.code() in TRANSPORT_ERRORS or error.retriable():
-        return TransportUnavailable(error.str())
-    return KafkaPublishError(error.str())
+from adapters.outbound.kafka.producer import HealingProducer, classify
 
 
 class KafkaPublisher(EventPublisher):
@@ -36,18 +20,19 @@ class KafkaPublisher(EventPublisher):
         self.config = {"bootstrap.servers": bootstrap_servers}
         self.prefix = topic_prefix
         self.delivery_timeout = delivery_timeout_ms / 1000
-        self.producer_config = {
+        self.producer = HealingProducer({
             **self.config,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
             "message.timeout.ms": delivery_timeout_ms,
             "client.id": "supplytrace-relay",
-        }
-        self.producer = Producer(self.producer_config)
+        })
         self.ready_topics: set[str] = set()
 
     def publish(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
+        if self.producer.fatal:
+            self._reset()
         try:
             self._ensure_topics({topic_for(self.prefix, e.aggregate_type) for e in envelopes})
         except Exception as error:  # noqa: BLE001 - broker unreachable: fail fast, count no attempt
@@ -56,16 +41,12 @@ class KafkaPublisher(EventPublisher):
         outcomes: list[Exception | None] = [pending] * len(envelopes)
         for index, envelope in enumerate(envelopes):
             key, value, headers = encode(envelope)
-            try:
-                self.producer.produce(topic_for(self.prefix, envelope.aggregate_type), value=value, key=key,
-                                      headers=headers, on_delivery=partial(self._report, outcomes, index))
-            except BufferError:
-                outcomes[index] = TransportUnavailable("producer queue full")
-            except KafkaException as error:
-                outcomes[index] = _error(error.args[0])
-            self.producer.poll(0)
+            refused = self.producer.produce(topic_for(self.prefix, envelope.aggregate_type), value, key, headers,
+                                            partial(self._report, outcomes, index))
+            if refused is not None:
+                outcomes[index] = refused
         self.producer.flush(self.delivery_timeout + 5)
-        if any(isinstance(outcome, TransportUnavailable) for outcome in outcomes):
+        if self.producer.fatal or any(isinstance(outcome, TransportUnavailable) for outcome in outcomes):
             self._reset()
         return outcomes
 
@@ -77,17 +58,22 @@ class KafkaPublisher(EventPublisher):
             self.ready_topics |= missing
 
     def _reset(self) -> None:
-        """After an outage: check the topics again, and start a new idempotent producer session
-        (a restarted broker no longer knows the old producer id and sequence numbers)."""
+        """After an outage or a fatal error: check the topics again, and start a new idempotent
+        producer session (a restarted broker no longer knows the old producer id and sequence numbers)."""
         self.ready_topics.clear()
-        self.producer.flush(0)
-        self.producer = Producer(self.producer_config)
+        self.producer.renew()
 
     @staticmethod
     def _report(outcomes: list[Exception | None], index: int, error: KafkaError | None, _msg: Message) -> None:
-        outcomes[index] = None if error is None else _error(error)
+        outcomes[index] = None if error is None else classify(error)
 
     def check(self) -> None:
+        """Raise if no broker answers, or if the producer went fatal (it is renewed, so the next
+        probe can pass without waiting for an event to publish)."""
+        if self.producer.fatal:
+            wedged = self.producer.fatal
+            self._reset()
+            raise TransportUnavailable(f"Kafka producer was wedged and has been renewed: {wedged}")
         try:
             # a new client has no cached metadata: this really asks a broker
             AdminClient(self.config).list_topics(timeout=5)
