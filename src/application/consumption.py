@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from uuid import UUID
+
 from application.delivery import RetryPolicy
 from application.dispatch import EventDispatcher
 from application.envelope import EventEnvelope
@@ -15,8 +18,16 @@ class DeliverReceivedEvent:
     publishes it again after the backoff, and after the last attempt it is FAILED — exactly as in
     polling mode. Returns None when handled, else the event's new outbox status."""
 
-    def __init__(self, dispatcher: EventDispatcher, uow: UowFactory, clock: Clock, policy: RetryPolicy) -> None:
-        self.dispatcher, self.uow, self.clock, self.policy = dispatcher, uow, clock, policy
+    def __init__(self, dispatcher: EventDispatcher, uow: UowFactory, clock: Clock, policy: RetryPolicy,
+                 group: str) -> None:
+        self.dispatcher, self.uow, self.clock, self.policy, self.group = dispatcher, uow, clock, policy, group
+
+    def confirm(self, event_ids: Sequence[UUID]) -> None:
+        """Record that this consumer group handled these events (the end of their delivery)."""
+        if event_ids:
+            with self.uow() as uow:
+                uow.outbox.mark_handled(event_ids, self.group, self.clock.now())
+                uow.commit()
 
     def __call__(self, envelope: EventEnvelope) -> tuple[OutboxStatus, str] | None:
         try:

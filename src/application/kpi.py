@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
 from domain.nonconformities import NcStatus, Severity
@@ -27,14 +28,16 @@ class Kpi:
     projection_lag_events: int  # inventory events created but not yet applied to inventory_summary
     orders_by_status: dict[str, int]  # every order status, 0 included
     fulfilment_steps_planned: int  # timers of the fulfilment process waiting to fire
+    events_unhandled: int  # published, yet no handler confirmed them within the reconciliation window
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 class KpiQuery:
-    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+    def __init__(self, uow: UowFactory, clock: Clock, unhandled_after_seconds: float = 300.0) -> None:
         self.uow, self.clock = uow, clock
+        self.unhandled_after = timedelta(seconds=unhandled_after_seconds)
 
     def __call__(self) -> Kpi:
         with self.uow().reading() as uow:
@@ -51,4 +54,5 @@ class KpiQuery:
                 projection_lag_events=uow.inventory_summary.count_unapplied(INVENTORY_PROJECTION, INVENTORY),
                 orders_by_status={status.value: n for status, n in uow.orders.count_by_status().items()},
                 fulfilment_steps_planned=uow.fulfilment.count(),
+                events_unhandled=uow.outbox.count_unhandled(self.clock.now() - self.unhandled_after),
             )

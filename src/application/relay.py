@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from uuid import UUID
 
 from application.delivery import RetryPolicy
 from application.ports.clock import Clock
@@ -46,14 +48,16 @@ class OutboxRelay:
         self.batch_size, self.lease = batch_size, timedelta(seconds=lease_seconds)
 
     def run_once(self) -> RelayReport:
-        """One batch: claim, publish, record. Returns what happened."""
+        """One batch: claim, publish (renewing the lease meanwhile), record. Returns what happened."""
         now = self.clock.now()
         with self.uow() as uow:
             batch = uow.outbox.claim(self.batch_size, now, now + self.lease)
             uow.commit()
         report = RelayReport(claimed=len(batch))
         if batch:
-            self._settle(batch, self._publish(batch), report)
+            with LeaseKeeper(self.uow, self.clock, self.lease, [r.envelope.event_id for r in batch]):
+                outcomes = self._publish(batch)
+            self._settle(batch, outcomes, report)
         return report
 
     def _settle(self, batch: list[OutboxRecord], outcomes: list[Exception | None], report: RelayReport) -> None:
@@ -78,7 +82,7 @@ class OutboxRelay:
                         report.failed += 1
                     else:
                         report.retried += 1
-            uow.outbox.mark_published(published, now)
+            uow.outbox.mark_published(published, now, handled_by=self.publisher.handled_on_publish)
             report.published = len(published)
             uow.commit()
         if report.unavailable:
@@ -99,3 +103,30 @@ class OutboxRelay:
             return self.publisher.publish([record.envelope for record in batch])
         except Exception as error:  # noqa: BLE001 - the whole batch failed: every event records it
             return [error] * len(batch)
+
+
+class LeaseKeeper:
+    """Renews a claimed batch's lease every third of the lease while the relay works on it, so the
+    lease can be short: a relay that dies lets its events go within one lease, a live one keeps them."""
+
+    def __init__(self, uow: UowFactory, clock: Clock, lease: timedelta, event_ids: list[UUID]) -> None:
+        self.uow, self.clock, self.lease, self.event_ids = uow, clock, lease, event_ids
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="supplytrace-lease", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.lease.total_seconds() / 3):
+            try:
+                with self.uow() as uow:
+                    uow.outbox.extend_lease(self.event_ids, self.clock.now() + self.lease)
+                    uow.commit()
+            except Exception as error:  # noqa: BLE001 - the lease may lapse: another relay retakes the events
+                log.warning("lease renewal failed for %d events: %s", len(self.event_ids), error)

@@ -29,6 +29,7 @@ from application.orders import (
 )
 from application.outbox_admin import OutboxQueries, ReplayFailedEvent
 from application.ports.security import UserAccount
+from application.reconciliation import ReconcileDeliveries
 from application.relay import OutboxRelay
 from application.security import Authenticate
 from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
@@ -126,7 +127,11 @@ class Container(containers.DeclarativeContainer):
         max_backoff_seconds=config.outbox_max_backoff_seconds,
     )
     deliver_received = providers.Singleton(
-        DeliverReceivedEvent, dispatcher=dispatcher, uow=uow.provider, clock=clock, policy=retry_policy
+        DeliverReceivedEvent, dispatcher=dispatcher, uow=uow.provider, clock=clock, policy=retry_policy,
+        group=config.kafka_consumer_group,
+    )
+    reconcile = providers.Singleton(
+        ReconcileDeliveries, uow=uow.provider, clock=clock, after_seconds=config.reconcile_after_seconds
     )
     consumer_topics = providers.Callable(
         lambda prefix: sorted({topic_for(prefix, e.aggregate_type) for e in EVENT_TYPES}), config.kafka_topic_prefix
@@ -148,7 +153,9 @@ class Container(containers.DeclarativeContainer):
     raise_nc = providers.Singleton(RaiseNonConformity, uow=uow.provider, clock=clock)
     close_nc = providers.Singleton(CloseNonConformity, uow=uow.provider, clock=clock)
     nc_queries = providers.Singleton(NonConformityQueries, uow=uow.provider)
-    kpi = providers.Singleton(KpiQuery, uow=uow.provider, clock=clock)
+    kpi = providers.Singleton(
+        KpiQuery, uow=uow.provider, clock=clock, unhandled_after_seconds=config.reconcile_after_seconds
+    )
     audit_queries = providers.Singleton(AuditQueries, uow=uow.provider)
     outbox_queries = providers.Singleton(OutboxQueries, uow=uow.provider)
     place_order = providers.Singleton(PlaceOrder, uow=uow.provider, clock=clock)

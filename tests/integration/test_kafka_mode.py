@@ -232,11 +232,11 @@ def test_consumer_killed_mid_batch_loses_nothing_and_duplicates_nothing(kafka_ap
     dying.batch_size = 500
     real_handle, calls = dying._handle, {"n": 0}
 
-    def handle_then_die(message: Any) -> None:
+    def handle_then_die(message: Any) -> Any:
         if calls["n"] >= handled_before_kill:
             raise Killed("consumer process killed")
         calls["n"] += 1
-        real_handle(message)
+        return real_handle(message)
 
     dying._handle = handle_then_die  # type: ignore[method-assign]
     deadline = time.monotonic() + 20

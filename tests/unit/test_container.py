@@ -53,6 +53,7 @@ def test_polling_wiring_runs_the_whole_flow_from_command_to_audit_and_kpi(contai
         "projection_lag_events": 0,
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
         "fulfilment_steps_planned": 0,
+        "events_unhandled": 0,
     }
 
 

@@ -222,6 +222,7 @@ def test_kpi_of_an_empty_database_is_all_zero(app):
         "projection_lag_events": 0,
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
         "fulfilment_steps_planned": 0,
+        "events_unhandled": 0,
     }
 
 
@@ -238,6 +239,7 @@ def test_kpi_counts_ncs_and_pending_outbox_rows(app, five_ncs):
         "projection_lag_events": 0,
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
         "fulfilment_steps_planned": 0,
+        "events_unhandled": 0,
     }
 
 

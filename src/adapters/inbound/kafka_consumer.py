@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from uuid import UUID
 
 import structlog
 from confluent_kafka import Consumer, KafkaError, Message
@@ -49,30 +50,36 @@ class KafkaEventConsumer:
         self.subscribe()
         assert self.consumer is not None
         messages = self.consumer.consume(self.batch_size, self.poll_timeout if timeout is None else timeout)
-        handled = 0
+        handled, confirmed = 0, []
         for message in messages:
             if message.error():
                 if message.error().code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer.error", error=message.error().str())
                 continue
-            self._handle(message)
+            event_id = self._handle(message)
+            if event_id is not None:
+                confirmed.append(event_id)
             handled += 1
         if handled:
+            self.deliver.confirm(confirmed)  # before the commit: a crash in between redelivers, never loses
             self.consumer.commit(asynchronous=False)
             self.handled += handled
         return handled
 
-    def _handle(self, message: Message) -> None:
+    def _handle(self, message: Message) -> UUID | None:
+        """Hand one record to the handlers; returns its event id once every handler took it."""
         try:
             envelope = decode(message.value())
         except (ValueError, KeyError, TypeError) as error:
             self._dead_letter(message, f"cannot be deserialized: {type(error).__name__}: {error}")
-            return
+            return None
         outcome = self.deliver(envelope)
-        if outcome is not None:
-            status, error = outcome
-            if status is OutboxStatus.FAILED:
-                self._dead_letter(message, error)
+        if outcome is None:
+            return envelope.event_id
+        status, error = outcome
+        if status is OutboxStatus.FAILED:
+            self._dead_letter(message, error)
+        return None
 
     def _dead_letter(self, message: Message, error: str) -> None:
         """Copy the record to `<topic>.dlq` with the error in headers; raises unless the broker acked."""

@@ -31,7 +31,7 @@ def prepare_database(container: Container, auto_migrate: bool) -> None:
 
 def relay_loop(container: Container) -> RelayLoop:
     return RelayLoop(container.relay(), container.config.worker_poll_interval_seconds(), name="relay",
-                     scheduler=container.fulfilment_scheduler())
+                     scheduler=container.fulfilment_scheduler(), reconcile=container.reconcile())
 
 
 def kafka_consumer(container: Container) -> KafkaEventConsumer:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import structlog
 
@@ -14,15 +16,18 @@ log = structlog.get_logger("supplytrace.worker")
 
 class RelayLoop:
     """Runs relay batches back to back while there is work, sleeps `interval` when idle; between
-    batches it fires the fulfilment process's due timers.
+    batches it fires the fulfilment process's due timers, and every `reconcile_every` seconds it
+    re-drives events published but never handled (see application/reconciliation.py).
 
     A database or broker failure is logged and retried with a growing pause; it never ends the loop.
     """
 
     def __init__(self, relay: OutboxRelay, interval: float, name: str = "relay", max_pause: float = 30.0,
-                 scheduler: FulfilmentScheduler | None = None) -> None:
+                 scheduler: FulfilmentScheduler | None = None, reconcile: Callable[[], int] | None = None,
+                 reconcile_every: float = 5.0) -> None:
         self.relay, self.interval, self.name, self.max_pause = relay, interval, name, max_pause
-        self.scheduler = scheduler
+        self.scheduler, self.reconcile, self.reconcile_every = scheduler, reconcile, reconcile_every
+        self._next_reconcile = 0.0
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -33,6 +38,9 @@ class RelayLoop:
             try:
                 report = self.relay.run_once()
                 steps = self.scheduler.run_once() if self.scheduler else None
+                if self.reconcile and time.monotonic() >= self._next_reconcile:
+                    self.reconcile()
+                    self._next_reconcile = time.monotonic() + self.reconcile_every
             except Exception as error:  # noqa: BLE001 - reported and retried
                 log.error("worker.batch_failed", worker=self.name, error=f"{type(error).__name__}: {error}")
                 self.stopping.wait(pause)

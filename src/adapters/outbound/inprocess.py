@@ -10,6 +10,8 @@ from application.ports.publisher import EventPublisher
 
 
 class InProcessPublisher(EventPublisher):
+    handled_on_publish = "in-process"
+
     def __init__(self, dispatcher: EventDispatcher) -> None:
         self.dispatcher = dispatcher
 

@@ -28,6 +28,8 @@ class OutboxRecord:
     next_attempt_at: datetime
     created_at: datetime
     published_at: datetime | None = None
+    handled_at: datetime | None = None  # when the handlers confirmed it (broker mode: after publishing)
+    handled_by: str | None = None  # who confirmed it: "in-process" or the consumer group
 
 
 class OutboxRepository(ABC):
@@ -46,9 +48,29 @@ class OutboxRepository(ABC):
         """
 
     @abstractmethod
-    def mark_published(self, records: Sequence[OutboxRecord], now: datetime) -> None:
+    def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
+        """Renew the lease of events this relay still holds (PENDING and leased); others are untouched."""
+
+    @abstractmethod
+    def mark_published(self, records: Sequence[OutboxRecord], now: datetime, handled_by: str | None = None) -> None:
         """Mark these claimed events PUBLISHED, unless a consumer recorded a failure meanwhile
-        (their attempts no longer match the claimed record's)."""
+        (their attempts no longer match the claimed record's). `handled_by`: publishing ran the
+        handlers themselves (polling mode), so the events are handled too."""
+
+    @abstractmethod
+    def mark_handled(self, event_ids: Sequence[UUID], handled_by: str, now: datetime) -> None:
+        """The handlers of `handled_by` (a consumer group) have handled these events."""
+
+    @abstractmethod
+    def unhandled(self, published_before: datetime, limit: int) -> list[OutboxRecord]:
+        """PUBLISHED events no handler confirmed, published before `published_before`, oldest first."""
+
+    @abstractmethod
+    def count_unhandled(self, published_before: datetime) -> int: ...
+
+    @abstractmethod
+    def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
+        """Make published but unhandled events PENDING again, due now; attempts are kept (not their fault)."""
 
     @abstractmethod
     def record_failure(

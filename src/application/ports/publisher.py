@@ -17,6 +17,10 @@ class NotAttempted(Exception):
 class EventPublisher(ABC):
     """Hands events to their consumers: in-process handlers or a broker."""
 
+    # set when a successful publish means the handlers have run (in-process delivery): the name
+    # recorded as the events' `handled_by`; None when consumers confirm handling later (a broker)
+    handled_on_publish: str | None = None
+
     @abstractmethod
     def publish(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
         """Deliver in order; one outcome per envelope (None = delivered, else the error).

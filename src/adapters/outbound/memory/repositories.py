@@ -112,11 +112,42 @@ class MemoryOutboxRepository(OutboxRepository):
         row.record = dataclasses.replace(row.record, **changes)
         row.lease_until = lease_until
 
-    def mark_published(self, records: Sequence[OutboxRecord], now: datetime) -> None:
+    def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
+        for event_id in event_ids:
+            row = self.state.outbox[event_id]
+            if row.record.status is OutboxStatus.PENDING and row.lease_until is not None:
+                row.lease_until = lease_until
+
+    def mark_published(self, records: Sequence[OutboxRecord], now: datetime, handled_by: str | None = None) -> None:
+        handled = {"handled_at": now, "handled_by": handled_by} if handled_by else {}
         for claimed in records:
             current = self.state.outbox[claimed.envelope.event_id].record
             if current.status is OutboxStatus.PENDING and current.attempts == claimed.attempts:
-                self._update(claimed.envelope.event_id, status=OutboxStatus.PUBLISHED, published_at=now)
+                self._update(claimed.envelope.event_id, status=OutboxStatus.PUBLISHED, published_at=now, **handled)
+
+    def mark_handled(self, event_ids: Sequence[UUID], handled_by: str, now: datetime) -> None:
+        for event_id in event_ids:
+            row = self.state.outbox.get(event_id)
+            if row is not None and row.record.handled_at is None:
+                row.record = dataclasses.replace(row.record, handled_at=now, handled_by=handled_by)
+
+    def _unhandled(self, published_before: datetime) -> list[OutboxRow]:
+        rows = [r for r in self.state.outbox.values() if r.record.status is OutboxStatus.PUBLISHED
+                and r.record.handled_at is None and r.record.published_at is not None
+                and r.record.published_at < published_before]
+        return sorted(rows, key=lambda r: (r.record.published_at, r.position))
+
+    def unhandled(self, published_before: datetime, limit: int) -> list[OutboxRecord]:
+        return [r.record for r in self._unhandled(published_before)[:limit]]
+
+    def count_unhandled(self, published_before: datetime) -> int:
+        return len(self._unhandled(published_before))
+
+    def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
+        for event_id in event_ids:
+            record = self.state.outbox[event_id].record
+            if record.status is OutboxStatus.PUBLISHED and record.handled_at is None:
+                self._update(event_id, status=OutboxStatus.PENDING, next_attempt_at=now, last_error=note)
 
     def record_failure(
         self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime

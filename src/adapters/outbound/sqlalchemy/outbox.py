@@ -28,13 +28,14 @@ from adapters.outbound.sqlalchemy.tables import audit_log, outbox_events, proces
 
 o = outbox_events.c
 PENDING = OutboxStatus.PENDING.value
+PUBLISHED = OutboxStatus.PUBLISHED.value
 
 
 def _record(row: sa.Row) -> OutboxRecord:
     envelope = EventEnvelope(row.event_id, row.event_type, row.aggregate_type, row.aggregate_id, row.occurred_at,
                              row.actor, row.correlation_id, row.payload)
     return OutboxRecord(envelope, OutboxStatus(row.status), row.attempts, row.last_error, row.next_attempt_at,
-                        row.created_at, row.published_at)
+                        row.created_at, row.published_at, row.handled_at, row.handled_by)
 
 
 class SqlOutboxRepository(OutboxRepository):
@@ -80,15 +81,42 @@ class SqlOutboxRepository(OutboxRepository):
     def _update(self, event_id: UUID, **values: Any) -> None:
         self.conn.execute(sa.update(outbox_events).where(o.event_id == event_id).values(locked_until=None, **values))
 
-    def mark_published(self, records: Sequence[OutboxRecord], now: datetime) -> None:
+    def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
+        self.conn.execute(sa.update(outbox_events)
+                          .where(o.event_id.in_(event_ids), o.status == PENDING, o.locked_until.is_not(None))
+                          .values(locked_until=lease_until))
+
+    def mark_published(self, records: Sequence[OutboxRecord], now: datetime, handled_by: str | None = None) -> None:
         by_attempts: dict[int, list[UUID]] = defaultdict(list)
         for record in records:
             by_attempts[record.attempts].append(record.envelope.event_id)
+        handled = {"handled_at": now, "handled_by": handled_by} if handled_by else {}
         for attempts, event_ids in by_attempts.items():
             self.conn.execute(
                 sa.update(outbox_events)
                 .where(o.event_id.in_(event_ids), o.status == PENDING, o.attempts == attempts)
-                .values(locked_until=None, status=OutboxStatus.PUBLISHED.value, published_at=now))
+                .values(locked_until=None, status=PUBLISHED, published_at=now, **handled))
+
+    def mark_handled(self, event_ids: Sequence[UUID], handled_by: str, now: datetime) -> None:
+        self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids), o.handled_at.is_(None))
+                          .values(handled_at=now, handled_by=handled_by))
+
+    def _unhandled(self, published_before: datetime) -> sa.ColumnElement[bool]:
+        return sa.and_(o.status == PUBLISHED, o.handled_at.is_(None), o.published_at < published_before)
+
+    def unhandled(self, published_before: datetime, limit: int) -> list[OutboxRecord]:
+        query = (sa.select(outbox_events).where(self._unhandled(published_before))
+                 .order_by(o.published_at, o.position).limit(limit))
+        return [_record(r) for r in self.conn.execute(query)]
+
+    def count_unhandled(self, published_before: datetime) -> int:
+        query = sa.select(sa.func.count()).select_from(outbox_events).where(self._unhandled(published_before))
+        return self.conn.execute(query).scalar_one()
+
+    def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
+        self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids), o.status == PUBLISHED,
+                                                         o.handled_at.is_(None))
+                          .values(status=PENDING, next_attempt_at=now, locked_until=None, last_error=note))
 
     def record_failure(
         self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime

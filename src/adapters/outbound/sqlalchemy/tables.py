@@ -66,6 +66,8 @@ non_conformities = sa.Table(
     sa.Index(None, "status", "severity"),
 )
 
+UNHANDLED = sa.text("status = 'PUBLISHED' AND handled_at IS NULL")
+
 outbox_events = sa.Table(
     "outbox_events",
     metadata,
@@ -85,11 +87,14 @@ outbox_events = sa.Table(
     sa.Column("locked_until", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("published_at", UtcDateTime),
+    sa.Column("handled_at", UtcDateTime),
+    sa.Column("handled_by", sa.String(100)),
     sa.Index("ix_outbox_events_due", "position", postgresql_where=sa.text("status = 'PENDING'"),
              sqlite_where=sa.text("status = 'PENDING'")),
     sa.Index("ix_outbox_events_aggregate_pending", "aggregate_type", "aggregate_id", "position",
              postgresql_where=sa.text("status = 'PENDING'"), sqlite_where=sa.text("status = 'PENDING'")),
     sa.Index(None, "status"),
+    sa.Index("ix_outbox_events_unhandled", "published_at", postgresql_where=UNHANDLED, sqlite_where=UNHANDLED),
 )
 
 processed_events = sa.Table(
@@ -115,6 +120,17 @@ audit_log = sa.Table(
     sa.Column("details", Json, nullable=False),
     sa.Index(None, "entity_type", "entity_id"),
     sa.Index(None, "action"),
+)
+
+# tokens revoked before they expire (logout); a row may go once its token has expired
+revoked_tokens = sa.Table(
+    "revoked_tokens",
+    metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(100), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=False),
+    sa.Index(None, "expires_at"),
 )
 
 # inventories: the write model (soft delete keeps every line traceable) and its CQRS read projection
