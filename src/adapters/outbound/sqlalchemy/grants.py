@@ -53,7 +53,7 @@ class TableGrant:
 
 def describe(privileges: Iterable[str]) -> str:
     """`SELECT, INSERT, UPDATE (status, attempts)`: table-level first, then the columns of each privilege."""
-    order = TABLE_PRIVILEGE_TYPES + SEQUENCE_PRIVILEGES + ("CONNECT", "CREATE", "TEMPORARY")
+    order = ("USAGE", "CONNECT", "CREATE") + TABLE_PRIVILEGE_TYPES
     whole = sorted({p for p in privileges if " " not in p}, key=lambda p: (order.index(p) if p in order else 99, p))
     columns: dict[str, list[str]] = {}
     for privilege in sorted(p for p in privileges if " " in p):

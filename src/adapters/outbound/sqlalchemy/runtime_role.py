@@ -43,17 +43,15 @@ class GrantReport:
         return {name: lost for name, held in self.before.items() if (lost := held - self.after.get(name, set()))}
 
     def lines(self) -> list[str]:
-        """What the role may do now (the sequences in one line), what it lost, and the check."""
-        sequences = {held for name, held in self.after.items() if name.startswith("sequence ")}
-        shown = [f"  {name}: {describe(held)}" for name, held in sorted(self.after.items())
-                 if not (name.startswith("sequence ") and len(sequences) == 1)]
-        if len(sequences) == 1:
-            count = sum(name.startswith("sequence ") for name in self.after)
-            shown.insert(1, f"  every sequence ({count}): {describe(sequences.pop())}")
-        revoked = "; ".join(f"{name} {describe(lost)}" for name, lost in sorted(self.revoked().items()))
+        """What the role may do now, what it lost, and the check; or why nothing was changed."""
         if self.problems:
             return [f"refused, nothing changed: {problem}" for problem in self.problems]
-        return [f"grants of {self.role}:", *shown, f"revoked: {revoked or 'nothing'}",
+        shown = [f"  {name}: {describe(held)}" for name, held in sorted(self.after.items())
+                 if not name.startswith("sequence ")]
+        sequences = sum(name.startswith("sequence ") for name in self.after)  # all alike, or a problem
+        revoked = "; ".join(f"{name} {describe(lost)}" for name, lost in sorted(self.revoked().items()))
+        return [f"grants of {self.role}:", *shown, f"  every sequence ({sequences}): {describe(SEQUENCE_PRIVILEGES)}",
+                f"revoked: {revoked or 'nothing'}",
                 f"checked: {self.role} owns nothing and holds exactly these privileges"]
 
 
