@@ -30,8 +30,15 @@ def kafka_broker() -> Iterator[TestBroker]:
 
 @pytest.fixture
 def postgres_url(postgres_database: ScratchPostgres) -> str:
+    """The truncated session database, as the application's runtime role (owns nothing)."""
     postgres_database.truncate()
     return postgres_database.url
+
+
+@pytest.fixture
+def postgres_owner_url(postgres_url: str, postgres_database: ScratchPostgres) -> str:
+    """The same database as its owner: for a test that alters the schema, as migrations do."""
+    return postgres_database.owner_url
 
 
 @pytest.fixture

@@ -23,6 +23,17 @@ def engine(request: pytest.FixtureRequest):
     engine.dispose()
 
 
+@pytest.fixture
+def owner(engine: sa.Engine, request: pytest.FixtureRequest):
+    """Who may alter the schema: on PostgreSQL the owner, not the application's runtime role."""
+    if engine.dialect.name == "sqlite":
+        yield engine
+        return
+    owner = create_engine(request.getfixturevalue("postgres_owner_url"))
+    yield owner
+    owner.dispose()
+
+
 def _envelope() -> EventEnvelope:
     return EventEnvelope(uuid.uuid4(), "SUPPLIER_CREATED", "supplier", "1", datetime.now(UTC), "a", "c", {})
 
@@ -46,8 +57,8 @@ def test_the_audit_handler_applies_once_and_reports_the_second_delivery(engine: 
     assert handler(envelope) is False
 
 
-def test_an_integrity_error_that_is_no_duplicate_propagates(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
+def test_an_integrity_error_that_is_no_duplicate_propagates(engine: sa.Engine, owner: sa.Engine) -> None:
+    with owner.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
                                  "BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END")
@@ -58,7 +69,7 @@ def test_an_integrity_error_that_is_no_duplicate_propagates(engine: sa.Engine) -
         with pytest.raises(sa.exc.IntegrityError):
             handler(_envelope())
     finally:
-        with engine.begin() as conn:
+        with owner.begin() as conn:
             if engine.dialect.name == "sqlite":
                 conn.exec_driver_sql("DROP TRIGGER refuse")
             else:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -92,17 +93,103 @@ def _run_until_signal(loops: list) -> None:
         loop.stop()
 
 
+RuntimeRole = Annotated[str | None, typer.Option(
+    "--runtime-role", metavar="NAME", help="The role the service connects as: re-apply its grants (PostgreSQL).")]
+_NO_ROLES = {"sqlite": "SQLite has no roles: whoever may write the database file may rewrite it (protect the "
+                       "file: see README)", "memory": "memory:// has no roles"}
+_RUNTIME_ROLE_HINT = ("runtime role: none given; connect the service as a role that owns nothing, set up by "
+                      "`supplytrace db grant --runtime-role NAME` (pass --runtime-role to upgrades that add tables)")
+
+
 @db.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply the migrations to SUPPLYTRACE_DATABASE_URL."""
-    from adapters.outbound.sqlalchemy import migrate
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+               runtime_role: RuntimeRole = None) -> None:
+    """Apply the migrations to SUPPLYTRACE_DATABASE_URL (as the owner of the tables)."""
+    from adapters.outbound.sqlalchemy import migrate, runtime_role as roles
 
     container = build_container(_settings())
-    if container.config.database_kind() == "memory":
+    kind = container.config.database_kind()
+    if runtime_role is not None:
+        _require_roles(kind)
+        if revision != "head":
+            _refuse("--runtime-role needs the head revision: the grants follow the schema of the code")
+        with container.engine().connect() as conn:
+            if not roles.role_exists(conn, runtime_role):
+                _refuse(f"role {runtime_role} does not exist: create it with `supplytrace db grant`")
+    if kind == "memory":
         typer.echo("memory:// needs no migration")
         return
     migrate.upgrade(container.engine(), revision)
     typer.echo(f"database at revision {migrate.current_revision(container.engine())}")
+    if runtime_role is not None:
+        _apply_grants(container.engine(), runtime_role)
+    else:
+        typer.echo(f"runtime role: {_NO_ROLES[kind]}" if kind in _NO_ROLES else _RUNTIME_ROLE_HINT)
+
+
+@db.command("grant")
+def db_grant(
+    runtime_role: Annotated[str, typer.Option("--runtime-role", metavar="NAME", help="The role the service "
+                                              "connects as; created if missing.")],
+    password_env: Annotated[str | None, typer.Option(metavar="VAR", help="Environment variable holding the "
+                                                     "role's password (default: prompt for a new role).")] = None,
+    login: Annotated[bool, typer.Option("--login/--no-login", help="Whether a new role may log in.")] = True,
+) -> None:
+    """Create the runtime role if missing and (re)apply its grants; run as the owner of the tables."""
+    from adapters.outbound.sqlalchemy import migrate, runtime_role as roles
+
+    container = build_container(_settings())
+    _require_roles(container.config.database_kind())
+    try:
+        roles.check_role_name(runtime_role)
+    except roles.RoleRefused as error:
+        _refuse(str(error))
+    engine = container.engine()
+    current, head = migrate.current_revision(engine), migrate.head_revision(engine)
+    if current != head:
+        _refuse(f"database schema is at {current}, code expects {head}: run `supplytrace db upgrade` first")
+    with engine.connect() as conn:
+        exists = roles.role_exists(conn, runtime_role)
+    password = _password(password_env, prompt=login and not exists)
+    _apply_grants(engine, runtime_role, lambda conn: roles.ensure_role(conn, runtime_role, login, password))
+
+
+def _password(variable: str | None, prompt: bool) -> str | None:
+    import os
+
+    if variable is None:
+        return typer.prompt("password of the new role", hide_input=True, confirmation_prompt=True) if prompt else None
+    if not os.environ.get(variable):
+        _refuse(f"environment variable {variable} is not set or empty")
+    return os.environ[variable]
+
+
+def _apply_grants(engine: Any, role: str, prepare: Callable[[Any], str] | None = None) -> None:
+    """Apply the grants in one transaction, rolled back if the check finds the role could still forge history."""
+    from adapters.outbound.sqlalchemy import runtime_role as roles
+
+    try:
+        with engine.connect() as conn, conn.begin() as transaction:
+            done = [prepare(conn)] if prepare is not None else []
+            report = roles.apply_grants(conn, role)
+            if report.problems:
+                transaction.rollback()
+    except roles.RoleRefused as error:
+        _refuse(str(error))
+    for line in ([] if report.problems else done) + report.lines():
+        typer.echo(line)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def _require_roles(kind: str) -> None:
+    if kind in _NO_ROLES:
+        _refuse(f"a runtime role needs PostgreSQL; {_NO_ROLES[kind]}")
+
+
+def _refuse(message: str) -> None:
+    typer.echo(f"refused: {message}", err=True)
+    raise typer.Exit(2)
 
 
 class Projection(StrEnum):
