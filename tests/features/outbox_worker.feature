@@ -47,3 +47,18 @@ Feature: Outbox and idempotent worker
     Given a downstream handler is failing
     And the worker keeps running for 10 minutes
     Then the auditor may not replay a FAILED event
+
+  Scenario: An event the transport acknowledged but never delivered is re-driven and handled once
+    Given the event transport acknowledges events but delivers none
+    When the worker runs
+    Then no event is waiting in the outbox
+    And the audit log is empty
+    And the KPI "events_unhandled" is 0
+    When the event transport delivers again
+    And 6 minutes pass
+    Then the KPI "events_unhandled" is 1
+    When the worker runs
+    Then the KPI "events_unhandled" is 0
+    And the audit log holds 1 record for "SUPPLIER_CREATED" by "procurement"
+    When the worker keeps running for 10 minutes
+    Then the audit log holds 1 record for "SUPPLIER_CREATED" by "procurement"

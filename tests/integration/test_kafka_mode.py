@@ -366,3 +366,35 @@ def test_idle_broker_restart_renews_a_fatal_producer_and_fails_nothing(postgres_
             assert per_event == Counter({e["event_id"]: 1 for e in published})
     finally:
         broker.stop()
+
+
+# --- 7. published, then lost by the broker before anyone consumed it --------------------------
+
+def test_events_lost_by_a_restarted_broker_are_re_driven_and_handled_exactly_once(postgres_url: str) -> None:
+    broker = TestBroker()
+    broker.start()
+    try:
+        with running_app("postgres+kafka", postgres_url, **kafka_overrides(broker.bootstrap_servers)) as app:
+            supplier_id = create_supplier(app, "Lossy")
+            for i in range(50):
+                ok(app.call("quality", "POST", "/ncs", json={"supplier_id": supplier_id, "severity": "low",
+                                                             "description": f"finding {i}"}), 201)
+            assert app.container.relay().drain().published == 51  # acknowledged; the consumer is stopped
+            broker.stop()
+            broker.start()  # in-memory storage: the 51 records are gone
+            assert kpis(app)["events_unhandled"] == 0  # not overdue yet
+            app.clock.advance(301)
+            assert kpis(app)["events_unhandled"] == 51
+            assert kpis(app)["outbox_pending"] == 0
+
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(audit(app)) < 51:
+                app.run_worker()
+            published = outbox(app, "PUBLISHED")
+            assert len(published) == 51
+            per_event = Counter(e["event_id"] for e in audit(app))
+            assert per_event == Counter({e["event_id"]: 1 for e in published})
+            assert kpis(app)["events_unhandled"] == 0
+            assert {e["event_id"] for e in published} == set(per_event)
+    finally:
+        broker.stop()

@@ -72,9 +72,12 @@ class RunningApp:
         return self.client.request(method, path, headers=headers, **kwargs)
 
     def run_worker(self):
-        """What the embedded workers do between two polls: drain every due event to the handlers."""
-        report = self.container.relay().drain()
-        self.consume(report.published)
+        """What the embedded workers do between two polls: re-drive what was published but never
+        handled, drain every due event to the handlers, fire the due fulfilment steps."""
+        self.container.reconcile()()
+        relay = self.container.relay()
+        report = relay.drain()
+        self.consume(report.published if relay.publisher is self.container.publisher() else 0)
         self.container.fulfilment_scheduler().run_once()
         return report
 
