@@ -151,7 +151,8 @@ def test_db_grant_creates_the_runtime_role_and_applying_again_changes_nothing(
     assert f"role {cli_role} created (LOGIN)" in first.output
     assert "  table audit_log: SELECT, INSERT\n" in first.output
     outbox = next(line for line in first.output.splitlines() if line.startswith("  table outbox_events: "))
-    assert outbox.startswith("  table outbox_events: SELECT, INSERT, UPDATE (attempts, last_error, locked_until, ")
+    assert outbox.startswith("  table outbox_events: SELECT, INSERT, UPDATE (attempts, ")
+    assert "last_error, locked_until, next_attempt_at, published_at, status)" in outbox
     assert "payload" not in outbox and "actor" not in outbox
     assert f"checked: {cli_role} owns nothing and holds exactly these privileges" in first.output
     with owner.connect() as conn:  # libpq computed the verifier: the password never reached the server
