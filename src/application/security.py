@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from domain.roles import Role
 
-from application.ports.security import PasswordHasher, Principal, TokenService, UserDirectory
+from application.ports.clock import Clock
+from application.ports.security import (
+    InvalidToken,
+    PasswordHasher,
+    Principal,
+    RateLimiter,
+    TokenClaims,
+    TokenService,
+    UserAccount,
+    UserDirectory,
+)
+from application.ports.unit_of_work import UowFactory
 
 
 class Permission(StrEnum):
@@ -65,22 +78,80 @@ class IssuedToken:
     principal: Principal
 
 
+# rate-limit buckets of the login: every attempt from a client; failed attempts for a username
+LOGIN_CLIENT, LOGIN_FAILURES = "login_client", "login_failures"
+
+
+def credential_of(account: UserAccount) -> str:
+    """A fingerprint of the account's password hash: a changed password ends its older tokens."""
+    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+
+
 class Authenticate:
+    """Password login: throttled per client and per username, the same cost for unknown users."""
+
     # verified against when the user is unknown, so both failures cost the same time
     _DUMMY_HASH: str | None = None
 
-    def __init__(self, users: UserDirectory, hasher: PasswordHasher, tokens: TokenService) -> None:
-        self.users, self.hasher, self.tokens = users, hasher, tokens
+    def __init__(self, users: UserDirectory, hasher: PasswordHasher, tokens: TokenService,
+                 limiter: RateLimiter) -> None:
+        self.users, self.hasher, self.tokens, self.limiter = users, hasher, tokens, limiter
 
-    def __call__(self, username: str, password: str) -> IssuedToken:
+    def __call__(self, username: str, password: str, client: str) -> IssuedToken:
+        wait = self.limiter.hit(LOGIN_CLIENT, client) or self.limiter.retry_after(LOGIN_FAILURES, username)
+        if wait:
+            raise TooManyAttempts(wait)
         account = self.users.find(username)
         if account is None:
             if Authenticate._DUMMY_HASH is None:
                 Authenticate._DUMMY_HASH = self.hasher.hash("not-a-password")
             self.hasher.verify(password, Authenticate._DUMMY_HASH)
+        if account is None or not self.hasher.verify(password, account.password_hash):
+            self.limiter.hit(LOGIN_FAILURES, username)
             raise AuthenticationFailed("incorrect username or password")
-        if not self.hasher.verify(password, account.password_hash):
-            raise AuthenticationFailed("incorrect username or password")
+        self.limiter.clear(LOGIN_FAILURES, username)
         principal = Principal(account.username, account.role)
-        token, lifetime = self.tokens.issue(principal)
+        token, lifetime = self.tokens.issue(principal, credential_of(account))
         return IssuedToken(token, lifetime, principal)
+
+
+class VerifyToken:
+    """Every request: a valid signature is not enough. The token must not claim a longer life than
+    allowed, its user must still exist with that role and that password, and it must not be revoked."""
+
+    def __init__(self, users: UserDirectory, tokens: TokenService, uow: UowFactory,
+                 max_lifetime_seconds: float) -> None:
+        self.users, self.tokens, self.uow = users, tokens, uow
+        self.max_lifetime = timedelta(seconds=max_lifetime_seconds)
+
+    def claims(self, token: str) -> TokenClaims:
+        claims = self.tokens.decode(token)
+        if claims.expires_at - claims.issued_at > self.max_lifetime:
+            raise InvalidToken("lifetime over the maximum")
+        account = self.users.find(claims.principal.username)
+        if account is None:
+            raise InvalidToken("unknown user")
+        if account.role is not claims.principal.role or credential_of(account) != claims.credential:
+            raise InvalidToken("role or password changed since it was issued")
+        with self.uow().reading() as uow:
+            if uow.revoked_tokens.is_revoked(claims.token_id):
+                raise InvalidToken("revoked")
+        return claims
+
+    def __call__(self, token: str) -> Principal:
+        return self.claims(token).principal
+
+
+class Logout:
+    """Revoke the token presented (until it expires); forget revocations that have expired."""
+
+    def __init__(self, verify: VerifyToken, uow: UowFactory, clock: Clock) -> None:
+        self.verify, self.uow, self.clock = verify, uow, clock
+
+    def __call__(self, token: str) -> None:
+        claims = self.verify.claims(token)
+        now = self.clock.now()
+        with self.uow() as uow:
+            uow.revoked_tokens.revoke(claims.token_id, claims.principal.username, claims.expires_at, now)
+            uow.revoked_tokens.purge(now)
+            uow.commit()

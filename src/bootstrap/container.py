@@ -31,7 +31,7 @@ from application.outbox_admin import OutboxQueries, ReplayFailedEvent
 from application.ports.security import UserAccount
 from application.reconciliation import ReconcileDeliveries
 from application.relay import OutboxRelay
-from application.security import Authenticate
+from application.security import LOGIN_CLIENT, LOGIN_FAILURES, Authenticate, Logout, VerifyToken
 from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
 from domain.events import DomainEvent
 from domain.inventories import InventoryCreated, InventoryDeleted, InventoryLineAdded
@@ -45,6 +45,7 @@ from adapters.outbound.kafka.messages import topic_for
 from adapters.outbound.kafka.publisher import KafkaPublisher
 from adapters.outbound.memory.database import MemoryDatabase
 from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
+from adapters.outbound.ratelimit import LimitsRateLimiter
 from adapters.outbound.security import Argon2Hasher, JwtTokenService, StaticUserDirectory, demo_accounts
 from adapters.outbound.sqlalchemy.engine import create_engine
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
@@ -179,7 +180,16 @@ class Container(containers.DeclarativeContainer):
     tokens = providers.Singleton(
         JwtTokenService, secret=config.jwt_secret, lifetime_seconds=config.jwt_lifetime_seconds
     )
-    authenticate = providers.Singleton(Authenticate, users=users, hasher=hasher, tokens=tokens)
+    rate_limiter = providers.Singleton(
+        LimitsRateLimiter,
+        storage_url=config.rate_limit_storage_url,
+        rates=providers.Dict({LOGIN_CLIENT: config.login_rate_per_client, LOGIN_FAILURES: config.login_rate_per_user}),
+    )
+    authenticate = providers.Singleton(Authenticate, users=users, hasher=hasher, tokens=tokens, limiter=rate_limiter)
+    verify_token = providers.Singleton(
+        VerifyToken, users=users, tokens=tokens, uow=uow.provider, max_lifetime_seconds=config.jwt_max_lifetime_seconds
+    )
+    logout = providers.Singleton(Logout, verify=verify_token, uow=uow.provider, clock=clock)
 
 
 def build_container(settings: Settings | None = None) -> Container:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import BaseModel, Field, model_validator
+from limits import parse as parse_rate
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.roles import Role
@@ -28,7 +29,7 @@ class EventMode(StrEnum):
 class UserSetting(BaseModel):
     """A real user: `supplytrace hash-password` prints the hash."""
 
-    username: str = Field(min_length=1)
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
     role: Role
     password_hash: str = Field(min_length=20)
 
@@ -79,6 +80,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
+    @field_validator("login_rate_per_user", "login_rate_per_client")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        parse_rate(value)  # "5/minute", "100 per hour" …: raises on anything else
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         if self.env is Environment.PRODUCTION:
@@ -86,6 +93,9 @@ class Settings(BaseSettings):
                 raise ValueError("SUPPLYTRACE_JWT_SECRET must be set to a secret of 32+ characters in production")
             if self.demo_users:
                 raise ValueError("demo users cannot run in production: set SUPPLYTRACE_DEMO_USERS=false")
+        if self.users and self.jwt_secret == DEFAULT_JWT_SECRET:
+            raise ValueError("real users (SUPPLYTRACE_USERS) need a SUPPLYTRACE_JWT_SECRET of your own: "
+                             "with the public default, anyone could sign their tokens")
         if self.jwt_lifetime_seconds > self.jwt_max_lifetime_seconds:
             raise ValueError("SUPPLYTRACE_JWT_LIFETIME_SECONDS exceeds SUPPLYTRACE_JWT_MAX_LIFETIME_SECONDS")
         if self.docs_enabled is None:

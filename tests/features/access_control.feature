@@ -46,6 +46,10 @@ Feature: Role-based access
       | a token with a tampered role   |
       | a token signed with another key |
       | an expired token               |
+      | a token with an empty subject  |
+      | a token for an unknown user    |
+      | a token living for ten years   |
+      | a token with the wrong role for its user |
 
   Scenario: Logging in with a wrong password is refused
     When "quality" logs in with password "wrong"
@@ -54,3 +58,16 @@ Feature: Role-based access
   Scenario: Logging in with JSON works as well as with the form
     When "auditor" logs in with JSON
     Then the answer is 200
+
+  Scenario: A token stops working once its user logs out
+    Given "quality" has logged in
+    When "quality" logs out
+    Then the answer is 204
+    And the token of "quality" is refused
+    And a new login of "quality" works
+
+  Scenario: Repeated wrong passwords lock the username out for a while
+    When "quality" logs in with password "wrong" 5 times
+    And "quality" logs in with password "demo-test-password"
+    Then the answer is 429 with a Retry-After
+    And "auditor" can still log in

@@ -51,6 +51,7 @@ class Memo:
         self.suppliers: dict[str, int] = {}
         self.last_nc: int | None = None
         self.last_order: str | None = None
+        self.token: str | None = None
 
 
 @pytest.fixture
@@ -345,6 +346,16 @@ def _forged(app: RunningApp, kind: str) -> str | None:
         return jwt.encode(claims, "another-secret-key-of-sufficient-length", algorithm="HS256")
     if kind == "an expired token":
         return jwt.encode({**claims, "exp": now - timedelta(seconds=5)}, secret, algorithm="HS256")
+    # the rest are signed with the right key and carry every claim of a real token of "quality"
+    real = jwt.decode(app.token("quality"), secret, algorithms=["HS256"], issuer="supplytrace")
+    if kind == "a token with an empty subject":
+        return jwt.encode({**real, "sub": ""}, secret, algorithm="HS256")
+    if kind == "a token for an unknown user":
+        return jwt.encode({**real, "sub": "mallory"}, secret, algorithm="HS256")
+    if kind == "a token living for ten years":
+        return jwt.encode({**real, "exp": now + timedelta(days=3650)}, secret, algorithm="HS256")
+    if kind == "a token with the wrong role for its user":
+        return jwt.encode({**real, "role": "admin"}, secret, algorithm="HS256")
     raise AssertionError(kind)
 
 
@@ -358,6 +369,45 @@ def list_with_token(app: RunningApp, memo: Memo, token: str) -> None:
 @when(parsers.parse('"{username}" logs in with password "{password}"'))
 def login_with(app: RunningApp, memo: Memo, username: str, password: str) -> None:
     memo.response = app.client.post("/auth/login", data={"username": username, "password": password})
+
+
+@given(parsers.parse('"{username}" has logged in'))
+def has_logged_in(app: RunningApp, memo: Memo, username: str) -> None:
+    memo.token = _ok(app.client.post("/auth/login", data={"username": username, "password": PASSWORD}),
+                     200)["access_token"]
+
+
+@when(parsers.parse('"{username}" logs out'))
+def logs_out(app: RunningApp, memo: Memo, username: str) -> None:
+    memo.response = app.client.post("/auth/logout", headers={"Authorization": f"Bearer {memo.token}"})
+
+
+@then(parsers.parse('the token of "{username}" is refused'))
+def token_refused(app: RunningApp, memo: Memo, username: str) -> None:
+    response = app.client.get("/suppliers", headers={"Authorization": f"Bearer {memo.token}"})
+    assert response.status_code == 401 and response.json() == {"detail": "invalid or expired token"}
+
+
+@then(parsers.parse('a new login of "{username}" works'))
+@then(parsers.parse('"{username}" can still log in'))
+def new_login_works(app: RunningApp, username: str) -> None:
+    token = _ok(app.client.post("/auth/login", data={"username": username, "password": PASSWORD}),
+                200)["access_token"]
+    assert app.client.get("/suppliers", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+@when(parsers.parse('"{username}" logs in with password "{password}" {times:d} times'))
+def login_times(app: RunningApp, memo: Memo, username: str, password: str, times: int) -> None:
+    for _ in range(times):
+        memo.response = app.client.post("/auth/login", data={"username": username, "password": password})
+        assert memo.response.status_code == 401
+
+
+@then("the answer is 429 with a Retry-After")
+def answer_429(memo: Memo) -> None:
+    assert memo.response.status_code == 429, memo.response.text
+    assert int(memo.response.headers["Retry-After"]) >= 1
+    assert "detail" in memo.response.json()
 
 
 @when(parsers.parse('"{username}" logs in with JSON'))

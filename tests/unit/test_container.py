@@ -86,8 +86,9 @@ def test_every_domain_event_type_is_registered_with_the_dispatcher():
 
 def test_a_configured_user_is_not_replaced_by_a_demo_user_of_the_same_name(no_supplytrace_env):
     own = {"username": "admin", "role": "admin", "password_hash": Argon2Hasher().hash("my-own-password")}
-    built = build_container(Settings(_env_file=None, database_url="memory://", demo_users=True, users=[own]))
+    built = build_container(Settings(_env_file=None, database_url="memory://", demo_users=True, users=[own],
+                                     jwt_secret="a-secret-of-our-own-for-this-unit-test"))
 
-    issued = built.authenticate()("admin", "my-own-password")
+    issued = built.authenticate()("admin", "my-own-password", "client")
 
     assert issued.principal.username == "admin"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from uuid import uuid4
 
 import jwt
 from pwdlib import PasswordHash
@@ -12,6 +13,7 @@ from application.ports.security import (
     InvalidToken,
     PasswordHasher,
     Principal,
+    TokenClaims,
     TokenService,
     UserAccount,
     UserDirectory,
@@ -31,24 +33,36 @@ class Argon2Hasher(PasswordHasher):
 
 
 class JwtTokenService(TokenService):
+    """HS256 tokens with a unique id (`jti`) and the credential fingerprint (`crd`) they were issued for."""
+
     ALGORITHM = "HS256"
+    REQUIRED = ["sub", "role", "exp", "iat", "iss", "jti", "crd"]
 
     def __init__(self, secret: str, lifetime_seconds: int, issuer: str = "supplytrace") -> None:
         self.secret, self.lifetime, self.issuer = secret, lifetime_seconds, issuer
 
-    def issue(self, principal: Principal) -> tuple[str, int]:
+    def issue(self, principal: Principal, credential: str) -> tuple[str, int]:
         now = datetime.now(UTC)
         claims = {"sub": principal.username, "role": principal.role.value, "iss": self.issuer,
-                  "iat": now, "exp": now + timedelta(seconds=self.lifetime)}
+                  "iat": now, "exp": now + timedelta(seconds=self.lifetime), "jti": uuid4().hex, "crd": credential}
         return jwt.encode(claims, self.secret, algorithm=self.ALGORITHM), self.lifetime
 
-    def verify(self, token: str) -> Principal:
+    def decode(self, token: str) -> TokenClaims:
         try:
             claims = jwt.decode(token, self.secret, algorithms=[self.ALGORITHM], issuer=self.issuer,
-                                options={"require": ["sub", "role", "exp", "iss"]})
-            return Principal(str(claims["sub"]), Role(claims["role"]))
-        except (jwt.PyJWTError, ValueError) as error:
-            raise InvalidToken(str(error)) from error
+                                options={"require": self.REQUIRED})
+        except jwt.PyJWTError as error:
+            raise InvalidToken(f"{type(error).__name__}: {error}") from error
+        subject, token_id, credential = claims["sub"], claims["jti"], claims["crd"]
+        if not all(isinstance(v, str) and 0 < len(v) <= 100 for v in (subject, token_id, credential)):
+            raise InvalidToken("sub, jti and crd must be strings of 1 to 100 characters")
+        try:
+            role = Role(claims["role"])
+            issued_at = datetime.fromtimestamp(claims["iat"], UTC)
+            expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        except (ValueError, TypeError, OverflowError) as error:
+            raise InvalidToken(f"malformed claims: {error}") from error
+        return TokenClaims(Principal(subject, role), token_id, issued_at, expires_at, credential)
 
 
 class StaticUserDirectory(UserDirectory):

@@ -14,6 +14,7 @@ from application.ports.inventories import InventoryRepository, InventorySummaryS
 from application.ports.orders import FulfilmentSchedule, OrderHistory, OrderRepository
 from application.ports.outbox import OutboxRepository
 from application.ports.repositories import NonConformityRepository, Repository, SupplierRepository
+from application.ports.security import RevokedTokens
 
 
 class StoreUnavailable(Exception):
@@ -31,6 +32,7 @@ class UnitOfWork(ABC):
     orders: OrderRepository
     order_history: OrderHistory
     fulfilment: FulfilmentSchedule
+    revoked_tokens: RevokedTokens
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock

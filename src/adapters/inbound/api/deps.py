@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 from uuid import uuid4
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
@@ -15,6 +16,7 @@ from application.security import Permission, authorize
 from bootstrap.container import Container
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
+log = structlog.get_logger("supplytrace.api")
 
 
 def get_container(request: Request) -> Container:
@@ -24,10 +26,21 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def current_principal(container: ContainerDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+def bearer_token(token: Annotated[str | None, Depends(oauth2)]) -> str:
     if not token:
-        raise InvalidToken("not authenticated")
-    return container.tokens().verify(token)
+        raise InvalidToken("no bearer token")
+    return token
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def current_principal(container: ContainerDep, token: BearerToken) -> Principal:
+    try:
+        return container.verify_token()(token)
+    except InvalidToken as refused:
+        log.info("token.refused", reason=refused.reason)
+        raise
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -38,6 +38,7 @@ class MemoryState:
     orders: dict[UUID, Order] = field(default_factory=dict)
     order_history: list[OrderHistoryEntry] = field(default_factory=list)
     fulfilment: dict[UUID, FulfilmentStep] = field(default_factory=dict)
+    revoked_tokens: dict[str, datetime] = field(default_factory=dict)  # token id → its expiry
 
     def next_id(self, name: str) -> int:
         self.sequences[name] = self.sequences.get(name, 0) + 1

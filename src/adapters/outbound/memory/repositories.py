@@ -19,6 +19,7 @@ from application.ports.consumption import (
 )
 from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatus
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
+from application.ports.security import RevokedTokens
 from domain.nonconformities import NcStatus, NonConformity
 from domain.risk import supplier_at_risk
 from domain.suppliers import Supplier
@@ -211,3 +212,20 @@ class MemoryAuditLog(AuditLog):
 
     def count(self) -> int:
         return len(self.state.audit)
+
+
+class MemoryRevokedTokens(RevokedTokens):
+    def __init__(self, state: MemoryState) -> None:
+        self.state = state
+
+    def revoke(self, token_id: str, username: str, expires_at: datetime, now: datetime) -> None:
+        self.state.revoked_tokens[token_id] = expires_at
+
+    def is_revoked(self, token_id: str) -> bool:
+        return token_id in self.state.revoked_tokens
+
+    def purge(self, expired_before: datetime) -> int:
+        expired = [t for t, expires_at in self.state.revoked_tokens.items() if expires_at < expired_before]
+        for token_id in expired:
+            del self.state.revoked_tokens[token_id]
+        return len(expired)

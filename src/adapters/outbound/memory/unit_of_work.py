@@ -11,6 +11,7 @@ from adapters.outbound.memory.repositories import (
     MemoryNonConformityRepository,
     MemoryOutboxRepository,
     MemoryProcessedEventStore,
+    MemoryRevokedTokens,
     MemorySupplierRepository,
 )
 
@@ -35,6 +36,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self.fulfilment = MemoryFulfilmentSchedule(state)
         self.inventories = MemoryInventoryRepository(state)
         self.inventory_summary = MemoryInventorySummaryStore(state)
+        self.revoked_tokens = MemoryRevokedTokens(state)
 
     def _commit(self) -> None:
         self.database.commit(self._state)

@@ -10,6 +10,7 @@ from adapters.outbound.sqlalchemy.engine import READ_ONLY
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
 from adapters.outbound.sqlalchemy.outbox import SqlAuditLog, SqlOutboxRepository, SqlProcessedEventStore
+from adapters.outbound.sqlalchemy.security import SqlRevokedTokens
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -38,6 +39,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.fulfilment = SqlFulfilmentSchedule(self.conn)
         self.inventories = SqlInventoryRepository(self.conn)
         self.inventory_summary = SqlInventorySummaryStore(self.conn)
+        self.revoked_tokens = SqlRevokedTokens(self.conn)
 
     def _commit(self) -> None:
         assert self.conn is not None, "commit outside a unit of work"

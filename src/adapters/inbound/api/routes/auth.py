@@ -1,18 +1,26 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+import os
+
+import anyio
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import ValidationError as PydanticError
 
-from adapters.inbound.api.deps import ContainerDep
+from adapters.inbound.api.deps import BearerToken, ContainerDep
+from adapters.inbound.api.errors import safe_text
 from adapters.inbound.api.schemas import LoginJson, TokenOut
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+# password hashing is slow by design: it runs off the event loop, a few at a time, so logins can
+# neither stall the other requests nor take every worker thread
+HASHING = anyio.CapacityLimiter(max(2, os.cpu_count() or 2))
 
 _CREDENTIALS = {
     "type": "object",
     "required": ["username", "password"],
-    "properties": {"username": {"type": "string"}, "password": {"type": "string", "format": "password"}},
+    "properties": {"username": {"type": "string", "minLength": 1, "maxLength": 100},
+                   "password": {"type": "string", "format": "password", "minLength": 1, "maxLength": 200}},
 }
 _BODY = {"requestBody": {"required": True, "content": {
     "application/x-www-form-urlencoded": {"schema": _CREDENTIALS},
@@ -21,13 +29,25 @@ _BODY = {"requestBody": {"required": True, "content": {
 
 
 @router.post("/login", response_model=TokenOut, summary="Log in (OAuth2 password form or JSON)",
-             openapi_extra=_BODY)
+             openapi_extra=_BODY, responses={401: {"description": "Wrong username or password"},
+                                             429: {"description": "Too many attempts; see Retry-After"}})
 async def login(request: Request, container: ContainerDep) -> TokenOut:
-    """Accepts `application/x-www-form-urlencoded` (the Swagger UI's Authorize button) or JSON."""
+    """Accepts `application/x-www-form-urlencoded` (the Swagger UI's Authorize button) or JSON.
+    Every attempt of a client counts towards its limit, and failures towards the username's."""
     credentials = await _credentials(request)
-    issued = container.authenticate()(credentials.username, credentials.password)
+    client = request.client.host if request.client else "unknown"
+    issued = await anyio.to_thread.run_sync(container.authenticate(), credentials.username, credentials.password,
+                                            client, limiter=HASHING)
     return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in,
                     role=issued.principal.role.value)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+             responses={401: {"description": "No valid token"}})
+def logout(token: BearerToken, container: ContainerDep) -> Response:
+    """Revoke the bearer token now (it stays refused until it would have expired)."""
+    container.logout()(token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 async def _credentials(request: Request) -> LoginJson:
@@ -38,5 +58,6 @@ async def _credentials(request: Request) -> LoginJson:
             return LoginJson(username=form.get("username", ""), password=form.get("password", ""))
         return LoginJson.model_validate_json(await request.body())
     except PydanticError as error:
-        detail = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        detail = [{"loc": ["body", *e["loc"]], "msg": safe_text(e["msg"], 300), "type": e["type"]}
+                  for e in error.errors()]
         raise HTTPException(status_code=422, detail=detail) from None
