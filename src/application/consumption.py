@@ -8,9 +8,10 @@ from uuid import UUID
 from application.delivery import RetryPolicy
 from application.dispatch import EventDispatcher
 from application.envelope import EventEnvelope
+from application.error_text import describe
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxStatus
-from application.ports.unit_of_work import UowFactory
+from application.ports.unit_of_work import StoreUnavailable, UowFactory
 
 
 class DeliverReceivedEvent:
@@ -33,8 +34,10 @@ class DeliverReceivedEvent:
         try:
             self.dispatcher.dispatch(envelope)
             return None
+        except StoreUnavailable:
+            raise  # the database is away: no attempt counted, the batch is read again later
         except Exception as error:  # noqa: BLE001 - recorded on the outbox row, then reported
-            message = f"{type(error).__name__}: {error}"
+            message = describe(error)
             with self.uow() as uow:
                 record = uow.outbox.get(envelope.event_id)
                 if record is None or record.status is OutboxStatus.FAILED:

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from application.error_text import describe
 from application.ports.outbox import OutboxRecord, OutboxStatus
 from application.ports.unit_of_work import UnitOfWork
 
@@ -30,7 +31,7 @@ class RetryPolicy:
                        now: datetime) -> OutboxStatus:
         """Count one more attempt with its error; the event is retried later or becomes FAILED."""
         attempts = record.attempts + 1
-        message = (error if isinstance(error, str) else f"{type(error).__name__}: {error}")[:ERROR_MAX_LENGTH]
+        message = (error if isinstance(error, str) else describe(error))[:ERROR_MAX_LENGTH]
         status = OutboxStatus.FAILED if attempts >= self.max_attempts else OutboxStatus.PENDING
         uow.outbox.record_failure(record.envelope.event_id, attempts, message, status, now + self.delay(attempts))
         envelope = record.envelope

@@ -7,10 +7,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 
 from application.envelope import EventEnvelope
+from application.error_text import describe
 from application.ports.clock import Clock
 from application.ports.consumption import AlreadyProcessed
 from application.ports.publisher import NotAttempted
-from application.ports.unit_of_work import UnitOfWork, UowFactory
+from application.ports.unit_of_work import StoreUnavailable, UnitOfWork, UowFactory
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class UnhandledEvent(Exception):
 
 class HandlerFailures(Exception):
     def __init__(self, failures: dict[str, Exception]) -> None:
-        super().__init__("; ".join(f"{name}: {type(e).__name__}: {e}" for name, e in failures.items()))
+        super().__init__("; ".join(f"{name}: {describe(e)}" for name, e in failures.items()))
         self.failures = failures
 
 
@@ -123,6 +124,8 @@ class EventDispatcher:
     def _outcome(failures: dict[str, Exception], skipped: bool) -> Exception | None:
         if "dispatcher" in failures:
             return failures["dispatcher"]
+        if failures and all(isinstance(e, StoreUnavailable) for e in failures.values()):
+            return next(iter(failures.values()))  # the database is away: not the event's fault
         if failures:
             return HandlerFailures(failures)
         if skipped:
@@ -141,5 +144,7 @@ class EventDispatcher:
             except Exception as error:  # noqa: BLE001 - collected and re-raised below
                 log.warning("handler %s failed on %s: %s", handler.name, envelope.event_id, error)
                 failures[handler.name] = error
+        if failures and all(isinstance(e, StoreUnavailable) for e in failures.values()):
+            raise next(iter(failures.values()))
         if failures:
             raise HandlerFailures(failures)

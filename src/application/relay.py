@@ -9,14 +9,17 @@ from datetime import timedelta
 from uuid import UUID
 
 from application.delivery import RetryPolicy
+from application.error_text import describe
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxRecord, OutboxStatus
 from application.ports.publisher import EventPublisher, NotAttempted, TransportUnavailable
-from application.ports.unit_of_work import UowFactory
+from application.ports.unit_of_work import StoreUnavailable, UowFactory
 
 __all__ = ["OutboxRelay", "RelayReport", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
+
+UNAVAILABLE = (TransportUnavailable, StoreUnavailable)  # the transport or the handlers' store is away
 
 
 @dataclass
@@ -67,17 +70,17 @@ class OutboxRelay:
             now = self.clock.now()
             for record, error in zip(batch, outcomes, strict=True):
                 key = (record.envelope.aggregate_type, record.envelope.aggregate_id)
-                if key in blocked or isinstance(error, (TransportUnavailable, NotAttempted)):
+                if key in blocked or isinstance(error, (*UNAVAILABLE, NotAttempted)):
                     # not the event's fault, or an earlier event of its aggregate failed: no attempt counted
                     uow.outbox.release(record.envelope.event_id)
-                    report.unavailable += isinstance(error, TransportUnavailable)
-                    report.deferred += not isinstance(error, TransportUnavailable)
+                    report.unavailable += isinstance(error, UNAVAILABLE)
+                    report.deferred += not isinstance(error, UNAVAILABLE)
                     blocked.add(key)
                 elif error is None:
                     published.append(record)
                 else:
                     blocked.add(key)
-                    report.errors.append(f"{type(error).__name__}: {error}")
+                    report.errors.append(describe(error))
                     if self.policy.record_failure(uow, record, error, now) is OutboxStatus.FAILED:
                         report.failed += 1
                     else:

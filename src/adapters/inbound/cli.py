@@ -40,7 +40,7 @@ def serve(
     container = build_container(_settings())
     prepare_database(container, auto_migrate=False)
     api = create_app(container, background_workers(container) if worker else [])
-    uvicorn.run(api, host=host, port=port, log_config=None)
+    uvicorn.run(api, host=host, port=port, log_config=None, server_header=False)
 
 
 @app.command("worker")

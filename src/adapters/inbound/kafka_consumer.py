@@ -11,6 +11,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, Message
 
 from application.consumption import DeliverReceivedEvent
+from application.error_text import describe
 from application.ports.outbox import OutboxStatus
 
 from adapters.outbound.kafka.messages import dead_letter_topic, decode, ensure_topics
@@ -71,7 +72,7 @@ class KafkaEventConsumer:
         try:
             envelope = decode(message.value())
         except (ValueError, KeyError, TypeError) as error:
-            self._dead_letter(message, f"cannot be deserialized: {type(error).__name__}: {error}")
+            self._dead_letter(message, f"cannot be deserialized: {describe(error)}")
             return None
         outcome = self.deliver(envelope)
         if outcome is None:

@@ -40,7 +40,6 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
         docs_url=DOCS if docs else None,
         redoc_url=REDOC if docs else None,
         openapi_url=OPENAPI if docs else None,
-        max_body_size=config.max_body_bytes(),
     )
     app.state.container = container
     install_error_handlers(app)

@@ -1,7 +1,7 @@
 """ASGI middleware: correlation ids, body size limit, security headers, and the last-resort 500.
 
 Pure ASGI (no BaseHTTPMiddleware), outermost first: `Guard` turns anything unhandled into a JSON
-500 (and a declared oversized body into a 413) and logs it as a structured event, off the event loop (see
+500 (and an oversized body into a 413) and logs it as a structured event, off the event loop (see
 bootstrap/logging.py); `Correlation` binds the correlation id; `SecureHeaders` adds the headers.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 from uuid import uuid4
 
 import structlog
+from starlette.exceptions import HTTPException
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,8 +35,8 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: lis
 
 
 class Guard:
-    """Refuses a declared body over `max_body_bytes` (413) before any route runs, and answers a JSON
-    500 for any unhandled error. (A streamed body is counted by FastAPI's own `max_body_size`.)"""
+    """Refuses a body over `max_body_bytes` (413): a declared one before any route runs, a streamed
+    one as soon as it grows past the limit; answers a JSON 500 for any unhandled error."""
 
     def __init__(self, app: App, max_body_bytes: int) -> None:
         self.app, self.max_body_bytes = app, max_body_bytes
@@ -48,7 +49,15 @@ class Guard:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             await _send_json(send, 413, {"detail": f"request body over {self.max_body_bytes} bytes"}, [])
             return
-        started = False
+        started, received = False, 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:  # FastAPI passes an HTTPException on as it is
+                raise HTTPException(413, f"request body over {self.max_body_bytes} bytes")
+            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -56,7 +65,10 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, counting_receive, tracking_send)
+        except HTTPException as refused:
+            if not started:
+                await _send_json(send, refused.status_code, {"detail": refused.detail}, [])
         except Exception as error:  # noqa: BLE001 - the last resort: logged, answered as a JSON 500
             state = scope.get("state") or {}
             error_id = state.get("correlation_id") or str(uuid4())

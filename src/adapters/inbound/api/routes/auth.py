@@ -12,9 +12,9 @@ from adapters.inbound.api.schemas import LoginJson, TokenOut
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-# password hashing is slow by design: it runs off the event loop, a few at a time, so logins can
-# neither stall the other requests nor take every worker thread
-HASHING = anyio.CapacityLimiter(max(2, os.cpu_count() or 2))
+# password hashing is slow by design: it runs off the event loop, on all cores but one, so logins
+# can neither stall the other requests nor take every worker thread
+HASHING = anyio.CapacityLimiter(max(1, (os.cpu_count() or 2) - 1))
 
 _CREDENTIALS = {
     "type": "object",
