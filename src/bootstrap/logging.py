@@ -12,11 +12,24 @@ import atexit
 import logging
 import logging.handlers
 import queue
+import sys
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
 _listener: logging.handlers.QueueListener | None = None
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when the record is written (a test runner swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
 
 
 class _PassThroughQueueHandler(logging.handlers.QueueHandler):
@@ -51,7 +64,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    output = logging.StreamHandler()
+    output = _Stderr()
     output.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
         foreign_pre_chain=[_merge_bound_context, *shared[1:], structlog.stdlib.add_logger_name],

@@ -51,11 +51,12 @@ def run_worker(
     container = build_container(_settings())
     prepare_database(container, auto_migrate=False)
     if once:
+        redriven = container.reconcile()()
         report = container.relay().drain()
         steps = container.fulfilment_scheduler().run_once()
         report.add(container.relay().drain())
         typer.echo(f"published={report.published} retried={report.retried} failed={report.failed} "
-                   f"fulfilment_steps={steps.advanced}")
+                   f"fulfilment_steps={steps.advanced} redriven={redriven}")
         return
     _run_until_signal(background_workers(container))
 
