@@ -13,11 +13,9 @@ from application.ports.consumption import AuditEntry, AuditFilter
 from application.ports.outbox import OutboxRecord, OutboxStatus
 
 from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, OutboxReader, Replayer
-from adapters.inbound.api.schemas import AuditEntryOut, OutboxEventOut, PageOut
+from adapters.inbound.api.schemas import AuditEntryOut, Limit, Offset, OutboxEventOut, PageOut, text
 
 router = APIRouter(tags=["operations"])
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/kpi")
@@ -33,8 +31,9 @@ def _audit_out(e: AuditEntry) -> AuditEntryOut:
 
 
 @router.get("/audit-log", response_model=PageOut[AuditEntryOut])
-def audit_log(_: AuditReader, container: ContainerDep, event_type: str | None = None,
-              entity_type: str | None = None, entity_id: str | None = None, limit: Limit = 50, offset: Offset = 0):
+def audit_log(_: AuditReader, container: ContainerDep, event_type: text(100) | None = None,
+              entity_type: text(50) | None = None, entity_id: text(100) | None = None, limit: Limit = 50,
+              offset: Offset = 0):
     page = container.audit_queries().list(AuditFilter(event_type, entity_type, entity_id), PageRequest(limit, offset))
     return PageOut(items=[_audit_out(e) for e in page.items], total=page.total, limit=page.limit, offset=page.offset)
 
