@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean
+.PHONY: run test fuzz install lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# the schemathesis run of tests/fuzz with the long budget of tests/fuzz/budget.py (minutes, not seconds)
+fuzz: $(STAMP)
+	SUPPLYTRACE_FUZZ=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
 
 clean:
 	rm -rf $(VENV) supplytrace.db supplytrace.db-wal supplytrace.db-shm
