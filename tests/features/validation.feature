@@ -178,3 +178,6 @@ Feature: Input validation
       | logistics   | POST   | /orders                    | {"customer_name": "Ana", "eta": "0001-01-01T00:00:00+01:00"}        | eta                  |
       | logistics   | POST   | /orders                    | {"customer_name": "Ana", "total_amount": true}                      | total_amount         |
       | logistics   | POST   | /orders                    | {"customer_id": "C1", "items": [{"sku": "A", "quantity": true, "unit_price": 1, "sale_price": 1}]} | quantity |
+      | logistics   | POST   | /orders                    | {"customer_name": "Ana", "total_amount": NaN}                       | total_amount         |
+      | quality     | POST   | /ncs                       | {"supplier_id": Infinity, "severity": "high", "description": "x"}  | supplier_id          |
+      | procurement | POST   | /suppliers                 | {"name": -Infinity, "certification_expiry": "2026-06-30"}          | name                 |

@@ -19,8 +19,8 @@ SEED_DATA = [
     ("POST", "/inventories", {"customer": "0", "expiry_date": "2027-01-31"}),
     ("POST", "/inventories/1/lines", {"product": "bolts M8", "quantity": 5}),
 ]
-LISTS = ["/suppliers?limit=500", "/ncs?limit=500", "/orders?limit=500", "/inventories?limit=500", "/audit-log?limit=500",
-         "/outbox?limit=500", "/kpi", "/orders/0/events?include_items=true"]
+LISTS = [*(f"{path}?limit=500" for path in ("/suppliers", "/ncs", "/orders", "/inventories", "/audit-log", "/outbox")),
+         "/kpi", "/orders/0/events?include_items=true"]
 
 
 @pytest.fixture(params=DATABASES)

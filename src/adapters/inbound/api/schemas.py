@@ -7,6 +7,7 @@ only what they can store: out-of-range or mistyped input is a 422 that names the
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -16,6 +17,7 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -90,8 +92,31 @@ Description = text(DESCRIPTION_MAX_LENGTH, multiline=True)
 
 # --- bodies -----------------------------------------------------------------------------------
 
+class _NotJson:
+    """Stands for NaN or Infinity, which Python's JSON parser reads but JSON does not have: no field accepts
+    it, so the field that got one is named in the 422, and the value (not JSON) is never echoed."""
+
+    def __repr__(self) -> str:
+        return "not a JSON number"
+
+
+def _json_numbers_only(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NotJson()
+    if isinstance(value, dict):
+        return {key: _json_numbers_only(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers_only(item) for item in value]
+    return value
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nan_and_infinity(cls, data: Any) -> Any:
+        return _json_numbers_only(data)
 
 
 class LoginJson(Body):
