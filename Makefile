@@ -23,7 +23,7 @@ test: $(STAMP)
 
 # the schemathesis run of tests/fuzz with the long budget of tests/fuzz/budget.py (minutes, not seconds)
 fuzz: $(STAMP)
-	SUPPLYTRACE_FUZZ=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+	SUPPLYTRACE_FUZZ=long $(BIN)/python -m pytest -q tests/fuzz
 
 clean:
 	rm -rf $(VENV) supplytrace.db supplytrace.db-wal supplytrace.db-shm

@@ -49,7 +49,7 @@ def test_dates_are_iso_strings_only():
 def test_amounts_are_exact_and_fit_numeric_12_2():
     assert accepts(Amount, "9999999999.99") == Decimal("9999999999.99")
     assert accepts(Amount, 49.99) == Decimal("49.99")
-    for value in ("10000000000", 10_000_000_000, "1e3", "-1", "0.001", 0.001, True, "NaN", float("inf"), " 5"):
+    for value in ("10000000000", 10_000_000_000, "1e3", "-1", "0.001", 0.001, True, "NaN", float("inf"), " 5", "5\n"):
         refuses(Amount, value)
 
 

@@ -38,7 +38,8 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # in a path or a query: digits
 JsonId = Annotated[Id, Strict()]  # in a body: a JSON integer (not a bool, a string or a float)
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
-AMOUNT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+_AMOUNT_TEXT = r"[0-9]{1,10}(\.[0-9]{1,2})?"
+AMOUNT_PATTERN = f"^{_AMOUNT_TEXT}$"  # as published; checked with fullmatch (Python's `$` allows a final newline)
 
 
 def _storable(multiline: bool) -> Callable[[str], str]:
@@ -72,7 +73,7 @@ def _iso(kind: str, shape: str, example: str) -> Callable[[Any], Any]:
 
 
 def _amount_text(value: Any) -> Any:
-    if isinstance(value, str) and not re.match(AMOUNT_PATTERN, value):
+    if isinstance(value, str) and not re.fullmatch(_AMOUNT_TEXT, value):
         raise PydanticCustomError("decimal_parsing", "Input should be a decimal such as 49.99 (at most 2 decimals)")
     return value
 
