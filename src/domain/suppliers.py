@@ -49,7 +49,8 @@ class Supplier:
 
     @classmethod
     def register(cls, name: str, certification_expiry: date, now: datetime) -> Supplier:
-        return cls(name=required_text("name", name, NAME_MAX_LENGTH), certification_expiry=certification_expiry, created_at=now)
+        return cls(name=required_text("name", name, NAME_MAX_LENGTH), certification_expiry=certification_expiry,
+                   created_at=now)
 
     def record_registration(self) -> None:
         """Record SUPPLIER_CREATED once the repository has given the supplier its id."""
