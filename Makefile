@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean
+.PHONY: run test fuzz bench install lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# the schemathesis run of tests/fuzz with the long budget of tests/fuzz/budget.py (minutes, not seconds)
+fuzz: $(STAMP)
+	SUPPLYTRACE_FUZZ=long $(BIN)/python -m pytest -q tests/fuzz
+
+# the benchmarks with their full sizes; each prints its figures (see README "Benchmarks")
+bench: $(STAMP)
+	$(BIN)/python bench/outbox_throughput.py
+	$(BIN)/python bench/order_flow.py
 
 clean:
 	rm -rf $(VENV) supplytrace.db supplytrace.db-wal supplytrace.db-shm

@@ -99,7 +99,7 @@ def main() -> None:
     postgres = ScratchPostgres()
     try:
         with tempfile.TemporaryDirectory() as folder:
-            for name, url in (("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}"), ("postgresql", postgres.url)):
+            for name, url in (("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}"), ("postgresql", postgres.owner_url)):
                 print(f"{name:10s} {bench(url, args.orders, args.lines, args.workers)}", flush=True)
     finally:
         postgres.drop()

@@ -107,7 +107,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         targets = [("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", None)]
         postgres = ScratchPostgres()
-        targets.append(("postgresql", postgres.url, postgres))
+        targets.append(("postgresql", postgres.owner_url, postgres))
         try:
             for name, url, _ in targets:
                 engine = create_engine(url)

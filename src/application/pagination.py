@@ -9,6 +9,7 @@ from domain.errors import ValidationError
 
 T = TypeVar("T")
 MAX_LIMIT = 500
+MAX_OFFSET = 2**31 - 1  # far past any page, well inside the OFFSET both databases take
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,8 @@ class PageRequest:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
             raise ValidationError("limit", f"must be between 1 and {MAX_LIMIT}")
-        if self.offset < 0:
-            raise ValidationError("offset", "must not be negative")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise ValidationError("offset", f"must be between 0 and {MAX_OFFSET}")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from domain.errors import Conflict, ValidationError
 from domain.events import DomainEvent
+from domain.text import required_text
 
 CUSTOMER_MAX_LENGTH = 200
 PRODUCT_MAX_LENGTH = 200
@@ -60,7 +61,7 @@ class InventoryLine:
 
     @classmethod
     def new(cls, product: str, quantity: int, now: datetime) -> InventoryLine:
-        return cls(product=_valid_text("product", product, PRODUCT_MAX_LENGTH), quantity=_valid_quantity(quantity),
+        return cls(product=required_text("product", product, PRODUCT_MAX_LENGTH), quantity=_valid_quantity(quantity),
                    added_at=now)
 
 
@@ -78,7 +79,7 @@ class Inventory:
     def create(cls, customer: str, expiry_date: date, now: datetime) -> Inventory:
         if not isinstance(expiry_date, date) or isinstance(expiry_date, datetime):
             raise ValidationError("expiry_date", "must be a date")
-        return cls(customer=_valid_text("customer", customer, CUSTOMER_MAX_LENGTH), expiry_date=expiry_date,
+        return cls(customer=required_text("customer", customer, CUSTOMER_MAX_LENGTH), expiry_date=expiry_date,
                    created_at=now)
 
     def record_creation(self) -> None:
@@ -123,15 +124,6 @@ class Inventory:
         if self.id is None:
             raise RuntimeError("inventory has no id yet: add it to a repository first")
         return self.id
-
-
-def _valid_text(name: str, value: str, max_length: int) -> str:
-    cleaned = value.strip() if isinstance(value, str) else ""
-    if not cleaned:
-        raise ValidationError(name, "must not be empty")
-    if len(cleaned) > max_length:
-        raise ValidationError(name, f"must be at most {max_length} characters")
-    return cleaned
 
 
 def _valid_quantity(quantity: int) -> int:

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from domain.errors import InvalidTransition, ValidationError
 from domain.events import DomainEvent
+from domain.text import required_text
 
 DESCRIPTION_MAX_LENGTH = 2000
 
@@ -71,11 +72,7 @@ class NonConformity:
 
     @classmethod
     def open(cls, supplier_id: int, severity: Severity, description: str, now: datetime) -> NonConformity:
-        text = (description or "").strip()
-        if not text:
-            raise ValidationError("description", "must not be empty")
-        if len(text) > DESCRIPTION_MAX_LENGTH:
-            raise ValidationError("description", f"must be at most {DESCRIPTION_MAX_LENGTH} characters")
+        text = required_text("description", description, DESCRIPTION_MAX_LENGTH, multiline=True)
         return cls(supplier_id=supplier_id, severity=severity, description=text, opened_at=now)
 
     def record_opening(self) -> None:

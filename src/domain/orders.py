@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -12,10 +12,15 @@ from uuid import UUID, uuid4
 
 from domain.errors import InvalidTransition, NotFound, ValidationError
 from domain.events import DomainEvent
+from domain.text import optional_text, required_text
 
 CENT = Decimal("0.01")
-MAX_AMOUNT = Decimal("9999999999.99")
+MAX_AMOUNT = Decimal("9999999999.99")  # every stored amount, totals too, is a numeric(12,2)
 MAX_QUANTITY = 1_000_000
+REFERENCE_MAX_LENGTH = CUSTOMER_ID_MAX_LENGTH = FACILITY_ID_MAX_LENGTH = 50
+SKU_MAX_LENGTH = 100
+CUSTOMER_NAME_MAX_LENGTH = 200
+ADDRESS_MAX_LENGTH = REASON_MAX_LENGTH = 500
 
 
 class OrderStatus(StrEnum):
@@ -152,22 +157,11 @@ def money(value: object, field_name: str) -> Decimal:
         raise ValidationError(field_name, "must be a decimal number") from None
     if not amount.is_finite() or amount < 0:
         raise ValidationError(field_name, "must be a number >= 0")
+    if amount > MAX_AMOUNT:  # before quantize(), which fails past the context's precision
+        raise ValidationError(field_name, f"must be at most {MAX_AMOUNT}")
     if amount != amount.quantize(CENT):
         raise ValidationError(field_name, "must have at most 2 decimal places")
-    if amount > MAX_AMOUNT:
-        raise ValidationError(field_name, f"must be at most {MAX_AMOUNT}")
-    return amount.quantize(CENT)
-
-
-def _text(value: str | None, field_name: str, max_length: int, required: bool = False) -> str | None:
-    cleaned = (value or "").strip()
-    if not cleaned:
-        if required:
-            raise ValidationError(field_name, "must not be empty")
-        return None
-    if len(cleaned) > max_length:
-        raise ValidationError(field_name, f"must be at most {max_length} characters")
-    return cleaned
+    return abs(amount.quantize(CENT))  # abs: -0 is stored as 0 by every adapter
 
 
 @dataclass(frozen=True)
@@ -192,12 +186,12 @@ class OrderItem:
     @classmethod
     def from_spec(cls, spec: ItemSpec, index: int, now: datetime) -> OrderItem:
         where = f"items.{index}"
-        sku = _text(spec.sku, f"{where}.sku", 100, required=True)
+        sku = required_text(f"{where}.sku", spec.sku, SKU_MAX_LENGTH)
         if isinstance(spec.quantity, bool) or not isinstance(spec.quantity, int) or spec.quantity <= 0:
             raise ValidationError(f"{where}.quantity", "must be an integer > 0")
         if spec.quantity > MAX_QUANTITY:
             raise ValidationError(f"{where}.quantity", f"must be at most {MAX_QUANTITY}")
-        return cls(sku=sku or "", quantity=spec.quantity, unit_price=money(spec.unit_price, f"{where}.unit_price"),
+        return cls(sku=sku, quantity=spec.quantity, unit_price=money(spec.unit_price, f"{where}.unit_price"),
                    sale_price=money(spec.sale_price, f"{where}.sale_price"), updated_at=now)
 
     @property
@@ -251,16 +245,15 @@ class Order:
         items: Iterable[ItemSpec] = (),
         total_amount: object = None,
     ) -> Order:
-        reference = _text(reference, "order_id", 50)
+        reference = optional_text("order_id", reference, REFERENCE_MAX_LENGTH)
         if reference is not None and _looks_like_uuid(reference):
             raise ValidationError("order_id", "must not be a UUID: UUIDs are the ids SupplyTrace assigns")
-        customer_id = _text(customer_id, "customer_id", 50)
-        customer_name = _text(customer_name, "customer_name", 200)
+        customer_id = optional_text("customer_id", customer_id, CUSTOMER_ID_MAX_LENGTH)
+        customer_name = optional_text("customer_name", customer_name, CUSTOMER_NAME_MAX_LENGTH)
         if customer_id is None and customer_name is None:
             raise ValidationError("customer_name", "customer_name or customer_id is required")
         for name, value in (("eta", eta), ("order_datetime", ordered_at)):
-            if value is not None and value.tzinfo is None:
-                raise ValidationError(name, "must include a timezone")
+            _check_moment(name, value)
         lines = [OrderItem.from_spec(spec, i, now) for i, spec in enumerate(items)]
         skus = [line.sku for line in lines]
         duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
@@ -268,9 +261,13 @@ class Order:
             raise ValidationError("items", f"each sku may appear once; repeated: {', '.join(duplicates)}")
         declared = money(total_amount, "total_amount") if total_amount is not None else Decimal("0.00")
         order = cls(id=uuid4(), reference=reference, customer_id=customer_id, customer_name=customer_name,
-                    address=_text(address, "address", 500), facility_id=_text(facility_id, "facility_id", 50),
+                    address=optional_text("address", address, ADDRESS_MAX_LENGTH, multiline=True),
+                    facility_id=optional_text("facility_id", facility_id, FACILITY_ID_MAX_LENGTH),
                     eta=eta, ordered_at=ordered_at or now, created_at=now, updated_at=now, items=lines,
                     declared_total=declared)
+        if order.total_amount > MAX_AMOUNT:  # the sum of the item lines, stored like every amount
+            raise ValidationError("items", f"the order total (quantity x sale_price over the items) would be "
+                                           f"{order.total_amount}; it must be at most {MAX_AMOUNT}")
         order.events.append(OrderReceived(
             occurred_at=now, order_id=order.id, reference=order.reference, customer_id=order.customer_id,
             customer_name=order.customer_name, address=order.address, facility_id=order.facility_id, eta=order.eta,
@@ -322,7 +319,7 @@ class Order:
             waiting = self._items_not_picked() if target in ORDER_FLOW[self.status] else []
             why = f"every live item must be PICKED first; not yet: {', '.join(waiting)}" if waiting else ""
             raise TransitionRefused(f"order {self.label}", self.status, target, allowed, why=why)
-        reason = _text(reason, "reason", 500)
+        reason = _reason(reason)
         previous = self.status
         self.held_from = previous if target is OrderStatus.ON_HOLD else None
         self._set(target, now)
@@ -338,7 +335,7 @@ class Order:
         allowed = self.allowed_next()
         if OrderStatus.CANCELLED not in allowed:
             raise TransitionRefused(f"order {self.label}", self.status, OrderStatus.CANCELLED, allowed)
-        reason = _text(reason, "reason", 500)
+        reason = _reason(reason)
         previous = self.status
         self.held_from = None
         self._set(OrderStatus.CANCELLED, now)
@@ -356,7 +353,7 @@ class Order:
                                                                                ItemStatus.DELIVERED)
                    else f"the order is {self.status}")
             raise TransitionRefused(f"item {sku}", item.status, target, allowed, why=why)
-        reason = _text(reason, "reason", 500)
+        reason = _reason(reason)
         self._move_item(item, target, now, reason)
         self.updated_at = now
         if target is ItemStatus.CANCELLED and not self.live_items:
@@ -395,6 +392,21 @@ class Order:
         item.status, item.updated_at = target, now
         self.events.append(OrderItemStatusChanged(occurred_at=now, order_id=self.id, sku=item.sku,
                                                   from_status=previous, to_status=target, reason=reason))
+
+
+def _check_moment(field_name: str, value: datetime | None) -> None:
+    if value is None:
+        return
+    if value.tzinfo is None:
+        raise ValidationError(field_name, "must include a timezone")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(field_name, "is out of range once converted to UTC") from None
+
+
+def _reason(reason: str | None) -> str | None:
+    return optional_text("reason", reason, REASON_MAX_LENGTH, multiline=True)
 
 
 def _looks_like_uuid(value: str) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from domain.errors import ValidationError
 from domain.events import DomainEvent
+from domain.text import required_text
 
 NAME_MAX_LENGTH = 200
 
@@ -49,7 +49,8 @@ class Supplier:
 
     @classmethod
     def register(cls, name: str, certification_expiry: date, now: datetime) -> Supplier:
-        return cls(name=_valid_name(name), certification_expiry=certification_expiry, created_at=now)
+        return cls(name=required_text("name", name, NAME_MAX_LENGTH), certification_expiry=certification_expiry,
+                   created_at=now)
 
     def record_registration(self) -> None:
         """Record SUPPLIER_CREATED once the repository has given the supplier its id."""
@@ -86,11 +87,3 @@ class Supplier:
             raise RuntimeError("supplier has no id yet: add it to a repository first")
         return self.id
 
-
-def _valid_name(name: str) -> str:
-    cleaned = (name or "").strip()
-    if not cleaned:
-        raise ValidationError("name", "must not be empty")
-    if len(cleaned) > NAME_MAX_LENGTH:
-        raise ValidationError("name", f"must be at most {NAME_MAX_LENGTH} characters")
-    return cleaned

@@ -6,6 +6,7 @@ maps is a JSON 500 whose body says nothing of the cause (the log has it, see mid
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -69,6 +70,8 @@ def safe_text(value: str, limit: int = ECHO_MAX) -> str:
 
 
 def _safe_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return safe_text(repr(value))  # NaN and Infinity are not JSON
     if value is None or isinstance(value, (bool, int, float)):
         return value if not isinstance(value, int) or abs(value) < 2**63 else safe_text(str(value))
     if isinstance(value, str):

@@ -1,22 +1,126 @@
-"""Request and response bodies."""
+"""Request and response bodies, and the input types every route uses.
+
+The types publish the limits of the columns and of the domain's text rule in the OpenAPI schema
+(minimum/maximum, maxLength, pattern), so a client or a fuzzer sees them, and both databases get
+only what they can store: out-of-range or mistyped input is a 422 that names the field.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from application.pagination import MAX_LIMIT, MAX_OFFSET
+from domain.nonconformities import DESCRIPTION_MAX_LENGTH
+from domain.orders import MAX_AMOUNT
+from domain.suppliers import NAME_MAX_LENGTH
+from domain.text import MULTI_LINE_FORBIDDEN, SINGLE_LINE_FORBIDDEN, text_problem
 
 T = TypeVar("T")
+
+# --- input types ------------------------------------------------------------------------------
+
+MAX_ID = 2**31 - 1  # the integer id columns (PostgreSQL `integer`)
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # in a path or a query: digits
+JsonId = Annotated[Id, Strict()]  # in a body: a JSON integer (not a bool, a string or a float)
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+_AMOUNT_TEXT = r"[0-9]{1,10}(\.[0-9]{1,2})?"
+AMOUNT_PATTERN = f"^{_AMOUNT_TEXT}$"  # as published; checked with fullmatch (Python's `$` allows a final newline)
+
+
+def _storable(multiline: bool) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        problem = text_problem(value, multiline)
+        if problem is not None:
+            raise PydanticCustomError("text_unstorable", problem)
+        return value
+
+    return check
+
+
+def text(max_length: int, *, min_length: int = 1, multiline: bool = False) -> Any:
+    """A string the domain's text rule accepts: no NUL, lone surrogate or control character (a
+    multi-line text keeps tab, line feed and carriage return)."""
+    forbidden = MULTI_LINE_FORBIDDEN if multiline else SINGLE_LINE_FORBIDDEN
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
+                                            pattern=f"^[^{forbidden}]*$"), AfterValidator(_storable(multiline))]
+
+
+def _iso(kind: str, shape: str, example: str) -> Callable[[Any], Any]:
+    """Only an ISO 8601 string; a number (`0` would be 1970-01-01) or a bool is refused."""
+    pattern = re.compile(shape)
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or not pattern.match(value):
+            raise PydanticCustomError(f"{kind}_type", f"Input should be an ISO 8601 {kind} string such as {example}")
+        return value
+
+    return check
+
+
+def _amount_text(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(_AMOUNT_TEXT, value):
+        raise PydanticCustomError("decimal_parsing", "Input should be a decimal such as 49.99 (at most 2 decimals)")
+    return value
+
+
+# numeric(12,2): a JSON number or a decimal string, from 0 to MAX_AMOUNT, at most 2 decimals
+Amount = Annotated[Decimal, BeforeValidator(_amount_text), Field(ge=0, le=MAX_AMOUNT, max_digits=12, decimal_places=2),
+                   WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": float(MAX_AMOUNT)},
+                                             {"type": "string", "pattern": AMOUNT_PATTERN}],
+                                   "description": f"0 to {MAX_AMOUNT}, at most 2 decimals"})]
+IsoDate = Annotated[date, BeforeValidator(_iso("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z", "2026-06-30"))]
+IsoDateTime = Annotated[datetime, BeforeValidator(
+    _iso("datetime", r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", "2026-06-30T15:00:00Z"))]
+Username = text(100)
+Name = text(NAME_MAX_LENGTH)
+Description = text(DESCRIPTION_MAX_LENGTH, multiline=True)
+
+
+# --- bodies -----------------------------------------------------------------------------------
+
+class _NotJson:
+    """Stands for NaN or Infinity, which Python's JSON parser reads but JSON does not have: no field accepts
+    it, so the field that got one is named in the 422, and the value (not JSON) is never echoed."""
+
+    def __repr__(self) -> str:
+        return "not a JSON number"
+
+
+def _json_numbers_only(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NotJson()
+    if isinstance(value, dict):
+        return {key: _json_numbers_only(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers_only(item) for item in value]
+    return value
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nan_and_infinity(cls, data: Any) -> Any:
+        return _json_numbers_only(data)
+
 
 class LoginJson(Body):
-    username: str = Field(min_length=1, max_length=100)
+    username: Username
     password: str = Field(min_length=1, max_length=200)
 
 
@@ -28,12 +132,12 @@ class TokenOut(BaseModel):
 
 
 class SupplierIn(Body):
-    name: str = Field(min_length=1, max_length=200, examples=["Beta Metals"])
-    certification_expiry: date = Field(examples=["2026-06-30"])
+    name: Name = Field(examples=["Beta Metals"])
+    certification_expiry: IsoDate = Field(examples=["2026-06-30"])
 
 
 class CertificationIn(Body):
-    certification_expiry: date = Field(examples=["2020-01-01"])
+    certification_expiry: IsoDate = Field(examples=["2020-01-01"])
 
 
 class SupplierOut(BaseModel):
@@ -45,9 +149,9 @@ class SupplierOut(BaseModel):
 
 
 class NcIn(Body):
-    supplier_id: int = Field(ge=1)
+    supplier_id: JsonId
     severity: Literal["low", "medium", "high"]
-    description: str = Field(min_length=1, max_length=2000)
+    description: Description
 
 
 class NcOut(BaseModel):
@@ -92,6 +196,8 @@ class OutboxEventOut(BaseModel):
     next_attempt_at: datetime
     created_at: datetime
     published_at: datetime | None
+    handled_at: datetime | None  # when its handlers confirmed it
+    handled_by: str | None  # "in-process" (polling mode) or the consumer group that handled it
     actor: str
     correlation_id: str
     occurred_at: datetime

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import AliasChoices, BaseModel, Field, StringConstraints
+from fastapi import APIRouter, Request, Response, status
+from pydantic import AliasChoices, BaseModel, Field, Strict
 
 from application.inventories import InventoryDetail
 from application.pagination import PageRequest
@@ -14,24 +14,24 @@ from application.ports.inventories import InventoryFilter, InventorySummary
 from domain.inventories import CUSTOMER_MAX_LENGTH, PRODUCT_MAX_LENGTH, QUANTITY_MAX, Inventory, InventoryLine
 
 from adapters.inbound.api.deps import ContainerDep, InventoryWriter, Reader, origin_of
-from adapters.inbound.api.schemas import Body, PageOut
+from adapters.inbound.api.schemas import Body, Id, IsoDate, Limit, Offset, PageOut, text
 
 router = APIRouter(prefix="/inventories", tags=["inventories"])
-InventoryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Customer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CUSTOMER_MAX_LENGTH)]
-Product = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=PRODUCT_MAX_LENGTH)]
+Customer = text(CUSTOMER_MAX_LENGTH)
+Product = text(PRODUCT_MAX_LENGTH)
+Quantity = Annotated[int, Strict(), Field(ge=1, le=QUANTITY_MAX)]
 
 
 # the seed system's Spanish names are accepted too (cliente, fecha_caducidad, producto, cantidad)
 class InventoryIn(Body):
     customer: Customer = Field(validation_alias=AliasChoices("customer", "cliente"), examples=["ACME"])
-    expiry_date: date = Field(validation_alias=AliasChoices("expiry_date", "fecha_caducidad"), examples=["2027-01-31"])
+    expiry_date: IsoDate = Field(validation_alias=AliasChoices("expiry_date", "fecha_caducidad"),
+                                 examples=["2027-01-31"])
 
 
 class LineIn(Body):
     product: Product = Field(validation_alias=AliasChoices("product", "producto"), examples=["bolts M8"])
-    quantity: int = Field(strict=True, ge=1, le=QUANTITY_MAX, validation_alias=AliasChoices("quantity", "cantidad"),
-                          examples=[5])
+    quantity: Quantity = Field(validation_alias=AliasChoices("quantity", "cantidad"), examples=[5])
 
 
 class InventoryOut(BaseModel):
@@ -92,14 +92,14 @@ def create_inventory(body: InventoryIn, request: Request, principal: InventoryWr
 
 
 @router.post("/{inventory_id}/lines", status_code=status.HTTP_201_CREATED, response_model=LineOut)
-def add_line(inventory_id: InventoryId, body: LineIn, request: Request, principal: InventoryWriter,
+def add_line(inventory_id: Id, body: LineIn, request: Request, principal: InventoryWriter,
              container: ContainerDep):
     line = container.add_inventory_line()(inventory_id, body.product, body.quantity, origin_of(request, principal))
     return _line_out(inventory_id, line)
 
 
 @router.delete("/{inventory_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_inventory(inventory_id: InventoryId, request: Request, principal: InventoryWriter,
+def delete_inventory(inventory_id: Id, request: Request, principal: InventoryWriter,
                      container: ContainerDep) -> Response:
     container.delete_inventory()(inventory_id, origin_of(request, principal))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -109,10 +109,10 @@ def delete_inventory(inventory_id: InventoryId, request: Request, principal: Inv
 def list_inventories(
     _: Reader,
     container: ContainerDep,
-    customer: Annotated[str | None, Query(min_length=1, max_length=CUSTOMER_MAX_LENGTH)] = None,
-    expiring_before: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    customer: Customer | None = None,
+    expiring_before: IsoDate | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     """The projection, latest expiry date first: it shows a change once its event has been handled."""
     page = container.inventory_queries().list(InventoryFilter(customer, expiring_before), PageRequest(limit, offset))
@@ -121,6 +121,6 @@ def list_inventories(
 
 
 @router.get("/{inventory_id}", response_model=DetailOut)
-def get_inventory(inventory_id: InventoryId, _: Reader, container: ContainerDep):
+def get_inventory(inventory_id: Id, _: Reader, container: ContainerDep):
     """The projection row and the lines it accounts for; 404 once the inventory is deleted."""
     return _detail_out(container.inventory_queries().get(inventory_id))

@@ -1,18 +1,17 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Request, status
 
 from application.pagination import PageRequest
 from application.ports.repositories import NcFilter
 from domain.nonconformities import NcStatus, NonConformity, Severity
 
 from adapters.inbound.api.deps import ContainerDep, NcWriter, Reader, origin_of
-from adapters.inbound.api.schemas import NcIn, NcOut, PageOut
+from adapters.inbound.api.schemas import Id, Limit, NcIn, NcOut, Offset, PageOut
 
 router = APIRouter(prefix="/ncs", tags=["non-conformities"])
-NcId = Annotated[int, Path(ge=1)]
 
 
 def _out(nc: NonConformity) -> NcOut:
@@ -32,9 +31,9 @@ def list_ncs(
     container: ContainerDep,
     status: Literal["OPEN", "CLOSED"] | None = None,
     severity: Literal["low", "medium", "high"] | None = None,
-    supplier_id: Annotated[int | None, Query(ge=1)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    supplier_id: Id | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     criteria = NcFilter(status=NcStatus(status) if status else None,
                         severity=Severity(severity) if severity else None, supplier_id=supplier_id)
@@ -43,10 +42,10 @@ def list_ncs(
 
 
 @router.get("/{nc_id}", response_model=NcOut)
-def get_nc(nc_id: NcId, _: Reader, container: ContainerDep):
+def get_nc(nc_id: Id, _: Reader, container: ContainerDep):
     return _out(container.nc_queries().get(nc_id))
 
 
 @router.patch("/{nc_id}/close", response_model=NcOut)
-def close_nc(nc_id: NcId, request: Request, principal: NcWriter, container: ContainerDep):
+def close_nc(nc_id: Id, request: Request, principal: NcWriter, container: ContainerDep):
     return _out(container.close_nc()(nc_id, origin_of(request, principal)))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from application.error_text import describe
@@ -15,12 +15,10 @@ from application.ports.consumption import AuditEntry, AuditFilter
 from application.ports.outbox import OutboxRecord, OutboxStatus
 
 from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, OutboxReader, Replayer
-from adapters.inbound.api.schemas import AuditEntryOut, OutboxEventOut, PageOut
+from adapters.inbound.api.schemas import AuditEntryOut, Limit, Offset, OutboxEventOut, PageOut, text
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger("supplytrace.api")
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/kpi")
@@ -36,8 +34,9 @@ def _audit_out(e: AuditEntry) -> AuditEntryOut:
 
 
 @router.get("/audit-log", response_model=PageOut[AuditEntryOut])
-def audit_log(_: AuditReader, container: ContainerDep, event_type: str | None = None,
-              entity_type: str | None = None, entity_id: str | None = None, limit: Limit = 50, offset: Offset = 0):
+def audit_log(_: AuditReader, container: ContainerDep, event_type: text(100) | None = None,
+              entity_type: text(50) | None = None, entity_id: text(100) | None = None, limit: Limit = 50,
+              offset: Offset = 0):
     page = container.audit_queries().list(AuditFilter(event_type, entity_type, entity_id), PageRequest(limit, offset))
     return PageOut(items=[_audit_out(e) for e in page.items], total=page.total, limit=page.limit, offset=page.offset)
 
@@ -47,7 +46,8 @@ def _outbox_out(r: OutboxRecord) -> OutboxEventOut:
     return OutboxEventOut(event_id=e.event_id, event_type=e.event_type, aggregate_type=e.aggregate_type,
                           aggregate_id=e.aggregate_id, status=r.status.value, attempts=r.attempts,
                           last_error=r.last_error, next_attempt_at=r.next_attempt_at, created_at=r.created_at,
-                          published_at=r.published_at, actor=e.actor, correlation_id=e.correlation_id,
+                          published_at=r.published_at, handled_at=r.handled_at, handled_by=r.handled_by,
+                          actor=e.actor, correlation_id=e.correlation_id,
                           occurred_at=e.occurred_at, payload=e.payload)
 
 

@@ -7,25 +7,40 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body as BodyParam, Path, Query, Request, status
-from pydantic import BaseModel, Field, PlainSerializer, StrictInt, field_validator
+from fastapi import APIRouter, Body as BodyParam, Path, Request, status
+from pydantic import BaseModel, Field, PlainSerializer, Strict, field_validator
 
 from application.orders import NewOrder
 from application.pagination import PageRequest
 from application.ports.orders import OrderFilter, OrderHistoryEntry
-from domain.orders import ItemSpec, ItemStatus, Order, OrderItem, OrderStatus
+from domain.orders import (
+    ADDRESS_MAX_LENGTH,
+    CUSTOMER_ID_MAX_LENGTH,
+    CUSTOMER_NAME_MAX_LENGTH,
+    FACILITY_ID_MAX_LENGTH,
+    MAX_QUANTITY,
+    REASON_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    SKU_MAX_LENGTH,
+    ItemSpec,
+    ItemStatus,
+    Order,
+    OrderItem,
+    OrderStatus,
+)
 
 from adapters.inbound.api.deps import ContainerDep, OrderWriter, Reader, origin_of
-from adapters.inbound.api.schemas import Body, PageOut
+from adapters.inbound.api.schemas import Amount, Body, IsoDateTime, Limit, Offset, PageOut, text
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
-OrderKey = Annotated[str, Path(min_length=1, max_length=100, description="The order's UUID or its order_id")]
-Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
-AmountIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+OrderKey = Annotated[text(100), Path(description="The order's UUID or its order_id")]
+Sku = text(SKU_MAX_LENGTH)
+AmountOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 OrderStatusName = Literal["RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"]
 ItemStatusName = Literal["PENDING", "PICKED", "IN_TRANSIT", "DELIVERED", "CANCELLED"]
-Reason = Annotated[str | None, Field(max_length=500)]
+Reason = text(REASON_MAX_LENGTH, min_length=0, multiline=True) | None
+CustomerId = text(CUSTOMER_ID_MAX_LENGTH)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -36,10 +51,10 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 class ItemIn(Body):
-    sku: str = Field(min_length=1, max_length=100, examples=["ITEM-001"])
-    quantity: StrictInt = Field(gt=0, le=1_000_000, examples=[2])
-    unit_price: AmountIn = Field(examples=[45.00])
-    sale_price: AmountIn = Field(examples=[49.99])
+    sku: Sku = Field(examples=["ITEM-001"])
+    quantity: Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)] = Field(examples=[2])
+    unit_price: Amount = Field(examples=[45.00])
+    sale_price: Amount = Field(examples=[49.99])
 
 
 class OrderIn(Body):
@@ -47,15 +62,15 @@ class OrderIn(Body):
     "items", "eta"}` (order management); `status` may only say the order is new, `total_amount` counts
     only when there are no items."""
 
-    order_id: str | None = Field(None, min_length=1, max_length=50, examples=["ORD-001"])
-    customer_id: str | None = Field(None, min_length=1, max_length=50, examples=["CUST-001"])
-    customer_name: str | None = Field(None, min_length=1, max_length=200, examples=["João Silva"])
-    address: str | None = Field(None, max_length=500, examples=["Rua Exemplo, 123"])
-    facility_id: str | None = Field(None, min_length=1, max_length=50, examples=["FAC-001"])
-    eta: datetime | None = None
-    order_datetime: datetime | None = None
-    status: str | None = Field(None, examples=["RECEIVED"])
-    total_amount: AmountIn | None = None
+    order_id: text(REFERENCE_MAX_LENGTH) | None = Field(None, examples=["ORD-001"])
+    customer_id: CustomerId | None = Field(None, examples=["CUST-001"])
+    customer_name: text(CUSTOMER_NAME_MAX_LENGTH) | None = Field(None, examples=["João Silva"])
+    address: text(ADDRESS_MAX_LENGTH, min_length=0, multiline=True) | None = Field(None, examples=["Rua Exemplo, 123"])
+    facility_id: text(FACILITY_ID_MAX_LENGTH) | None = Field(None, examples=["FAC-001"])
+    eta: IsoDateTime | None = None
+    order_datetime: IsoDateTime | None = None
+    status: text(20) | None = Field(None, examples=["RECEIVED"])
+    total_amount: Amount | None = None
     items: list[ItemIn] = Field(default_factory=list, max_length=500)
 
     @field_validator("status")
@@ -83,8 +98,8 @@ class CancelIn(Body):
 class ItemOut(BaseModel):
     sku: str
     quantity: int
-    unit_price: Amount
-    sale_price: Amount
+    unit_price: AmountOut
+    sale_price: AmountOut
     status: str
     updated_at: datetime | None
 
@@ -99,7 +114,7 @@ class OrderOut(BaseModel):
     status: str
     on_hold_from: str | None
     allowed_next: list[str]
-    total_amount: Amount
+    total_amount: AmountOut
     eta: datetime | None
     order_datetime: datetime
     created_at: datetime
@@ -168,9 +183,9 @@ def list_orders(
     _: Reader,
     container: ContainerDep,
     status: OrderStatusName | None = None,
-    customer_id: Annotated[str | None, Query(max_length=50)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    customer_id: CustomerId | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
     """Newest first."""
     criteria = OrderFilter(status=OrderStatus(status) if status else None, customer_id=customer_id)
@@ -205,7 +220,7 @@ def change_status(order_key: OrderKey, body: StatusIn, request: Request, princip
 
 
 @router.patch("/{order_key}/items/{sku}/status", response_model=OrderOut)
-def change_item_status(order_key: OrderKey, sku: Annotated[str, Path(min_length=1, max_length=100)],
+def change_item_status(order_key: OrderKey, sku: Sku,
                        body: ItemStatusIn, request: Request, principal: OrderWriter, container: ContainerDep):
     order = container.change_item_status()(order_key, sku, body.status, body.reason, origin_of(request, principal))
     return _out(order)

@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Request, status
 
 from application.pagination import PageRequest
 from application.suppliers import SupplierView
 
 from adapters.inbound.api.deps import ContainerDep, Reader, SupplierWriter, origin_of
-from adapters.inbound.api.schemas import CertificationIn, PageOut, SupplierIn, SupplierOut
+from adapters.inbound.api.schemas import CertificationIn, Id, Limit, Offset, PageOut, SupplierIn, SupplierOut
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"])
-SupplierId = Annotated[int, Path(ge=1)]
 
 
 def _out(view: SupplierView) -> SupplierOut:
@@ -27,19 +24,18 @@ def create_supplier(body: SupplierIn, request: Request, principal: SupplierWrite
 
 
 @router.get("", response_model=PageOut[SupplierOut])
-def list_suppliers(_: Reader, container: ContainerDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                   offset: Annotated[int, Query(ge=0)] = 0):
+def list_suppliers(_: Reader, container: ContainerDep, limit: Limit = 50, offset: Offset = 0):
     page = container.supplier_queries().list(PageRequest(limit, offset))
     return PageOut(items=[_out(v) for v in page.items], total=page.total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{supplier_id}", response_model=SupplierOut)
-def get_supplier(supplier_id: SupplierId, _: Reader, container: ContainerDep):
+def get_supplier(supplier_id: Id, _: Reader, container: ContainerDep):
     return _out(container.supplier_queries().get(supplier_id))
 
 
 @router.patch("/{supplier_id}/certification", response_model=SupplierOut)
-def update_certification(supplier_id: SupplierId, body: CertificationIn, request: Request,
+def update_certification(supplier_id: Id, body: CertificationIn, request: Request,
                          principal: SupplierWriter, container: ContainerDep):
     view = container.update_certification()(supplier_id, body.certification_expiry, origin_of(request, principal))
     return _out(view)
