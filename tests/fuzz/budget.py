@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-BOUNDED_EXAMPLES = 5  # per operation and generation mode (positive, negative), with every boundary case
+BOUNDED_EXAMPLES = 4  # per operation and generation mode (positive, negative), with every boundary case
 LONG_EXAMPLES = 200
 SEED = 20260310  # a fixed seed: the same cases on every machine and in CI
 

@@ -46,6 +46,17 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
+    """A server of its own (a test that breaks its database)."""
+    yield from serve(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server for the tests that only read what it answers."""
+    yield from serve(tmp_path_factory.mktemp("served"))
+
+
+def serve(tmp_path: Path) -> Iterator[Served]:
     port, database, log = free_port(), tmp_path / "served.db", tmp_path / "served.log"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SUPPLYTRACE_")},
            "PYTHONPATH": str(SRC), "SUPPLYTRACE_DATABASE_URL": f"sqlite:///{database}",
@@ -138,7 +149,8 @@ def test_logins_do_not_stall_other_requests(sqlite_url: str) -> None:
     assert waited < 0.6  # 0.1 s of it slept by the test; hashing on the event loop made it wait 4 s
 
 
-def test_answers_carry_security_headers_and_no_server_banner(served: Served) -> None:
+def test_answers_carry_security_headers_and_no_server_banner(shared_server: Served) -> None:
+    served = shared_server
     answer = httpx.post(f"{served.url}/auth/login", data={"username": "auditor", "password": PASSWORD})
     assert "server" not in answer.headers
     assert answer.headers["cache-control"] == "no-store"
@@ -147,7 +159,8 @@ def test_answers_carry_security_headers_and_no_server_banner(served: Served) -> 
     assert "default-src 'none'" in answer.headers["content-security-policy"]
 
 
-def test_bodies_over_the_limit_are_refused_and_422_bodies_stay_short(served: Served) -> None:
+def test_bodies_over_the_limit_are_refused_and_422_bodies_stay_short(shared_server: Served) -> None:
+    served = shared_server
     huge = httpx.post(f"{served.url}/auth/login", content=b'{"username": "' + b"a" * 2_000_000 + b'"}',
                       headers={"content-type": "application/json"}, timeout=30)
     assert huge.status_code == 413 and "detail" in huge.json()
