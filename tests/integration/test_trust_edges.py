@@ -295,3 +295,17 @@ def test_stored_delivery_errors_carry_no_sql(sqlite_url: str) -> None:
         for leak in ("[SQL", "INSERT INTO", "parameters", "sqlalche.me", "Leaky"):
             assert leak not in error, error
         assert json.dumps(event).count("\n") == 0
+
+
+def test_interactive_docs_are_off_in_production_unless_asked_for() -> None:
+    from fastapi.testclient import TestClient
+
+    from bootstrap.container import build_container
+    from bootstrap.settings import Settings
+
+    user = {"username": "ops", "role": "admin", "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$abcdefghijklmnop"}
+    production = {"_env_file": None, "env": "production", "database_url": "memory://", "demo_users": False,
+                  "users": [user], "jwt_secret": "a-production-secret-of-32-characters!!"}
+    for docs, status in ((None, 404), (True, 200)):
+        client = TestClient(create_app(build_container(Settings(**production, docs_enabled=docs))))
+        assert [client.get(path).status_code for path in ("/docs", "/redoc", "/openapi.json")] == [status] * 3
