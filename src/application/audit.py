@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from application.dispatch import ALL_EVENTS, EventHandler
-from application.envelope import EventEnvelope
+from collections.abc import Sequence
+
+from application.dispatch import ALL_EVENTS, Delivery, EventHandler
 from application.pagination import Page, PageRequest
 from application.ports.consumption import AuditEntry, AuditFilter
-from application.ports.unit_of_work import UnitOfWork
-from application.ports.unit_of_work import UowFactory
+from application.ports.unit_of_work import UnitOfWork, UowFactory
 
 
 class AuditTrailHandler(EventHandler):
     name = "audit_trail"
     subscribes_to = frozenset({ALL_EVENTS})
 
-    def apply(self, uow: UnitOfWork, envelope: EventEnvelope) -> None:
-        uow.audit.append(
-            AuditEntry(
-                event_id=envelope.event_id,
-                event_type=envelope.event_type,
-                entity_type=envelope.aggregate_type,
-                entity_id=envelope.aggregate_id,
-                actor=envelope.actor,
-                correlation_id=envelope.correlation_id,
-                occurred_at=envelope.occurred_at,
-                recorded_at=self.clock.now(),
-                details=envelope.payload,
-            )
-        )
+    def apply_batch(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        now = self.clock.now()
+        uow.audit.append([
+            AuditEntry(event_id=e.event_id, event_type=e.event_type, entity_type=e.aggregate_type,
+                       entity_id=e.aggregate_id, actor=e.actor, correlation_id=e.correlation_id,
+                       occurred_at=e.occurred_at, recorded_at=now, details=e.payload)
+            for e in (d.envelope for d in deliveries)
+        ])
 
 
 class AuditQueries:

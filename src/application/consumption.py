@@ -1,47 +1,60 @@
-"""Broker mode: an event received from the broker goes to the same handlers as in polling mode."""
+"""Broker mode: a batch received from the broker goes through the same set-based path as polling mode."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from uuid import UUID
 
 from application.delivery import RetryPolicy
-from application.dispatch import EventDispatcher
+from application.dispatch import ApplyEvents
 from application.envelope import EventEnvelope
 from application.error_text import describe
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxStatus
-from application.ports.unit_of_work import StoreUnavailable, UowFactory
+from application.ports.publisher import NotAttempted
+from application.ports.unit_of_work import UowFactory
+
+HELD_BACK_NOTE = "received before an earlier event of its aggregate was handled: delivered again after it"
+
+Outcome = tuple[OutboxStatus, str] | None
 
 
-class DeliverReceivedEvent:
-    """Dispatch; a failure counts as a delivery attempt on the event's outbox row, so the relay
-    publishes it again after the backoff, and after the last attempt it is FAILED — exactly as in
-    polling mode. Returns None when handled, else the event's new outbox status."""
+class DeliverReceivedEvents:
+    """Apply a received batch in one transaction, which also records the outcome on the outbox:
 
-    def __init__(self, dispatcher: EventDispatcher, uow: UowFactory, clock: Clock, policy: RetryPolicy,
-                 group: str) -> None:
-        self.dispatcher, self.uow, self.clock, self.policy, self.group = dispatcher, uow, clock, policy, group
+    - handled events are confirmed for this consumer group (and leave the hot outbox);
+    - a failure counts as a delivery attempt on the event's outbox row, so the relay publishes it
+      again after the backoff, and after the last attempt it is FAILED, exactly as in polling mode;
+    - an event that an earlier, not yet handled event of its aggregate must precede is not applied:
+      it is made PENDING again, and the relay delivers it after that one (per-aggregate order).
 
-    def confirm(self, event_ids: Sequence[UUID]) -> None:
-        """Record that this consumer group handled these events (the end of their delivery)."""
-        if event_ids:
-            with self.uow() as uow:
-                uow.outbox.mark_handled(event_ids, self.group, self.clock.now())
-                uow.commit()
+    Returns one outcome per envelope: None when handled (or left to the relay), else the event's new
+    outbox status and the error. StoreUnavailable is raised: nothing was recorded, read the batch again.
+    """
 
-    def __call__(self, envelope: EventEnvelope) -> tuple[OutboxStatus, str] | None:
-        try:
-            self.dispatcher.dispatch(envelope)
-            return None
-        except StoreUnavailable:
-            raise  # the database is away: no attempt counted, the batch is read again later
-        except Exception as error:  # noqa: BLE001 - recorded on the outbox row, then reported
-            message = describe(error)
-            with self.uow() as uow:
-                record = uow.outbox.get(envelope.event_id)
-                if record is None or record.status is OutboxStatus.FAILED:
-                    return OutboxStatus.FAILED, message  # nothing to retry from: dead-letter it
-                status = self.policy.record_failure(uow, record, error, self.clock.now())
-                uow.commit()
-            return status, message
+    def __init__(self, apply: ApplyEvents, uow: UowFactory, clock: Clock, policy: RetryPolicy, group: str) -> None:
+        self.apply, self.uow, self.clock, self.policy, self.group = apply, uow, clock, policy, group
+
+    def __call__(self, envelopes: Sequence[EventEnvelope]) -> list[Outcome]:
+        results: dict[object, Outcome] = {}
+        with self.uow() as uow:
+            held = uow.outbox.held_back(envelopes)
+            ready = [e for e in envelopes if e.event_id not in held]
+            outcomes = self.apply(uow, ready)
+            now = self.clock.now()
+            handled, again = [], list(held)
+            for envelope, error in zip(ready, outcomes, strict=True):
+                if error is None:
+                    handled.append(envelope.event_id)
+                elif isinstance(error, NotAttempted):
+                    again.append(envelope.event_id)
+                else:
+                    record = uow.outbox.get(envelope.event_id)
+                    if record is None or record.status is OutboxStatus.FAILED:
+                        results[envelope.event_id] = (OutboxStatus.FAILED, describe(error))  # dead-letter it
+                    else:
+                        status = self.policy.record_failure(uow, record, error, now)
+                        results[envelope.event_id] = (status, describe(error))
+            uow.outbox.mark_handled(handled, self.group, now)
+            uow.outbox.redrive(again, now, HELD_BACK_NOTE)
+            uow.commit()
+        return [results.get(e.event_id) for e in envelopes]

@@ -1,66 +1,79 @@
-"""Routing events to idempotent handlers: one table, one failure never hides another."""
+"""Applying events to their handlers: once each, set-based, in the caller's transaction.
+
+`ApplyEvents` is the one implementation of "apply once" every delivery path uses (the polling
+relay, the broker consumer, a re-delivery): for a batch it records every `(handler, event_id)` key
+with one multi-row insert that skips the keys already there, hands each handler its fresh events
+(typed domain events, rebuilt from their envelopes) and lets the caller commit everything at once.
+A failing event is isolated with savepoints: it alone fails, the later events of its aggregate wait
+(`AggregateGate`), and the rest of the batch commits.
+"""
 
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from domain.events import DomainEvent
 
 from application.envelope import EventEnvelope
 from application.error_text import describe
 from application.ports.clock import Clock
-from application.ports.consumption import AlreadyProcessed
 from application.ports.publisher import NotAttempted
-from application.ports.unit_of_work import StoreUnavailable, UnitOfWork, UowFactory
+from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
+
+if TYPE_CHECKING:
+    from application.registry import HandlerOptions
 
 log = logging.getLogger(__name__)
 
 ALL_EVENTS = "*"
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One event handed to a handler: the typed event and the envelope it travelled in (who, why)."""
+
+    event: DomainEvent
+    envelope: EventEnvelope
+
+
 class EventHandler(ABC):
-    """A handler whose effects and its `(name, event_id)` key commit in one transaction."""
+    """Applies events to its own tables; its effects and its processed keys commit with the batch.
 
-    name: str
-    subscribes_to: frozenset[str]
+    `subscribes_to`: event classes (or ALL_EVENTS). Override `apply` for one event at a time, or
+    `apply_batch` to write a whole batch with set-based statements.
+    """
 
-    def __init__(self, uow: UowFactory, clock: Clock) -> None:
-        self.uow, self.clock = uow, clock
+    name: ClassVar[str]
+    subscribes_to: ClassVar[frozenset[type[DomainEvent] | str]]
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.event_types = frozenset(e if isinstance(e, str) else e.event_type for e in self.subscribes_to)
+
+    @classmethod
+    def create(cls, clock: Clock, options: HandlerOptions) -> EventHandler | None:
+        """The handler as configured, or None when the configuration switches it off."""
+        return cls(clock)
 
     def handles(self, event_type: str) -> bool:
-        return ALL_EVENTS in self.subscribes_to or event_type in self.subscribes_to
+        return ALL_EVENTS in self.event_types or event_type in self.event_types
 
-    def __call__(self, envelope: EventEnvelope) -> bool:
-        """Apply the event once; returns False when it had been applied already."""
-        try:
-            with self.uow().acting_as(envelope.origin()) as uow:
-                if uow.processed.contains(self.name, envelope.event_id):
-                    return False
-                self.apply(uow, envelope)
-                uow.processed.add(self.name, envelope.event_id, self.clock.now())
-                uow.commit()
-        except AlreadyProcessed:
-            return False
-        return True
+    def apply_batch(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            uow.acting_as(delivery.envelope.origin())  # events a handler records carry the origin of this one
+            self.apply(uow, delivery)
+            uow.stage_events()
 
-    def handle_batch(self, envelopes: Sequence[EventEnvelope]) -> None:
-        """Apply several events, in order, in one transaction; raises (and keeps nothing) if one fails."""
-        with self.uow() as uow:
-            for envelope in envelopes:
-                if uow.processed.contains(self.name, envelope.event_id):
-                    continue
-                uow.acting_as(envelope.origin())
-                self.apply(uow, envelope)
-                uow.processed.add(self.name, envelope.event_id, self.clock.now())
-                uow.stage_events()  # events a handler records carry the origin of the event it handled
-            uow.commit()
-
-    @abstractmethod
-    def apply(self, uow: UnitOfWork, envelope: EventEnvelope) -> None: ...
+    def apply(self, uow: UnitOfWork, delivery: Delivery) -> None:
+        raise NotImplementedError(f"{type(self).__name__} implements neither apply nor apply_batch")
 
 
 class UnhandledEvent(Exception):
-    pass
+    """No event class is registered for this type, or its payload does not fit the class."""
 
 
 class HandlerFailures(Exception):
@@ -69,82 +82,97 @@ class HandlerFailures(Exception):
         self.failures = failures
 
 
-class EventDispatcher:
-    """Hands an event to every handler subscribed to its type."""
+class AggregateGate:
+    """Per-aggregate order within one batch: once an event of an aggregate fails or waits, the later
+    events of that aggregate in the batch wait too. The one rule every path applies."""
 
-    def __init__(self, handlers: Iterable[EventHandler], known_event_types: Iterable[str]) -> None:
-        self.handlers = list(handlers)
-        self.known_event_types = frozenset(known_event_types)
+    def __init__(self) -> None:
+        self.closed: set[tuple[str, str]] = set()
 
-    def dispatch_batch(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
-        """Hand a batch to the handlers: each takes its events of the batch in one transaction.
+    def blocked(self, envelope: EventEnvelope) -> bool:
+        return (envelope.aggregate_type, envelope.aggregate_id) in self.closed
 
-        If that transaction fails, the handler takes them again one by one, so a bad event fails
-        alone; the later events of its aggregate are then not attempted by that handler (their
-        outcome is NotAttempted unless they failed themselves), which keeps each handler in order.
-        """
-        failures: list[dict[str, Exception]] = [{} for _ in envelopes]
-        skipped: list[bool] = [False] * len(envelopes)
-        blocked: set[tuple[str, str]] = set()
-        ready: list[int] = []
+    def close(self, envelope: EventEnvelope) -> None:
+        self.closed.add((envelope.aggregate_type, envelope.aggregate_id))
+
+
+HELD_BACK = "an earlier event of its aggregate failed"
+
+
+class ApplyEvents:
+    """Hand a batch of envelopes to every subscribed handler, once, in the caller's unit of work.
+
+    Returns one outcome per envelope: None (every handler has it, now or before), or the error
+    (UnhandledEvent, HandlerFailures, NotAttempted for an event held back behind a failed one).
+    StoreUnavailable is raised: the database is away, the caller's transaction is lost.
+    """
+
+    def __init__(self, events: dict[str, type[DomainEvent]], handlers: Iterable[EventHandler], clock: Clock) -> None:
+        self.events, self.handlers, self.clock = events, list(handlers), clock
+
+    def __call__(self, uow: UnitOfWork, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
+        outcomes: list[Exception | None] = [None] * len(envelopes)
+        gate, ready = AggregateGate(), []
         for index, envelope in enumerate(envelopes):
-            key = (envelope.aggregate_type, envelope.aggregate_id)
-            if key in blocked:
-                skipped[index] = True
-            elif envelope.event_type not in self.known_event_types:
-                failures[index]["dispatcher"] = UnhandledEvent(f"unknown event type {envelope.event_type!r}")
-                blocked.add(key)
-            else:
-                ready.append(index)
-        for handler in self.handlers:
-            mine = [i for i in ready if handler.handles(envelopes[i].event_type)]
-            if not mine:
+            if gate.blocked(envelope):
+                outcomes[index] = NotAttempted(HELD_BACK)
                 continue
             try:
-                handler.handle_batch([envelopes[i] for i in mine])
+                ready.append((index, self.typed(envelope)))
+            except UnhandledEvent as error:
+                outcomes[index] = error
+                gate.close(envelope)
+        if not ready:
+            return outcomes
+        try:
+            with uow.savepoint():
+                self._apply(uow, [delivery for _, delivery in ready], self.handlers)
+            return outcomes
+        except StoreUnavailable:
+            raise
+        except Exception as error:  # noqa: BLE001 - isolated event by event below
+            log.info("batch of %d events failed (%s); applying them one by one", len(ready), describe(error))
+        for index, delivery in ready:
+            if gate.blocked(delivery.envelope):
+                outcomes[index] = NotAttempted(HELD_BACK)
                 continue
-            except Exception as error:  # noqa: BLE001 - retried one event at a time below
-                log.info("handler %s: batch of %d failed (%s); one by one", handler.name, len(mine), error)
-            held: set[tuple[str, str]] = set()
-            for index in mine:
-                envelope = envelopes[index]
-                key = (envelope.aggregate_type, envelope.aggregate_id)
-                if key in held:
-                    skipped[index] = True
-                    continue
-                try:
-                    handler(envelope)
-                except Exception as error:  # noqa: BLE001 - collected into the outcome
-                    log.warning("handler %s failed on %s: %s", handler.name, envelope.event_id, error)
-                    failures[index][handler.name] = error
-                    held.add(key)
-        return [self._outcome(f, s) for f, s in zip(failures, skipped, strict=True)]
+            failures = self._apply_alone(uow, delivery)
+            if failures:
+                outcomes[index] = HandlerFailures(failures)
+                gate.close(delivery.envelope)
+        return outcomes
 
-    @staticmethod
-    def _outcome(failures: dict[str, Exception], skipped: bool) -> Exception | None:
-        if "dispatcher" in failures:
-            return failures["dispatcher"]
-        if failures and all(isinstance(e, StoreUnavailable) for e in failures.values()):
-            return next(iter(failures.values()))  # the database is away: not the event's fault
-        if failures:
-            return HandlerFailures(failures)
-        if skipped:
-            return NotAttempted("an earlier event of its aggregate failed")
-        return None
-
-    def dispatch(self, envelope: EventEnvelope) -> None:
-        if envelope.event_type not in self.known_event_types:
+    def typed(self, envelope: EventEnvelope) -> Delivery:
+        kind = self.events.get(envelope.event_type)
+        if kind is None:
             raise UnhandledEvent(f"unknown event type {envelope.event_type!r}")
+        try:
+            event = kind.rebuild(envelope.payload, envelope.event_id, envelope.occurred_at)
+        except (KeyError, TypeError, ValueError) as error:
+            raise UnhandledEvent(f"payload does not fit {envelope.event_type}: {describe(error)}") from error
+        return Delivery(event, envelope)
+
+    def _apply_alone(self, uow: UnitOfWork, delivery: Delivery) -> dict[str, Exception]:
+        """One event, each handler in a savepoint of its own: a handler that failed is retried later
+        alone, the others keep what they did (their keys say so)."""
         failures: dict[str, Exception] = {}
         for handler in self.handlers:
-            if not handler.handles(envelope.event_type):
+            if not handler.handles(delivery.envelope.event_type):
                 continue
             try:
-                handler(envelope)
-            except Exception as error:  # noqa: BLE001 - collected and re-raised below
-                log.warning("handler %s failed on %s: %s", handler.name, envelope.event_id, error)
+                with uow.savepoint():
+                    self._apply(uow, [delivery], [handler])
+            except StoreUnavailable:
+                raise
+            except Exception as error:  # noqa: BLE001 - collected into the outcome
+                log.warning("handler %s failed on %s: %s", handler.name, delivery.envelope.event_id, describe(error))
                 failures[handler.name] = error
-        if failures and all(isinstance(e, StoreUnavailable) for e in failures.values()):
-            raise next(iter(failures.values()))
-        if failures:
-            raise HandlerFailures(failures)
+        return failures
+
+    def _apply(self, uow: UnitOfWork, deliveries: Sequence[Delivery], handlers: Sequence[EventHandler]) -> None:
+        wanted = [(h, d) for h in handlers for d in deliveries if h.handles(d.envelope.event_type)]
+        fresh = uow.processed.record_new([(h.name, d.envelope.event_id) for h, d in wanted], self.clock.now())
+        for handler in handlers:
+            mine = [d for h, d in wanted if h is handler and (handler.name, d.envelope.event_id) in fresh]
+            if mine:
+                handler.apply_batch(uow, mine)

@@ -11,16 +11,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from uuid import UUID
 
 from domain.errors import DomainError
 from domain.orders import OrderCancelled, OrderReceived, OrderStatus, OrderStatusChanged
 
-from application.dispatch import EventHandler
-from application.envelope import EventEnvelope, Origin
+from application.dispatch import Delivery, EventHandler
+from application.envelope import Origin
 from application.ports.clock import Clock
 from application.ports.orders import ConcurrentUpdate, FulfilmentStep
 from application.ports.unit_of_work import UnitOfWork, UowFactory
+from application.registry import HandlerOptions
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +31,22 @@ class FulfilmentProcess(EventHandler):
     """Plans the next step after every order event; stops on hold, cancel and delivery."""
 
     name = "fulfilment_process"
-    subscribes_to = frozenset({OrderReceived.event_type, OrderStatusChanged.event_type, OrderCancelled.event_type})
+    subscribes_to = frozenset({OrderReceived, OrderStatusChanged, OrderCancelled})
 
-    def __init__(self, uow: UowFactory, clock: Clock, enabled: bool, step_seconds: float) -> None:
-        super().__init__(uow, clock)
-        self.enabled, self.step = enabled, timedelta(seconds=step_seconds)
+    def __init__(self, clock: Clock, step_seconds: float) -> None:
+        super().__init__(clock)
+        self.step = timedelta(seconds=step_seconds)
 
-    def apply(self, uow: UnitOfWork, envelope: EventEnvelope) -> None:
-        order_id = UUID(envelope.payload["order_id"])
-        reached = OrderStatus(envelope.payload.get("to_status") or envelope.payload["status"])
-        if not self.enabled:
-            return
+    @classmethod
+    def create(cls, clock: Clock, options: HandlerOptions) -> FulfilmentProcess | None:
+        """Only when automatic fulfilment is on: otherwise order events never reach this handler."""
+        return cls(clock, options.fulfilment_step_seconds) if options.fulfilment_auto else None
+
+    def apply(self, uow: UnitOfWork, delivery: Delivery) -> None:
+        event, envelope = delivery.event, delivery.envelope
+        assert isinstance(event, (OrderReceived, OrderStatusChanged, OrderCancelled))
+        order_id = event.order_id
+        reached = event.status if isinstance(event, OrderReceived) else event.to_status
         order = uow.orders.get(order_id)
         if order is None or order.next_fulfilment_step() is None:
             uow.fulfilment.drop(order_id)

@@ -8,8 +8,8 @@ from datetime import date
 from domain.errors import NotFound
 from domain.inventories import Inventory, InventoryCreated, InventoryDeleted, InventoryLine, InventoryLineAdded
 
-from application.dispatch import EventHandler
-from application.envelope import EventEnvelope, Origin
+from application.dispatch import Delivery, EventHandler
+from application.envelope import Origin
 from application.pagination import Page, PageRequest
 from application.ports.clock import Clock
 from application.ports.inventories import InventoryFilter, InventorySummary
@@ -104,22 +104,21 @@ class InventoryProjectionHandler(EventHandler):
     """Keeps `inventory_summary` up to date; its key in processed_events makes every event count once."""
 
     name = PROJECTION_HANDLER
-    subscribes_to = frozenset({InventoryCreated.event_type, InventoryLineAdded.event_type,
-                               InventoryDeleted.event_type})
+    subscribes_to = frozenset({InventoryCreated, InventoryLineAdded, InventoryDeleted})
 
-    def apply(self, uow: UnitOfWork, envelope: EventEnvelope) -> None:
-        payload, store = envelope.payload, uow.inventory_summary
-        inventory_id = int(payload["inventory_id"])
-        if envelope.event_type == InventoryCreated.event_type:
+    def apply(self, uow: UnitOfWork, delivery: Delivery) -> None:
+        event, store = delivery.event, uow.inventory_summary
+        if isinstance(event, InventoryCreated):
             # a row already there was written by a rebuild that also marked this event applied:
-            # the processed_events key then refuses this delivery and rolls it back
-            store.insert(InventorySummary(inventory_id, payload["customer"], 0, 0,
-                                          date.fromisoformat(payload["expiry_date"]), envelope.occurred_at))
-        elif envelope.event_type == InventoryLineAdded.event_type:
-            if not store.add_line(inventory_id, int(payload["quantity"]), envelope.occurred_at):
-                raise ProjectionOutOfSync(f"inventory {inventory_id} has no summary row")
+            # the processed_events key then keeps this delivery from applying it again
+            store.insert(InventorySummary(event.inventory_id, event.customer, 0, 0, event.expiry_date,
+                                          event.occurred_at))
+        elif isinstance(event, InventoryLineAdded):
+            if not store.add_line(event.inventory_id, event.quantity, event.occurred_at):
+                raise ProjectionOutOfSync(f"inventory {event.inventory_id} has no summary row")
         else:
-            store.delete(inventory_id)
+            assert isinstance(event, InventoryDeleted)
+            store.delete(event.inventory_id)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import Conflict, NotFound
+from domain.events import DomainEvent
 from domain.orders import ORDER_EVENTS, ItemSpec, ItemStatus, Order, OrderStatus, parse_status
 
-from application.dispatch import EventHandler
+from application.dispatch import Delivery, EventHandler
 from application.envelope import EventEnvelope, Origin
 from application.pagination import Page, PageRequest
 from application.ports.clock import Clock
@@ -121,23 +122,20 @@ class OrderHistoryHandler(EventHandler):
     """Keeps the append-only order history: one entry per order or item change, in both event modes."""
 
     name = "order_history"
-    subscribes_to = frozenset(e.event_type for e in ORDER_EVENTS)
+    subscribes_to = frozenset(ORDER_EVENTS)
 
-    def apply(self, uow: UnitOfWork, envelope: EventEnvelope) -> None:
-        payload = envelope.payload
-        uow.order_history.append(
-            OrderHistoryEntry(
-                event_id=envelope.event_id,
-                order_id=UUID(payload["order_id"]),
-                event_type=envelope.event_type,
-                sku=payload.get("sku"),
-                from_status=payload.get("from_status"),
-                to_status=payload.get("to_status") or payload["status"],
-                reason=payload.get("reason"),
-                actor=envelope.actor,
-                correlation_id=envelope.correlation_id,
-                occurred_at=envelope.occurred_at,
-                recorded_at=self.clock.now(),
-            )
+    def apply_batch(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        now = self.clock.now()
+        uow.order_history.append([self._entry(d.event, d.envelope, now) for d in deliveries])
+
+    @staticmethod
+    def _entry(event: DomainEvent, envelope: EventEnvelope, now: datetime) -> OrderHistoryEntry:
+        status = getattr(event, "to_status", None) or getattr(event, "status")
+        from_status = getattr(event, "from_status", None)
+        return OrderHistoryEntry(
+            event_id=event.event_id, order_id=getattr(event, "order_id"), event_type=event.event_type,
+            sku=getattr(event, "sku", None), from_status=from_status.value if from_status else None,
+            to_status=status.value, reason=getattr(event, "reason", None), actor=envelope.actor,
+            correlation_id=envelope.correlation_id, occurred_at=event.occurred_at, recorded_at=now,
         )
 

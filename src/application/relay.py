@@ -1,21 +1,24 @@
-"""The outbox relay: claims due events, hands them to the publisher, records the outcome."""
+"""The relays: take due events from the outbox, deliver them, record the outcome."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.delivery import RetryPolicy
+from application.dispatch import AggregateGate, ApplyEvents
 from application.error_text import describe
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxRecord, OutboxStatus
 from application.ports.publisher import EventPublisher, NotAttempted, TransportUnavailable
-from application.ports.unit_of_work import StoreUnavailable, UowFactory
+from application.ports.unit_of_work import StoreUnavailable, UnitOfWork, UowFactory
 
-__all__ = ["OutboxRelay", "RelayReport", "RetryPolicy"]
+__all__ = ["LocalDelivery", "OutboxRelay", "Relay", "RelayReport", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,89 @@ class RelayReport:
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-class OutboxRelay:
+def settle(uow: UnitOfWork, batch: Sequence[OutboxRecord], outcomes: Sequence[Exception | None],
+           policy: RetryPolicy, now: datetime, handled_by: str | None, leased: bool) -> RelayReport:
+    """Record what a delivery attempt did to each claimed event, through the per-aggregate gate: a
+    failure counts an attempt; an outage, or an earlier failure of the aggregate, counts none."""
+    report, gate = RelayReport(claimed=len(batch)), AggregateGate()
+    delivered: list[OutboxRecord] = []
+    released: list[UUID] = []
+    for record, error in zip(batch, outcomes, strict=True):
+        envelope = record.envelope
+        if gate.blocked(envelope) or isinstance(error, (*UNAVAILABLE, NotAttempted)):
+            # not the event's fault, or an earlier event of its aggregate failed: no attempt counted
+            released.append(envelope.event_id)
+            report.unavailable += isinstance(error, UNAVAILABLE)
+            report.deferred += not isinstance(error, UNAVAILABLE)
+            gate.close(envelope)
+        elif error is None:
+            delivered.append(record)
+        else:
+            gate.close(envelope)
+            report.errors.append(describe(error))
+            if policy.record_failure(uow, record, error, now) is OutboxStatus.FAILED:
+                report.failed += 1
+            else:
+                report.retried += 1
+    if leased:
+        uow.outbox.release(released)
+    uow.outbox.mark_published(delivered, now, handled_by=handled_by)
+    report.published = len(delivered)
+    if report.unavailable:
+        log.warning("event transport unavailable: %d events stay pending", report.unavailable)
+    return report
+
+
+class Relay(ABC):
+    batch_size: int
+
+    @abstractmethod
+    def run_once(self) -> RelayReport:
+        """One batch; returns what happened to it."""
+
+    def drain(self, max_batches: int = 1000) -> RelayReport:
+        """Run batches until nothing due is left (tests, the demo and the CLI's --once)."""
+        total = RelayReport()
+        for _ in range(max_batches):
+            report = self.run_once()
+            total.add(report)
+            if report.claimed == 0 or report.unavailable:
+                break
+        return total
+
+
+class LocalDelivery(Relay):
+    """Polling mode: one transaction per batch claims the due events (held by row locks, no lease),
+    runs every handler on them set-based, records their keys and the events the handlers record,
+    archives what was handled and counts the failures, then commits it all at once. A crash
+    anywhere rolls the whole batch back: it is taken again, never half-applied."""
+
+    handled_by = "in-process"
+
+    def __init__(self, uow: UowFactory, apply: ApplyEvents, clock: Clock, policy: RetryPolicy,
+                 batch_size: int = 100) -> None:
+        self.uow, self.apply, self.clock, self.policy, self.batch_size = uow, apply, clock, policy, batch_size
+
+    def run_once(self) -> RelayReport:
+        now = self.clock.now()
+        with self.uow() as uow:
+            batch = uow.outbox.claim(self.batch_size, now)
+            if not batch:
+                return RelayReport()
+            try:
+                outcomes = self.apply(uow, [record.envelope for record in batch])
+            except StoreUnavailable as error:
+                log.warning("database unavailable while handling %d events: %s", len(batch), error)
+                return RelayReport(claimed=len(batch), unavailable=len(batch))
+            report = settle(uow, batch, outcomes, self.policy, self.clock.now(), self.handled_by, leased=False)
+            uow.commit()
+        return report
+
+
+class OutboxRelay(Relay):
+    """Broker mode: claims due events with a lease, publishes them outside any transaction (the
+    lease is renewed meanwhile), then records the outcome; consumers confirm the handling later."""
+
     def __init__(
         self,
         uow: UowFactory,
@@ -56,50 +141,15 @@ class OutboxRelay:
         with self.uow() as uow:
             batch = uow.outbox.claim(self.batch_size, now, now + self.lease)
             uow.commit()
-        report = RelayReport(claimed=len(batch))
-        if batch:
-            with LeaseKeeper(self.uow, self.clock, self.lease, [r.envelope.event_id for r in batch]):
-                outcomes = self._publish(batch)
-            self._settle(batch, outcomes, report)
-        return report
-
-    def _settle(self, batch: list[OutboxRecord], outcomes: list[Exception | None], report: RelayReport) -> None:
+        if not batch:
+            return RelayReport()
+        with LeaseKeeper(self.uow, self.clock, self.lease, [r.envelope.event_id for r in batch]):
+            outcomes = self._publish(batch)
         with self.uow() as uow:
-            blocked: set[tuple[str, str]] = set()
-            published: list[OutboxRecord] = []
-            now = self.clock.now()
-            for record, error in zip(batch, outcomes, strict=True):
-                key = (record.envelope.aggregate_type, record.envelope.aggregate_id)
-                if key in blocked or isinstance(error, (*UNAVAILABLE, NotAttempted)):
-                    # not the event's fault, or an earlier event of its aggregate failed: no attempt counted
-                    uow.outbox.release(record.envelope.event_id)
-                    report.unavailable += isinstance(error, UNAVAILABLE)
-                    report.deferred += not isinstance(error, UNAVAILABLE)
-                    blocked.add(key)
-                elif error is None:
-                    published.append(record)
-                else:
-                    blocked.add(key)
-                    report.errors.append(describe(error))
-                    if self.policy.record_failure(uow, record, error, now) is OutboxStatus.FAILED:
-                        report.failed += 1
-                    else:
-                        report.retried += 1
-            uow.outbox.mark_published(published, now, handled_by=self.publisher.handled_on_publish)
-            report.published = len(published)
+            report = settle(uow, batch, outcomes, self.policy, self.clock.now(), self.publisher.handled_on_publish,
+                            leased=True)
             uow.commit()
-        if report.unavailable:
-            log.warning("event transport unavailable: %d events stay pending", report.unavailable)
-
-    def drain(self, max_batches: int = 1000) -> RelayReport:
-        """Run batches until nothing due is left (tests, the demo and the CLI's --once)."""
-        total = RelayReport()
-        for _ in range(max_batches):
-            report = self.run_once()
-            total.add(report)
-            if report.claimed == 0 or report.unavailable:
-                break
-        return total
+        return report
 
     def _publish(self, batch: list[OutboxRecord]) -> list[Exception | None]:
         try:

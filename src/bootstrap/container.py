@@ -4,40 +4,29 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from application.audit import AuditQueries, AuditTrailHandler
-from application.consumption import DeliverReceivedEvent
+from application.audit import AuditQueries
+from application.catalog import REGISTRY
+from application.consumption import DeliverReceivedEvents
 from application.delivery import RetryPolicy
-from application.dispatch import EventDispatcher
+from application.dispatch import ApplyEvents
 from application.inventories import (
     AddInventoryLine,
     CreateInventory,
     DeleteInventory,
-    InventoryProjectionHandler,
     InventoryQueries,
     RebuildInventoryProjection,
 )
-from application.fulfilment import FulfilmentProcess, FulfilmentScheduler
+from application.fulfilment import FulfilmentScheduler
 from application.kpi import KpiQuery
 from application.nonconformities import CloseNonConformity, NonConformityQueries, RaiseNonConformity
-from application.orders import (
-    CancelOrder,
-    ChangeItemStatus,
-    ChangeOrderStatus,
-    OrderHistoryHandler,
-    OrderQueries,
-    PlaceOrder,
-)
+from application.orders import CancelOrder, ChangeItemStatus, ChangeOrderStatus, OrderQueries, PlaceOrder
 from application.outbox_admin import OutboxQueries, ReplayFailedEvent
 from application.ports.security import UserAccount
 from application.reconciliation import ReconcileDeliveries
-from application.relay import OutboxRelay
+from application.registry import HandlerOptions
+from application.relay import LocalDelivery, OutboxRelay
 from application.security import LOGIN_CLIENT, LOGIN_FAILURES, Authenticate, Logout, VerifyToken
 from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
-from domain.events import DomainEvent
-from domain.inventories import InventoryCreated, InventoryDeleted, InventoryLineAdded
-from domain.nonconformities import NcClosed, NcCreated
-from domain.orders import ORDER_EVENTS
-from domain.suppliers import SupplierCertificationUpdated, SupplierCreated
 
 from adapters.outbound.clock import SystemClock
 from adapters.outbound.inprocess import InProcessPublisher
@@ -50,11 +39,6 @@ from adapters.outbound.security import Argon2Hasher, JwtTokenService, StaticUser
 from adapters.outbound.sqlalchemy.engine import create_engine
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
 from bootstrap.settings import Settings
-
-EVENT_TYPES: tuple[type[DomainEvent], ...] = (SupplierCreated, SupplierCertificationUpdated, NcCreated, NcClosed)
-EVENT_TYPES += (InventoryCreated, InventoryLineAdded, InventoryDeleted)
-EVENT_TYPES += ORDER_EVENTS
-
 
 def database_kind(url: str) -> str:
     if url.startswith("memory://"):
@@ -95,25 +79,21 @@ class Container(containers.DeclarativeContainer):
         postgresql=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock),
     )
 
-    # handlers and their dispatcher: the same objects whatever the event mode
-    audit_handler = providers.Singleton(AuditTrailHandler, uow=uow.provider, clock=clock)
-    inventory_projection = providers.Singleton(InventoryProjectionHandler, uow=uow.provider, clock=clock)
-    order_history = providers.Singleton(OrderHistoryHandler, uow=uow.provider, clock=clock)
-    fulfilment_process = providers.Singleton(
-        FulfilmentProcess,
-        uow=uow.provider,
+    # the registered handlers and the one path that applies events to them, whatever the event mode
+    registry = providers.Object(REGISTRY)
+    extra_handlers = providers.List()  # tests add handlers here
+    handlers = providers.Singleton(
+        REGISTRY.build_handlers,
         clock=clock,
-        enabled=config.fulfilment_auto,
-        step_seconds=config.fulfilment_step_seconds,
+        options=providers.Factory(HandlerOptions, fulfilment_auto=config.fulfilment_auto,
+                                  fulfilment_step_seconds=config.fulfilment_step_seconds),
+        extra=extra_handlers,
     )
-    handlers = providers.List(audit_handler, inventory_projection, order_history, fulfilment_process)
-    dispatcher = providers.Singleton(
-        EventDispatcher, handlers=handlers, known_event_types=[e.event_type for e in EVENT_TYPES]
-    )
+    apply_events = providers.Singleton(ApplyEvents, events=REGISTRY.events, handlers=handlers, clock=clock)
 
     publisher = providers.Selector(
         config.event_mode,
-        polling=providers.Singleton(InProcessPublisher, dispatcher=dispatcher),
+        polling=providers.Singleton(InProcessPublisher, apply=apply_events, uow=uow.provider),
         kafka=providers.Singleton(
             KafkaPublisher,
             bootstrap_servers=config.kafka_bootstrap_servers,
@@ -128,23 +108,31 @@ class Container(containers.DeclarativeContainer):
         max_backoff_seconds=config.outbox_max_backoff_seconds,
     )
     deliver_received = providers.Singleton(
-        DeliverReceivedEvent, dispatcher=dispatcher, uow=uow.provider, clock=clock, policy=retry_policy,
+        DeliverReceivedEvents, apply=apply_events, uow=uow.provider, clock=clock, policy=retry_policy,
         group=config.kafka_consumer_group,
     )
     reconcile = providers.Singleton(
         ReconcileDeliveries, uow=uow.provider, clock=clock, after_seconds=config.reconcile_after_seconds
     )
     consumer_topics = providers.Callable(
-        lambda prefix: sorted({topic_for(prefix, e.aggregate_type) for e in EVENT_TYPES}), config.kafka_topic_prefix
+        lambda prefix: [topic_for(prefix, aggregate) for aggregate in REGISTRY.aggregate_types],
+        config.kafka_topic_prefix,
     )
-    relay = providers.Singleton(
-        OutboxRelay,
-        uow=uow.provider,
-        publisher=publisher,
-        clock=clock,
-        policy=retry_policy,
-        batch_size=config.outbox_batch_size,
-        lease_seconds=config.outbox_lease_seconds,
+    relay = providers.Selector(
+        config.event_mode,
+        polling=providers.Singleton(
+            LocalDelivery, uow=uow.provider, apply=apply_events, clock=clock, policy=retry_policy,
+            batch_size=config.outbox_batch_size,
+        ),
+        kafka=providers.Singleton(
+            OutboxRelay,
+            uow=uow.provider,
+            publisher=publisher,
+            clock=clock,
+            policy=retry_policy,
+            batch_size=config.outbox_batch_size,
+            lease_seconds=config.outbox_lease_seconds,
+        ),
     )
 
     # use cases and queries

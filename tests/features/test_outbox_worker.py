@@ -1,9 +1,11 @@
 from collections.abc import Sequence
 
+from dependency_injector import providers
 from pytest_bdd import given, parsers, scenarios, when
 
 from application.envelope import EventEnvelope
 from application.ports.publisher import EventPublisher
+from application.relay import OutboxRelay
 from tests.support.harness import RunningApp
 
 scenarios("outbox_worker.feature")
@@ -18,13 +20,14 @@ class BlackHole(EventPublisher):
 
 @given("the event transport acknowledges events but delivers none")
 def transport_loses(app: RunningApp) -> None:
-    relay = app.container.relay()
-    app.real_publisher, relay.publisher = relay.publisher, BlackHole()
+    c = app.container
+    lossy = OutboxRelay(c.uow, BlackHole(), c.clock(), c.retry_policy())
+    c.relay.override(providers.Object(lossy))
 
 
 @when("the event transport delivers again")
 def transport_recovers(app: RunningApp) -> None:
-    app.container.relay().publisher = app.real_publisher
+    app.container.relay.reset_override()
 
 
 @when(parsers.parse("{minutes:d} minutes pass"))

@@ -15,8 +15,7 @@ import time
 from adapters.inbound.api.app import create_app
 from adapters.inbound.runtime import kafka_consumer
 from adapters.outbound.clock import FixedClock
-from application.dispatch import ALL_EVENTS, EventHandler
-from application.envelope import EventEnvelope
+from application.dispatch import ALL_EVENTS, Delivery, EventHandler
 from application.ports.unit_of_work import UnitOfWork
 from bootstrap.container import Container, build_container
 from bootstrap.settings import EventMode, Settings
@@ -34,7 +33,7 @@ class SwitchableFailure(EventHandler):
     subscribes_to = frozenset({ALL_EVENTS})
     failing = False
 
-    def apply(self, uow: UnitOfWork, envelope: EventEnvelope) -> None:
+    def apply(self, uow: UnitOfWork, delivery: Delivery) -> None:
         if self.failing:
             raise RuntimeError("downstream system unavailable")
 
@@ -53,8 +52,8 @@ class RunningApp:
         self.clock = FixedClock(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
         self.container: Container = build_container(settings)
         self.container.clock.override(providers.Object(self.clock))
-        self.failure = SwitchableFailure(self.container.uow, self.clock)
-        self.container.handlers.add_args(self.failure)
+        self.failure = SwitchableFailure(self.clock)
+        self.container.extra_handlers.add_args(self.failure)
         self.client = TestClient(create_app(self.container), raise_server_exceptions=False)
         self.consumer = kafka_consumer(self.container) if settings.event_mode == EventMode.KAFKA else None
 
@@ -77,7 +76,7 @@ class RunningApp:
         self.container.reconcile()()
         relay = self.container.relay()
         report = relay.drain()
-        self.consume(report.published if relay.publisher is self.container.publisher() else 0)
+        self.consume(report.published if getattr(relay, "publisher", None) is self.container.publisher() else 0)
         self.container.fulfilment_scheduler().run_once()
         return report
 

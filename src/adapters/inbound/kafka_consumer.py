@@ -10,7 +10,8 @@ from uuid import UUID
 import structlog
 from confluent_kafka import Consumer, KafkaError, Message
 
-from application.consumption import DeliverReceivedEvent
+from application.consumption import DeliverReceivedEvents
+from application.envelope import EventEnvelope
 from application.error_text import describe
 from application.ports.outbox import OutboxStatus
 
@@ -21,7 +22,7 @@ log = structlog.get_logger("supplytrace.consumer")
 
 
 class KafkaEventConsumer:
-    def __init__(self, deliver: DeliverReceivedEvent, bootstrap_servers: str, topics: list[str], group_id: str,
+    def __init__(self, deliver: DeliverReceivedEvents, bootstrap_servers: str, topics: list[str], group_id: str,
                  session_timeout_ms: int = 10000, batch_size: int = 100, poll_timeout: float = 0.5) -> None:
         self.deliver, self.topics, self.batch_size, self.poll_timeout = deliver, topics, batch_size, poll_timeout
         self.config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
@@ -47,57 +48,60 @@ class KafkaEventConsumer:
             self.consumer.subscribe(self.topics)
 
     def run_once(self, timeout: float | None = None) -> int:
-        """Handle one batch; commit its offsets. Returns how many records it handled."""
+        """Handle what the broker has (waiting up to `timeout` for the first record) in one
+        transaction; commit its offsets after it. Returns how many records it handled."""
         self.subscribe()
         assert self.consumer is not None
-        messages = self.consumer.consume(self.batch_size, self.poll_timeout if timeout is None else timeout)
-        handled, confirmed = 0, []
+        first = self.consumer.poll(self.poll_timeout if timeout is None else timeout)
+        if first is None:
+            return 0
+        messages = [first, *self.consumer.consume(self.batch_size - 1, 0)] if self.batch_size > 1 else [first]
+        records: list[tuple[Message, EventEnvelope]] = []
+        dead: list[tuple[Message, str]] = []
         for message in messages:
             if message.error():
                 if message.error().code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer.error", error=message.error().str())
                 continue
-            event_id = self._handle(message)
-            if event_id is not None:
-                confirmed.append(event_id)
-            handled += 1
-        if handled:
-            self.deliver.confirm(confirmed)  # before the commit: a crash in between redelivers, never loses
-            self.consumer.commit(asynchronous=False)
-            self.handled += handled
-        return handled
+            try:
+                records.append((message, decode(message.value())))
+            except (ValueError, KeyError, TypeError) as error:
+                dead.append((message, f"cannot be deserialized: {describe(error)}"))
+        taken = len(records) + len(dead)
+        if not taken:
+            return 0
+        outcomes = self.deliver([envelope for _, envelope in records]) if records else []
+        for (message, _), outcome in zip(records, outcomes, strict=True):
+            if outcome is not None and outcome[0] is OutboxStatus.FAILED:
+                dead.append((message, outcome[1]))
+        self._dead_letter(dead)
+        self.consumer.commit(asynchronous=False)  # after the handlers' commit: a crash in between redelivers
+        self.handled += taken
+        return taken
 
-    def _handle(self, message: Message) -> UUID | None:
-        """Hand one record to the handlers; returns its event id once every handler took it."""
-        try:
-            envelope = decode(message.value())
-        except (ValueError, KeyError, TypeError) as error:
-            self._dead_letter(message, f"cannot be deserialized: {describe(error)}")
-            return None
-        outcome = self.deliver(envelope)
-        if outcome is None:
-            return envelope.event_id
-        status, error = outcome
-        if status is OutboxStatus.FAILED:
-            self._dead_letter(message, error)
-        return None
-
-    def _dead_letter(self, message: Message, error: str) -> None:
-        """Copy the record to `<topic>.dlq` with the error in headers; raises unless the broker acked."""
-        headers = list(message.headers() or []) + [
-            ("dlq_error", error[:2000].encode()),
-            ("dlq_original_topic", message.topic().encode()),
-            ("dlq_original_partition", str(message.partition()).encode()),
-            ("dlq_original_offset", str(message.offset()).encode()),
-        ]
+    def _dead_letter(self, dead: list[tuple[Message, str]]) -> None:
+        """Copy the records to `<topic>.dlq` with the error in headers; raises unless the broker acked all."""
+        if not dead:
+            return
         reports: list[KafkaError | None] = []
-        refused = self.dead_letters.produce(dead_letter_topic(message.topic()), message.value(), message.key(),
-                                            headers, lambda err, _msg: reports.append(err))
+        refused = []
+        for message, error in dead:
+            headers = list(message.headers() or []) + [
+                ("dlq_error", error[:2000].encode()),
+                ("dlq_original_topic", message.topic().encode()),
+                ("dlq_original_partition", str(message.partition()).encode()),
+                ("dlq_original_offset", str(message.offset()).encode()),
+            ]
+            refusal = self.dead_letters.produce(dead_letter_topic(message.topic()), message.value(), message.key(),
+                                                headers, lambda err, _msg: reports.append(err))
+            if refusal is not None:
+                refused.append(refusal)
         self.dead_letters.flush(30)
-        if refused is not None or reports != [None]:
+        if refused or reports != [None] * len(dead):
             self.dead_letters.renew()  # a fatal or timed-out session is not reused for the retry
             raise RuntimeError(f"dead-lettering failed: {refused or reports}")
-        log.error("consumer.dead_lettered", topic=message.topic(), offset=message.offset(), error=error)
+        for message, error in dead:
+            log.error("consumer.dead_lettered", topic=message.topic(), offset=message.offset(), error=error)
 
     # the same loop shape as the relay: start/stop for `serve`, run for `consume`
     def run(self) -> None:

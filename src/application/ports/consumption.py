@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,13 +16,18 @@ class AlreadyProcessed(Exception):
     """Another delivery of the same event reached the same handler first."""
 
 
+ProcessedKey = tuple[str, UUID]  # (handler name, event id)
+
+
 class ProcessedEventStore(ABC):
-    @abstractmethod
-    def contains(self, handler: str, event_id: UUID) -> bool: ...
+    """Which handler has applied which event: the idempotency keys, never removed by the service."""
 
     @abstractmethod
-    def add(self, handler: str, event_id: UUID, processed_at: datetime) -> None:
-        """Record the pair; raises AlreadyProcessed if it exists."""
+    def record_new(self, keys: Sequence[ProcessedKey], processed_at: datetime) -> set[ProcessedKey]:
+        """Record the keys not recorded yet (one statement); returns those, the ones to apply now.
+
+        A key that a concurrent transaction is recording waits for it: if that one commits, the key
+        is not new here; so two deliveries of one event never both apply it."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,8 @@ class AuditLog(ABC):
     """Append-only: no update, no delete."""
 
     @abstractmethod
-    def append(self, entry: AuditEntry) -> None: ...
+    def append(self, entries: Sequence[AuditEntry]) -> None:
+        """Append in one statement; an entry whose event is already recorded is skipped."""
 
     @abstractmethod
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]: ...

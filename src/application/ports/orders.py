@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -71,10 +72,10 @@ class OrderHistoryEntry:
 
 
 class OrderHistory(ABC):
-    """Append-only; one entry per event (a second append of the same event raises AlreadyProcessed)."""
+    """Append-only; one entry per event (an entry whose event is already recorded is skipped)."""
 
     @abstractmethod
-    def append(self, entry: OrderHistoryEntry) -> None: ...
+    def append(self, entries: Sequence[OrderHistoryEntry]) -> None: ...
 
     @abstractmethod
     def of_order(self, order_id: UUID, include_items: bool) -> list[OrderHistoryEntry]:

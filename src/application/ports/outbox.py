@@ -33,19 +33,30 @@ class OutboxRecord:
 
 
 class OutboxRepository(ABC):
-    @abstractmethod
-    def add(self, envelope: EventEnvelope, now: datetime) -> None:
-        """Append a PENDING event, due now."""
+    """The hot outbox holds the events still to deliver (PENDING), published but not yet handled,
+    and FAILED; a handled event leaves it for the archive, which `get`, `list` and the counts
+    still read."""
 
     @abstractmethod
-    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[OutboxRecord]:
-        """Lease up to `limit` due PENDING events, oldest first, that no other relay holds.
+    def add(self, envelopes: Sequence[EventEnvelope], now: datetime) -> None:
+        """Append PENDING events, due now, in this order (one statement)."""
 
-        A leased event is invisible to other claims until `lease_until`, so concurrent relays
-        never take the same event; a relay that dies leaves it to be retaken after the lease.
-        An event is only claimable when no earlier PENDING event of the same aggregate exists
-        (leased, or waiting for its retry), so one aggregate's events are delivered in order.
+    @abstractmethod
+    def claim(self, limit: int, now: datetime, lease_until: datetime | None = None) -> list[OutboxRecord]:
+        """Take up to `limit` due PENDING events, oldest first, that no other relay holds.
+
+        With `lease_until`, the events are leased: invisible to other claims until then, so a
+        relay may work on them outside this transaction (a broker publish); one that dies leaves
+        them to be retaken after the lease. Without it, they are held only by this transaction
+        (row locks), which must then settle them before it commits.
+        An event is only claimable when every earlier PENDING event of its aggregate is claimed
+        with it, so one aggregate's events are delivered in order.
         """
+
+    @abstractmethod
+    def held_back(self, envelopes: Sequence[EventEnvelope]) -> set[UUID]:
+        """The events among these that an earlier PENDING event of their aggregate (not among
+        them) must precede: a consumer leaves them to the relay, which delivers them in order."""
 
     @abstractmethod
     def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
@@ -55,11 +66,11 @@ class OutboxRepository(ABC):
     def mark_published(self, records: Sequence[OutboxRecord], now: datetime, handled_by: str | None = None) -> None:
         """Mark these claimed events PUBLISHED, unless a consumer recorded a failure meanwhile
         (their attempts no longer match the claimed record's). `handled_by`: publishing ran the
-        handlers themselves (polling mode), so the events are handled too."""
+        handlers themselves (polling mode), so the events are handled too and go to the archive."""
 
     @abstractmethod
     def mark_handled(self, event_ids: Sequence[UUID], handled_by: str, now: datetime) -> None:
-        """The handlers of `handled_by` (a consumer group) have handled these events."""
+        """The handlers of `handled_by` (a consumer group) have handled these events: archived."""
 
     @abstractmethod
     def unhandled(self, published_before: datetime, limit: int) -> list[OutboxRecord]:
@@ -79,8 +90,8 @@ class OutboxRepository(ABC):
         """Store a failed try: the new attempt count, the error and when to try again."""
 
     @abstractmethod
-    def release(self, event_id: UUID) -> None:
-        """Drop the lease without counting an attempt."""
+    def release(self, event_ids: Sequence[UUID]) -> None:
+        """Drop the leases without counting an attempt."""
 
     @abstractmethod
     def get(self, event_id: UUID) -> OutboxRecord | None: ...

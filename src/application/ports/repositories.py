@@ -33,6 +33,9 @@ class Repository(ABC, Generic[A]):
         self._add(aggregate)
         self.seen.append(aggregate)
 
+    def flush(self) -> None:
+        """Write back what changed in the aggregates `seen` (stores that write at once need nothing)."""
+
     def get(self, identity: Hashable) -> A | None:
         aggregate = self._get(identity)
         if aggregate is not None and aggregate not in self.seen:

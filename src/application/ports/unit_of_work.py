@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from domain.events import DomainEvent
 
@@ -22,6 +23,9 @@ class StoreUnavailable(Exception):
 
 
 class UnitOfWork(ABC):
+    """The stores below are opened by the adapter; every `Repository` among them is an aggregate
+    repository whose recorded events go to the outbox on commit (none is listed by hand)."""
+
     suppliers: SupplierRepository
     ncs: NonConformityRepository
     outbox: OutboxRepository
@@ -34,10 +38,12 @@ class UnitOfWork(ABC):
     fulfilment: FulfilmentSchedule
     revoked_tokens: RevokedTokens
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, after_commit: Callable[[], None] | None = None) -> None:
         self.clock = clock
         self.origin = Origin()
         self.read_only = False
+        self.after_commit = after_commit  # called after a commit that wrote outbox events (wakes relays)
+        self.staged = 0
 
     def __enter__(self) -> UnitOfWork:
         self._begin()
@@ -60,13 +66,34 @@ class UnitOfWork(ABC):
         if self.read_only:
             raise RuntimeError("a reading unit of work cannot commit")
         self.stage_events()
+        for repository in self._aggregate_repositories():
+            repository.flush()
         self._commit()
+        if self.staged and self.after_commit is not None:
+            self.after_commit()
+        self.staged = 0
 
     def stage_events(self) -> None:
-        """Put the events recorded so far into the outbox, stamped with the current origin."""
-        now = self.clock.now()
-        for event in self._collect_new_events():
-            self.outbox.add(EventEnvelope.wrap(event, self.origin), now)
+        """Put the events recorded so far into the outbox (one statement), stamped with the current origin."""
+        envelopes = [EventEnvelope.wrap(event, self.origin) for event in self._collect_new_events()]
+        if envelopes:
+            self.outbox.add(envelopes, self.clock.now())
+            self.staged += len(envelopes)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: on an exception its writes are undone and the exception goes on;
+        the aggregates it loaded are forgotten too."""
+        marks = [(repository, len(repository.seen)) for repository in self._aggregate_repositories()]
+        staged = self.staged
+        try:
+            with self._savepoint():
+                yield
+        except BaseException:
+            for repository, mark in marks:
+                del repository.seen[mark:]
+            self.staged = staged
+            raise
 
     def _collect_new_events(self) -> Iterator[DomainEvent]:
         for repository in self._aggregate_repositories():
@@ -75,7 +102,10 @@ class UnitOfWork(ABC):
                     yield aggregate.events.pop(0)
 
     def _aggregate_repositories(self) -> list[Repository]:
-        return [self.suppliers, self.ncs, self.inventories, self.orders]
+        return [store for store in vars(self).values() if isinstance(store, Repository)]
+
+    @abstractmethod
+    def _savepoint(self) -> AbstractContextManager[object]: ...
 
     @abstractmethod
     def _begin(self) -> None: ...

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 from uuid import UUID
 
 from application.pagination import Page, PageRequest
-from application.ports.consumption import AlreadyProcessed
 from application.ports.orders import (
     FulfilmentSchedule,
     FulfilmentStep,
@@ -63,10 +62,12 @@ class MemoryOrderHistory(OrderHistory):
     def __init__(self, state: MemoryState) -> None:
         self.state = state
 
-    def append(self, entry: OrderHistoryEntry) -> None:
-        if any(e.event_id == entry.event_id for e in self.state.order_history):
-            raise AlreadyProcessed(f"order history already holds {entry.event_id}")
-        self.state.order_history.append(dataclasses.replace(entry, id=self.state.next_id("order_history")))
+    def append(self, entries: Sequence[OrderHistoryEntry]) -> None:
+        recorded = {e.event_id for e in self.state.order_history}
+        for entry in entries:
+            if entry.event_id not in recorded:
+                recorded.add(entry.event_id)
+                self.state.order_history.append(dataclasses.replace(entry, id=self.state.next_id("order_history")))
 
     def of_order(self, order_id: UUID, include_items: bool) -> list[OrderHistoryEntry]:
         entries = [e for e in self.state.order_history

@@ -11,11 +11,11 @@ from uuid import UUID
 from application.envelope import EventEnvelope
 from application.pagination import Page, PageRequest
 from application.ports.consumption import (
-    AlreadyProcessed,
     AuditEntry,
     AuditFilter,
     AuditLog,
     ProcessedEventStore,
+    ProcessedKey,
 )
 from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatus
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
@@ -91,11 +91,22 @@ class MemoryOutboxRepository(OutboxRepository):
     def __init__(self, state: MemoryState) -> None:
         self.state = state
 
-    def add(self, envelope: EventEnvelope, now: datetime) -> None:
-        record = OutboxRecord(envelope, OutboxStatus.PENDING, 0, None, now, now)
-        self.state.outbox[envelope.event_id] = OutboxRow(record, self.state.next_id("outbox"))
+    def add(self, envelopes: Sequence[EventEnvelope], now: datetime) -> None:
+        for envelope in envelopes:
+            record = OutboxRecord(envelope, OutboxStatus.PENDING, 0, None, now, now)
+            self.state.outbox[envelope.event_id] = OutboxRow(record, self.state.next_id("outbox"))
 
-    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[OutboxRecord]:
+    def held_back(self, envelopes: Sequence[EventEnvelope]) -> set[UUID]:
+        mine = {e.event_id for e in envelopes}
+        first_other: dict[tuple[str, str], int] = {}
+        for row in self.state.outbox.values():
+            if row.record.status is OutboxStatus.PENDING and row.record.envelope.event_id not in mine:
+                key = _key(row.record)
+                first_other[key] = min(first_other.get(key, row.position), row.position)
+        return {e.event_id for e in envelopes if (e.aggregate_type, e.aggregate_id) in first_other
+                and first_other[(e.aggregate_type, e.aggregate_id)] < self.state.outbox[e.event_id].position}
+
+    def claim(self, limit: int, now: datetime, lease_until: datetime | None = None) -> list[OutboxRecord]:
         pending = [row for row in self.state.outbox.values() if row.record.status is OutboxStatus.PENDING]
         due = [
             row
@@ -130,7 +141,9 @@ class MemoryOutboxRepository(OutboxRepository):
         for event_id in event_ids:
             row = self.state.outbox.get(event_id)
             if row is not None and row.record.handled_at is None:
-                row.record = dataclasses.replace(row.record, handled_at=now, handled_by=handled_by)
+                published_at = row.record.published_at or now
+                self._update(event_id, status=OutboxStatus.PUBLISHED, published_at=published_at, handled_at=now,
+                             handled_by=handled_by)
 
     def _unhandled(self, published_before: datetime) -> list[OutboxRow]:
         rows = [r for r in self.state.outbox.values() if r.record.status is OutboxStatus.PUBLISHED
@@ -155,8 +168,9 @@ class MemoryOutboxRepository(OutboxRepository):
     ) -> None:
         self._update(event_id, attempts=attempts, last_error=error, status=status, next_attempt_at=next_attempt_at)
 
-    def release(self, event_id: UUID) -> None:
-        self._update(event_id)
+    def release(self, event_ids: Sequence[UUID]) -> None:
+        for event_id in event_ids:
+            self._update(event_id)
 
     def get(self, event_id: UUID) -> OutboxRecord | None:
         row = self.state.outbox.get(event_id)
@@ -184,23 +198,23 @@ class MemoryProcessedEventStore(ProcessedEventStore):
     def __init__(self, state: MemoryState) -> None:
         self.state = state
 
-    def contains(self, handler: str, event_id: UUID) -> bool:
-        return (handler, event_id) in self.state.processed
-
-    def add(self, handler: str, event_id: UUID, processed_at: datetime) -> None:
-        if (handler, event_id) in self.state.processed:
-            raise AlreadyProcessed(f"{handler} already processed {event_id}")
-        self.state.processed[(handler, event_id)] = processed_at
+    def record_new(self, keys: Sequence[ProcessedKey], processed_at: datetime) -> set[ProcessedKey]:
+        new = {key for key in keys if key not in self.state.processed}
+        for key in new:
+            self.state.processed[key] = processed_at
+        return new
 
 
 class MemoryAuditLog(AuditLog):
     def __init__(self, state: MemoryState) -> None:
         self.state = state
 
-    def append(self, entry: AuditEntry) -> None:
-        if any(e.event_id == entry.event_id for e in self.state.audit):
-            raise AlreadyProcessed(f"audit record for {entry.event_id} exists")
-        self.state.audit.append(dataclasses.replace(entry, id=self.state.next_id("audit")))
+    def append(self, entries: Sequence[AuditEntry]) -> None:
+        recorded = {e.event_id for e in self.state.audit}
+        for entry in entries:
+            if entry.event_id not in recorded:
+                recorded.add(entry.event_id)
+                self.state.audit.append(dataclasses.replace(entry, id=self.state.next_id("audit")))
 
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
         match: Callable[[AuditEntry], bool] = lambda e: (  # noqa: E731

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 
-from adapters.outbound.memory.database import MemoryDatabase
+from adapters.outbound.memory.database import MemoryDatabase, MemoryState
 from adapters.outbound.memory.inventories import MemoryInventoryRepository, MemoryInventorySummaryStore
 from adapters.outbound.memory.orders import MemoryFulfilmentSchedule, MemoryOrderHistory, MemoryOrderRepository
 from adapters.outbound.memory.repositories import (
@@ -15,10 +20,24 @@ from adapters.outbound.memory.repositories import (
     MemorySupplierRepository,
 )
 
+STORES: dict[str, Callable[[MemoryState], Any]] = {
+    "suppliers": MemorySupplierRepository,
+    "ncs": MemoryNonConformityRepository,
+    "outbox": MemoryOutboxRepository,
+    "processed": MemoryProcessedEventStore,
+    "audit": MemoryAuditLog,
+    "orders": MemoryOrderRepository,
+    "order_history": MemoryOrderHistory,
+    "fulfilment": MemoryFulfilmentSchedule,
+    "inventories": MemoryInventoryRepository,
+    "inventory_summary": MemoryInventorySummaryStore,
+    "revoked_tokens": MemoryRevokedTokens,
+}
+
 
 class MemoryUnitOfWork(UnitOfWork):
-    def __init__(self, database: MemoryDatabase, clock: Clock) -> None:
-        super().__init__(clock)
+    def __init__(self, database: MemoryDatabase, clock: Clock, after_commit: Callable[[], None] | None = None) -> None:
+        super().__init__(clock, after_commit)
         self.database = database
         self._active = False
 
@@ -26,20 +45,20 @@ class MemoryUnitOfWork(UnitOfWork):
         state = self.database.begin()
         self._active = True
         self._state = state
-        self.suppliers = MemorySupplierRepository(state)
-        self.ncs = MemoryNonConformityRepository(state)
-        self.outbox = MemoryOutboxRepository(state)
-        self.processed = MemoryProcessedEventStore(state)
-        self.audit = MemoryAuditLog(state)
-        self.orders = MemoryOrderRepository(state)
-        self.order_history = MemoryOrderHistory(state)
-        self.fulfilment = MemoryFulfilmentSchedule(state)
-        self.inventories = MemoryInventoryRepository(state)
-        self.inventory_summary = MemoryInventorySummaryStore(state)
-        self.revoked_tokens = MemoryRevokedTokens(state)
+        for name, store in STORES.items():
+            setattr(self, name, store(state))
 
     def _commit(self) -> None:
         self.database.commit(self._state)
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[object]:
+        snapshot = copy.deepcopy(self._state)
+        try:
+            yield snapshot
+        except BaseException:
+            self._state.__dict__.update(snapshot.__dict__)
+            raise
 
     def rollback(self) -> None:
         if self._active:

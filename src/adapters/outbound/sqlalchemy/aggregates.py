@@ -81,6 +81,9 @@ class SqlSupplierRepository(SupplierRepository):
     def _add(self, supplier: Supplier) -> None:
         self.mapper.insert(supplier)
 
+    def flush(self) -> None:
+        self.mapper.flush(self.seen)
+
     def _get(self, identity: int) -> Supplier | None:
         return self.mapper.load(identity)
 
@@ -115,6 +118,9 @@ class SqlNonConformityRepository(NonConformityRepository):
 
     def _add(self, nc: NonConformity) -> None:
         self.mapper.insert(nc)
+
+    def flush(self) -> None:
+        self.mapper.flush(self.seen)
 
     def _get(self, identity: int) -> NonConformity | None:
         return self.mapper.load(identity)

@@ -23,7 +23,9 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "audit_log": APPEND_ONLY,  # the audit trail: appended to, never rewritten
     "order_history": APPEND_ONLY,
     "processed_events": APPEND_ONLY,  # a handled event stays handled
-    "outbox_events": APPEND_ONLY,  # and UPDATE of its delivery state only (IMMUTABLE_COLUMNS)
+    "outbox_events": APPEND_ONLY + ("DELETE",),  # UPDATE of its delivery state only (IMMUTABLE_COLUMNS);
+    # a DELETE passes only for events already in the archive (a trigger of migration 0005)
+    "outbox_archive": APPEND_ONLY,  # handled events, as they were delivered
 }
 
 # what happened, to what, when and by whom: written once by the business transaction; the relay may

@@ -56,6 +56,9 @@ class SqlInventoryRepository(InventoryRepository):
         self.conn = conn
         self.mapper = TableMapper(conn, inventories, inventory_row, inventory_from)
 
+    def flush(self) -> None:
+        self.mapper.flush(self.seen)
+
     def _add(self, inventory: Inventory) -> None:
         self.mapper.insert(inventory)
         for line in inventory.lines:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -10,7 +10,6 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from application.pagination import Page, PageRequest
-from application.ports.consumption import AlreadyProcessed
 from application.ports.orders import (
     ConcurrentUpdate,
     FulfilmentSchedule,
@@ -23,7 +22,7 @@ from application.ports.orders import (
 from domain.errors import Conflict
 from domain.orders import ItemStatus, Order, OrderItem, OrderStatus
 
-from adapters.outbound.sqlalchemy.integrity import duplicate_key
+from adapters.outbound.sqlalchemy.integrity import duplicate_key, insert_new
 from adapters.outbound.sqlalchemy.tables import fulfilment_schedule, order_history, order_items, orders
 
 Rows = tuple[dict[str, Any], list[dict[str, Any]]]
@@ -159,15 +158,10 @@ class SqlOrderHistory(OrderHistory):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def append(self, entry: OrderHistoryEntry) -> None:
-        values = {k: v for k, v in entry.__dict__.items() if k != "id"}
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(sa.insert(order_history).values(**values))
-        except sa.exc.IntegrityError as error:
-            if duplicate_key(error, "order_history"):
-                raise AlreadyProcessed(f"order history already holds {entry.event_id}") from error
-            raise
+    def append(self, entries: Sequence[OrderHistoryEntry]) -> None:
+        if entries:
+            rows = [{k: v for k, v in entry.__dict__.items() if k != "id"} for entry in entries]
+            self.conn.execute(insert_new(self.conn, order_history, rows))
 
     def of_order(self, order_id: UUID, include_items: bool) -> list[OrderHistoryEntry]:
         h = order_history.c

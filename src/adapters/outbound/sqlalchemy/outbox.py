@@ -12,19 +12,20 @@ import sqlalchemy as sa
 
 from application.envelope import EventEnvelope
 from application.pagination import Page, PageRequest
-from application.ports.consumption import (
-    AlreadyProcessed,
-    AuditEntry,
-    AuditFilter,
-    AuditLog,
-    ProcessedEventStore,
-)
+from application.ports.consumption import AuditEntry, AuditFilter, AuditLog, ProcessedEventStore, ProcessedKey
 from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatus
 
 from adapters.outbound.claim_order import keep_in_order
 from adapters.outbound.sqlalchemy.aggregates import fetch_page
-from adapters.outbound.sqlalchemy.integrity import duplicate_key
-from adapters.outbound.sqlalchemy.tables import audit_log, outbox_events, processed_events
+from adapters.outbound.sqlalchemy.integrity import insert_new
+from adapters.outbound.sqlalchemy.tables import (
+    WAITING,
+    UtcDateTime,
+    audit_log,
+    outbox_archive,
+    outbox_events,
+    processed_events,
+)
 
 o = outbox_events.c
 PENDING = OutboxStatus.PENDING.value
@@ -42,44 +43,75 @@ class SqlOutboxRepository(OutboxRepository):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def add(self, envelope: EventEnvelope, now: datetime) -> None:
-        self.conn.execute(sa.insert(outbox_events).values(
-            event_id=envelope.event_id, event_type=envelope.event_type, aggregate_type=envelope.aggregate_type,
-            aggregate_id=envelope.aggregate_id, occurred_at=envelope.occurred_at, actor=envelope.actor,
-            correlation_id=envelope.correlation_id, payload=envelope.payload, status=PENDING, attempts=0,
-            next_attempt_at=now, created_at=now))
+    def add(self, envelopes: Sequence[EventEnvelope], now: datetime) -> None:
+        self.conn.execute(sa.insert(outbox_events), [
+            {"event_id": e.event_id, "event_type": e.event_type, "aggregate_type": e.aggregate_type,
+             "aggregate_id": e.aggregate_id, "occurred_at": e.occurred_at, "actor": e.actor,
+             "correlation_id": e.correlation_id, "payload": e.payload, "status": PENDING, "attempts": 0,
+             "next_attempt_at": now, "created_at": now}
+            for e in envelopes])
 
-    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[OutboxRecord]:
-        # PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite has one writer at a time (BEGIN IMMEDIATE)
-        available = sa.and_(o.status == PENDING, o.next_attempt_at <= now,
-                            sa.or_(o.locked_until.is_(None), o.locked_until <= now))
-        # an earlier PENDING event of the same aggregate that is leased or waiting for its retry
-        # holds the later ones back; filtering here keeps held-back rows from filling the batch
-        earlier = outbox_events.alias("earlier")
-        e = earlier.c
-        held_back = sa.exists().where(
-            e.aggregate_type == o.aggregate_type, e.aggregate_id == o.aggregate_id, e.status == PENDING,
-            e.position < o.position, sa.or_(e.next_attempt_at > now, e.locked_until > now))
-        due = (sa.select(o.position, o.aggregate_type, o.aggregate_id)
-               .where(available, ~held_back)
-               .order_by(o.position).limit(limit).with_for_update(of=outbox_events, skip_locked=True))
-        candidates = [((r.aggregate_type, r.aggregate_id), r.position, r.position) for r in self.conn.execute(due)]
-        if not candidates:
+    def claim(self, limit: int, now: datetime, lease_until: datetime | None = None) -> list[OutboxRecord]:
+        # 1. the aggregates an event waiting for its retry, or leased by a relay, holds back: read from
+        #    a partial index of those few rows, so the plan never depends on the table's statistics
+        waiting = self._waiting(now)
+        # 2. due events, oldest first, skipping rows another relay's transaction holds (PostgreSQL;
+        #    SQLite has one writer at a time: BEGIN IMMEDIATE)
+        due = sa.select(o.position, o.aggregate_type, o.aggregate_id, o.event_id).where(
+            o.status == PENDING, o.next_attempt_at <= now, sa.or_(o.locked_until.is_(None), o.locked_until <= now))
+        if waiting:
+            due = due.where(sa.tuple_(o.aggregate_type, o.aggregate_id).not_in(list(waiting)))
+        locked = self.conn.execute(due.order_by(o.position).limit(limit)
+                                   .with_for_update(of=outbox_events, skip_locked=True)).all()
+        if not locked:
             return []
-        keys = sorted({key for key, _, _ in candidates})
-        earlier = sa.select(o.aggregate_type, o.aggregate_id, o.position).where(
+        # 3. the per-aggregate gate: an earlier PENDING event of an aggregate that this claim did not
+        #    take (another relay holds it) keeps the later ones of that aggregate back
+        keys = sorted({(r.aggregate_type, r.aggregate_id) for r in locked})
+        earlier = self.conn.execute(sa.select(o.aggregate_type, o.aggregate_id, o.position).where(
             o.status == PENDING, sa.tuple_(o.aggregate_type, o.aggregate_id).in_(keys),
-            o.position <= candidates[-1][1])
-        pending = [((r.aggregate_type, r.aggregate_id), r.position) for r in self.conn.execute(earlier)]
-        kept = keep_in_order(candidates, pending)
+            o.position <= locked[-1].position))
+        kept = set(keep_in_order([((r.aggregate_type, r.aggregate_id), r.position, r.position) for r in locked],
+                                 [((r.aggregate_type, r.aggregate_id), r.position) for r in earlier]))
         if not kept:
             return []
-        rows = self.conn.execute(sa.update(outbox_events).where(o.position.in_(kept))
-                                 .values(locked_until=lease_until).returning(*outbox_events.c))
-        return [_record(r) for r in sorted(rows, key=lambda r: r.position)]
+        if lease_until is None:
+            query = sa.select(outbox_events).where(o.position.in_(kept))
+        else:
+            query = (sa.update(outbox_events).where(o.position.in_(kept)).values(locked_until=lease_until)
+                     .returning(*outbox_events.c))
+        return [_record(r) for r in sorted(self.conn.execute(query), key=lambda r: r.position)]
 
-    def _update(self, event_id: UUID, **values: Any) -> None:
-        self.conn.execute(sa.update(outbox_events).where(o.event_id == event_id).values(locked_until=None, **values))
+    def _waiting(self, now: datetime) -> dict[tuple[str, str], int]:
+        rows = self.conn.execute(
+            sa.select(o.aggregate_type, o.aggregate_id, sa.func.min(o.position))
+            .where(WAITING, sa.or_(o.next_attempt_at > now, o.locked_until > now))
+            .group_by(o.aggregate_type, o.aggregate_id))
+        return {(t, i): position for t, i, position in rows}
+
+    def held_back(self, envelopes: Sequence[EventEnvelope]) -> set[UUID]:
+        if not envelopes:
+            return set()
+        mine = [e.event_id for e in envelopes]
+        keys = sorted({(e.aggregate_type, e.aggregate_id) for e in envelopes})
+        first = self._first_pending(keys, mine)
+        if not first:
+            return set()
+        positions = dict(self.conn.execute(sa.select(o.event_id, o.position).where(o.event_id.in_(mine))).all())
+        return {e.event_id for e in envelopes if (e.aggregate_type, e.aggregate_id) in first
+                and positions.get(e.event_id, first[(e.aggregate_type, e.aggregate_id)] + 1)
+                > first[(e.aggregate_type, e.aggregate_id)]}
+
+    def _first_pending(self, keys: list[tuple[str, str]], mine: list[UUID]) -> dict[tuple[str, str], int]:
+        rows = self.conn.execute(
+            sa.select(o.aggregate_type, o.aggregate_id, sa.func.min(o.position)).where(
+                o.status == PENDING, sa.tuple_(o.aggregate_type, o.aggregate_id).in_(keys), o.event_id.not_in(mine))
+            .group_by(o.aggregate_type, o.aggregate_id))
+        return {(t, i): position for t, i, position in rows}
+
+    def _update(self, event_ids: Sequence[UUID], **values: Any) -> None:
+        self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids))
+                          .values(locked_until=None, **values))
 
     def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
         self.conn.execute(sa.update(outbox_events)
@@ -90,16 +122,27 @@ class SqlOutboxRepository(OutboxRepository):
         by_attempts: dict[int, list[UUID]] = defaultdict(list)
         for record in records:
             by_attempts[record.attempts].append(record.envelope.event_id)
-        handled = {"handled_at": now, "handled_by": handled_by} if handled_by else {}
         for attempts, event_ids in by_attempts.items():
-            self.conn.execute(
-                sa.update(outbox_events)
-                .where(o.event_id.in_(event_ids), o.status == PENDING, o.attempts == attempts)
-                .values(locked_until=None, status=PUBLISHED, published_at=now, **handled))
+            still_ours = sa.and_(o.event_id.in_(event_ids), o.status == PENDING, o.attempts == attempts)
+            if handled_by is None:
+                self.conn.execute(sa.update(outbox_events).where(still_ours)
+                                  .values(locked_until=None, status=PUBLISHED, published_at=now))
+            else:
+                self._archive(still_ours, now, handled_by)
 
     def mark_handled(self, event_ids: Sequence[UUID], handled_by: str, now: datetime) -> None:
-        self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids), o.handled_at.is_(None))
-                          .values(handled_at=now, handled_by=handled_by))
+        if event_ids:
+            self._archive(o.event_id.in_(event_ids), now, handled_by)
+
+    def _archive(self, which: sa.ColumnElement[bool], now: datetime, handled_by: str) -> None:
+        """Move these events, handled now, to the archive (the hot table keeps only what is to do)."""
+        at = sa.literal(now, UtcDateTime)
+        values = {"status": sa.literal(PUBLISHED), "published_at": sa.func.coalesce(o.published_at, at),
+                  "handled_at": at, "handled_by": sa.literal(handled_by)}
+        names = [c.name for c in outbox_archive.columns]
+        columns = [values[name].label(name) if name in values else o[name] for name in names]
+        self.conn.execute(sa.insert(outbox_archive).from_select(names, sa.select(*columns).where(which)))
+        self.conn.execute(sa.delete(outbox_events).where(which))
 
     def _unhandled(self, published_before: datetime) -> sa.ColumnElement[bool]:
         return sa.and_(o.status == PUBLISHED, o.handled_at.is_(None), o.published_at < published_before)
@@ -114,36 +157,46 @@ class SqlOutboxRepository(OutboxRepository):
         return self.conn.execute(query).scalar_one()
 
     def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
-        self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids), o.status == PUBLISHED,
-                                                         o.handled_at.is_(None))
-                          .values(status=PENDING, next_attempt_at=now, locked_until=None, last_error=note))
+        if event_ids:
+            self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids), o.status == PUBLISHED,
+                                                             o.handled_at.is_(None))
+                              .values(status=PENDING, next_attempt_at=now, locked_until=None, last_error=note))
 
     def record_failure(
         self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime
     ) -> None:
-        self._update(event_id, attempts=attempts, last_error=error, status=status.value,
+        self._update([event_id], attempts=attempts, last_error=error, status=status.value,
                      next_attempt_at=next_attempt_at)
 
-    def release(self, event_id: UUID) -> None:
-        self._update(event_id)
+    def release(self, event_ids: Sequence[UUID]) -> None:
+        if event_ids:
+            self._update(event_ids)
 
     def get(self, event_id: UUID) -> OutboxRecord | None:
-        row = self.conn.execute(sa.select(outbox_events).where(o.event_id == event_id)).one_or_none()
-        return _record(row) if row else None
+        for table in (outbox_events, outbox_archive):
+            row = self.conn.execute(sa.select(table).where(table.c.event_id == event_id)).one_or_none()
+            if row is not None:
+                return _record(row)
+        return None
 
     def requeue(self, event_id: UUID, now: datetime) -> None:
-        self._update(event_id, status=PENDING, attempts=0, next_attempt_at=now)
+        self._update([event_id], status=PENDING, attempts=0, next_attempt_at=now)
 
     def list(self, status: OutboxStatus | None, page: PageRequest) -> Page[OutboxRecord]:
-        query = sa.select(outbox_events)
+        names = [c.name for c in outbox_archive.columns]
+        hot = sa.select(*(o[name] for name in names))
         if status is not None:
-            query = query.where(o.status == status.value)
-        return fetch_page(self.conn, query, o.position, page, _record)
+            hot = hot.where(o.status == status.value)
+        both = hot if status not in (None, OutboxStatus.PUBLISHED) else sa.union_all(hot, sa.select(outbox_archive))
+        rows = both.subquery("rows")
+        return fetch_page(self.conn, sa.select(rows), rows.c.position, page, _record)
 
     def count_by_status(self) -> dict[OutboxStatus, int]:
         counts = dict.fromkeys(OutboxStatus, 0)
         for status, n in self.conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status)):
             counts[OutboxStatus(status)] = n
+        counts[OutboxStatus.PUBLISHED] += self.conn.execute(
+            sa.select(sa.func.count()).select_from(outbox_archive)).scalar_one()
         return counts
 
 
@@ -151,19 +204,13 @@ class SqlProcessedEventStore(ProcessedEventStore):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def contains(self, handler: str, event_id: UUID) -> bool:
-        p = processed_events.c
-        query = sa.select(sa.literal(1)).where(p.handler == handler, p.event_id == event_id)
-        return self.conn.execute(query).first() is not None
-
-    def add(self, handler: str, event_id: UUID, processed_at: datetime) -> None:
-        statement = sa.insert(processed_events).values(handler=handler, event_id=event_id, processed_at=processed_at)
-        try:
-            self.conn.execute(statement)
-        except sa.exc.IntegrityError as error:
-            if duplicate_key(error, "processed_events"):
-                raise AlreadyProcessed(f"{handler} already processed {event_id}") from error
-            raise
+    def record_new(self, keys: Sequence[ProcessedKey], processed_at: datetime) -> set[ProcessedKey]:
+        if not keys:
+            return set()
+        rows = [{"handler": handler, "event_id": event_id, "processed_at": processed_at} for handler, event_id in keys]
+        statement = insert_new(self.conn, processed_events, rows).returning(processed_events.c.handler,
+                                                                           processed_events.c.event_id)
+        return {(handler, event_id) for handler, event_id in self.conn.execute(statement)}
 
 
 def _entry(row: sa.Row) -> AuditEntry:
@@ -176,17 +223,13 @@ class SqlAuditLog(AuditLog):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def append(self, entry: AuditEntry) -> None:
-        statement = sa.insert(audit_log).values(
-            event_id=entry.event_id, action=entry.event_type, entity_type=entry.entity_type,
-            entity_id=entry.entity_id, actor=entry.actor, correlation_id=entry.correlation_id,
-            occurred_at=entry.occurred_at, recorded_at=entry.recorded_at, details=entry.details)
-        try:
-            self.conn.execute(statement)
-        except sa.exc.IntegrityError as error:
-            if duplicate_key(error, "audit_log"):
-                raise AlreadyProcessed(f"audit record for {entry.event_id} exists") from error
-            raise
+    def append(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            self.conn.execute(insert_new(self.conn, audit_log, [
+                {"event_id": e.event_id, "action": e.event_type, "entity_type": e.entity_type,
+                 "entity_id": e.entity_id, "actor": e.actor, "correlation_id": e.correlation_id,
+                 "occurred_at": e.occurred_at, "recorded_at": e.recorded_at, "details": e.details}
+                for e in entries]))
 
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
         a = audit_log.c

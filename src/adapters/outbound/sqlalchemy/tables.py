@@ -67,6 +67,7 @@ non_conformities = sa.Table(
 )
 
 UNHANDLED = sa.text("status = 'PUBLISHED' AND handled_at IS NULL")
+WAITING = sa.text("status = 'PENDING' AND (attempts > 0 OR locked_until IS NOT NULL)")
 
 outbox_events = sa.Table(
     "outbox_events",
@@ -95,6 +96,22 @@ outbox_events = sa.Table(
              postgresql_where=sa.text("status = 'PENDING'"), sqlite_where=sa.text("status = 'PENDING'")),
     sa.Index(None, "status"),
     sa.Index("ix_outbox_events_unhandled", "published_at", postgresql_where=UNHANDLED, sqlite_where=UNHANDLED),
+    # the few events that hold their aggregate back (waiting for a retry, or leased by a relay)
+    sa.Index("ix_outbox_events_waiting", "aggregate_type", "aggregate_id", "position",
+             postgresql_where=WAITING, sqlite_where=WAITING),
+    sqlite_autoincrement=True,  # positions are never reused, even after the highest one is archived
+)
+
+# handled events, moved out of the hot outbox in the transaction that handled them: written once
+# (insert only), read by the outbox listing and the delivery timeline; the hot table stays small
+outbox_archive = sa.Table(
+    "outbox_archive",
+    metadata,
+    *(sa.Column(c.name, c.type, nullable=c.nullable, primary_key=c.primary_key, autoincrement=False,
+                server_default=c.server_default)
+      for c in outbox_events.columns if c.name != "locked_until"),
+    sa.Index(None, "event_id", unique=True),
+    sa.Index(None, "aggregate_type", "aggregate_id"),
 )
 
 processed_events = sa.Table(

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import sqlalchemy as sa
 
 from application.ports.clock import Clock
@@ -12,12 +16,27 @@ from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderH
 from adapters.outbound.sqlalchemy.outbox import SqlAuditLog, SqlOutboxRepository, SqlProcessedEventStore
 from adapters.outbound.sqlalchemy.security import SqlRevokedTokens
 
+# every store of the unit of work, opened on its connection (the port names their attributes)
+STORES: dict[str, Callable[[sa.Connection], Any]] = {
+    "suppliers": SqlSupplierRepository,
+    "ncs": SqlNonConformityRepository,
+    "outbox": SqlOutboxRepository,
+    "processed": SqlProcessedEventStore,
+    "audit": SqlAuditLog,
+    "orders": SqlOrderRepository,
+    "order_history": SqlOrderHistory,
+    "fulfilment": SqlFulfilmentSchedule,
+    "inventories": SqlInventoryRepository,
+    "inventory_summary": SqlInventorySummaryStore,
+    "revoked_tokens": SqlRevokedTokens,
+}
+
 
 class SqlUnitOfWork(UnitOfWork):
     """One connection, one transaction; rolled back unless committed."""
 
-    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
-        super().__init__(clock)
+    def __init__(self, engine: sa.Engine, clock: Clock, after_commit: Callable[[], None] | None = None) -> None:
+        super().__init__(clock, after_commit)
         self.engine = engine
         self.conn: sa.Connection | None = None
 
@@ -29,25 +48,25 @@ class SqlUnitOfWork(UnitOfWork):
         if self.read_only:
             self.conn.execution_options(**{READ_ONLY: True})
         self.conn.begin()
-        self.suppliers = SqlSupplierRepository(self.conn)
-        self.ncs = SqlNonConformityRepository(self.conn)
-        self.outbox = SqlOutboxRepository(self.conn)
-        self.processed = SqlProcessedEventStore(self.conn)
-        self.audit = SqlAuditLog(self.conn)
-        self.orders = SqlOrderRepository(self.conn)
-        self.order_history = SqlOrderHistory(self.conn)
-        self.fulfilment = SqlFulfilmentSchedule(self.conn)
-        self.inventories = SqlInventoryRepository(self.conn)
-        self.inventory_summary = SqlInventorySummaryStore(self.conn)
-        self.revoked_tokens = SqlRevokedTokens(self.conn)
+        for name, store in STORES.items():
+            setattr(self, name, store(self.conn))
 
     def _commit(self) -> None:
         assert self.conn is not None, "commit outside a unit of work"
-        self.suppliers.mapper.flush(self.suppliers.seen)
-        self.ncs.mapper.flush(self.ncs.seen)
-        self.orders.flush()
-        self.inventories.mapper.flush(self.inventories.seen)
         self.conn.commit()
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[object]:
+        assert self.conn is not None, "savepoint outside a unit of work"
+        nested = self.conn.begin_nested()
+        try:
+            yield nested
+        except StoreUnavailable:
+            raise  # the connection is gone: there is nothing to roll back to
+        except BaseException:
+            nested.rollback()
+            raise
+        nested.commit()
 
     def rollback(self) -> None:
         if self.conn is not None:

@@ -1,0 +1,20 @@
+"""What SupplyTrace's events are and who handles them: the one place to register either."""
+
+from __future__ import annotations
+
+from domain.inventories import InventoryCreated, InventoryDeleted, InventoryLineAdded
+from domain.nonconformities import NcClosed, NcCreated
+from domain.orders import ORDER_EVENTS
+from domain.suppliers import SupplierCertificationUpdated, SupplierCreated
+
+from application.audit import AuditTrailHandler
+from application.fulfilment import FulfilmentProcess
+from application.inventories import InventoryProjectionHandler
+from application.orders import OrderHistoryHandler
+from application.registry import EventRegistry
+
+REGISTRY = EventRegistry(
+    events=(SupplierCreated, SupplierCertificationUpdated, NcCreated, NcClosed, InventoryCreated, InventoryLineAdded,
+            InventoryDeleted, *ORDER_EVENTS),
+    handlers=(AuditTrailHandler, InventoryProjectionHandler, OrderHistoryHandler, FulfilmentProcess),
+)
