@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from application.delivery import RetryPolicy
@@ -11,7 +12,9 @@ from application.error_text import describe
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxStatus
 from application.ports.publisher import NotAttempted
-from application.ports.unit_of_work import UowFactory
+from application.ports.unit_of_work import StoreUnavailable, UowFactory
+
+log = logging.getLogger(__name__)
 
 HELD_BACK_NOTE = "received before an earlier event of its aggregate was handled: delivered again after it"
 
@@ -35,11 +38,20 @@ class DeliverReceivedEvents:
         self.apply, self.uow, self.clock, self.policy, self.group = apply, uow, clock, policy, group
 
     def __call__(self, envelopes: Sequence[EventEnvelope]) -> list[Outcome]:
+        try:
+            return self._deliver(envelopes, isolated=False)
+        except StoreUnavailable:
+            raise
+        except Exception as error:  # noqa: BLE001 - rolled back; taken again event by event
+            log.info("received batch failed (%s): taking it again event by event", describe(error))
+        return self._deliver(envelopes, isolated=True)
+
+    def _deliver(self, envelopes: Sequence[EventEnvelope], isolated: bool) -> list[Outcome]:
         results: dict[object, Outcome] = {}
         with self.uow() as uow:
             held = uow.outbox.held_back(envelopes)
             ready = [e for e in envelopes if e.event_id not in held]
-            outcomes = self.apply(uow, ready)
+            outcomes = self.apply(uow, ready, isolated=isolated)
             now = self.clock.now()
             handled, again = [], list(held)
             for envelope, error in zip(ready, outcomes, strict=True):

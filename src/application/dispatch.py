@@ -4,8 +4,9 @@
 relay, the broker consumer, a re-delivery): for a batch it records every `(handler, event_id)` key
 with one multi-row insert that skips the keys already there, hands each handler its fresh events
 (typed domain events, rebuilt from their envelopes) and lets the caller commit everything at once.
-A failing event is isolated with savepoints: it alone fails, the later events of its aggregate wait
-(`AggregateGate`), and the rest of the batch commits.
+The fast path takes the whole batch without a savepoint; if a handler fails, the caller rolls back
+and runs the batch again isolated: each event, each handler in a savepoint, so the failing event
+alone fails, the later events of its aggregate wait (`AggregateGate`), and the rest commits.
 """
 
 from __future__ import annotations
@@ -110,7 +111,10 @@ class ApplyEvents:
     def __init__(self, events: dict[str, type[DomainEvent]], handlers: Iterable[EventHandler], clock: Clock) -> None:
         self.events, self.handlers, self.clock = events, list(handlers), clock
 
-    def __call__(self, uow: UnitOfWork, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
+    def __call__(self, uow: UnitOfWork, envelopes: Sequence[EventEnvelope],
+                 isolated: bool = True) -> list[Exception | None]:
+        """`isolated=False`: the fast path, no savepoint; a handler's exception propagates and the
+        caller rolls back and calls again isolated (each event, each handler in a savepoint)."""
         outcomes: list[Exception | None] = [None] * len(envelopes)
         gate, ready = AggregateGate(), []
         for index, envelope in enumerate(envelopes):
@@ -122,16 +126,9 @@ class ApplyEvents:
             except UnhandledEvent as error:
                 outcomes[index] = error
                 gate.close(envelope)
-        if not ready:
+        if not isolated:
+            self._apply(uow, [delivery for _, delivery in ready], self.handlers)
             return outcomes
-        try:
-            with uow.savepoint():
-                self._apply(uow, [delivery for _, delivery in ready], self.handlers)
-            return outcomes
-        except StoreUnavailable:
-            raise
-        except Exception as error:  # noqa: BLE001 - isolated event by event below
-            log.info("batch of %d events failed (%s); applying them one by one", len(ready), describe(error))
         for index, delivery in ready:
             if gate.blocked(delivery.envelope):
                 outcomes[index] = NotAttempted(HELD_BACK)

@@ -104,16 +104,25 @@ class LocalDelivery(Relay):
         self.uow, self.apply, self.clock, self.policy, self.batch_size = uow, apply, clock, policy, batch_size
 
     def run_once(self) -> RelayReport:
-        now = self.clock.now()
+        try:
+            return self._deliver(isolated=False)
+        except StoreUnavailable as error:
+            log.warning("database unavailable while handling a batch: %s", error)
+            return RelayReport(unavailable=1)
+        except Exception as error:  # noqa: BLE001 - rolled back; the batch is taken again, event by event
+            log.info("batch failed (%s): taking it again event by event", describe(error))
+        try:
+            return self._deliver(isolated=True)
+        except StoreUnavailable as error:
+            log.warning("database unavailable while handling a batch: %s", error)
+            return RelayReport(unavailable=1)
+
+    def _deliver(self, isolated: bool) -> RelayReport:
         with self.uow() as uow:
-            batch = uow.outbox.claim(self.batch_size, now)
+            batch = uow.outbox.claim(self.batch_size, self.clock.now())
             if not batch:
                 return RelayReport()
-            try:
-                outcomes = self.apply(uow, [record.envelope for record in batch])
-            except StoreUnavailable as error:
-                log.warning("database unavailable while handling %d events: %s", len(batch), error)
-                return RelayReport(claimed=len(batch), unavailable=len(batch))
+            outcomes = self.apply(uow, [record.envelope for record in batch], isolated=isolated)
             report = settle(uow, batch, outcomes, self.policy, self.clock.now(), self.handled_by, leased=False)
             uow.commit()
         return report

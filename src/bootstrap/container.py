@@ -37,7 +37,9 @@ from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
 from adapters.outbound.ratelimit import LimitsRateLimiter
 from adapters.outbound.security import Argon2Hasher, JwtTokenService, StaticUserDirectory, demo_accounts
 from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.notify import PostgresWakeup
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
+from adapters.outbound.wakeup import InProcessWakeup
 from bootstrap.settings import Settings
 
 def database_kind(url: str) -> str:
@@ -72,10 +74,21 @@ class Container(containers.DeclarativeContainer):
     )
     memory_database = providers.Singleton(MemoryDatabase)
 
+    # relays wake when events are committed: PostgreSQL notifies every process (a trigger); with an
+    # embedded database the writers are in this process and signal it themselves after each commit
+    local_wakeup = providers.Singleton(InProcessWakeup)
+    wakeup = providers.Selector(
+        config.database_kind,
+        memory=local_wakeup,
+        sqlite=local_wakeup,
+        postgresql=providers.Singleton(PostgresWakeup, url=config.database_url,
+                                       connect_timeout=config.database_connect_timeout_seconds),
+    )
     uow = providers.Selector(
         config.database_kind,
-        memory=providers.Factory(MemoryUnitOfWork, database=memory_database, clock=clock),
-        sqlite=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock),
+        memory=providers.Factory(MemoryUnitOfWork, database=memory_database, clock=clock,
+                                 after_commit=local_wakeup.provided.notify),
+        sqlite=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock, after_commit=local_wakeup.provided.notify),
         postgresql=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock),
     )
 

@@ -31,7 +31,8 @@ def prepare_database(container: Container, auto_migrate: bool) -> None:
 
 def relay_loop(container: Container) -> RelayLoop:
     return RelayLoop(container.relay(), container.config.worker_poll_interval_seconds(), name="relay",
-                     scheduler=container.fulfilment_scheduler(), reconcile=container.reconcile())
+                     scheduler=container.fulfilment_scheduler(), reconcile=container.reconcile(),
+                     wakeup=container.wakeup())
 
 
 def kafka_consumer(container: Container) -> KafkaEventConsumer:

@@ -9,23 +9,26 @@ from collections.abc import Callable
 import structlog
 
 from application.fulfilment import FulfilmentScheduler
-from application.relay import OutboxRelay
+from application.ports.wakeup import Wakeup
+from application.relay import Relay
 
 log = structlog.get_logger("supplytrace.worker")
 
 
 class RelayLoop:
-    """Runs relay batches back to back while there is work, sleeps `interval` when idle; between
+    """Runs relay batches back to back while there is work; when idle it waits for the wake-up
+    signal (new events committed), or `interval` at most (the fallback, and due retries); between
     batches it fires the fulfilment process's due timers, and every `reconcile_every` seconds it
     re-drives events published but never handled (see application/reconciliation.py).
 
     A database or broker failure is logged and retried with a growing pause; it never ends the loop.
     """
 
-    def __init__(self, relay: OutboxRelay, interval: float, name: str = "relay", max_pause: float = 30.0,
+    def __init__(self, relay: Relay, interval: float, name: str = "relay", max_pause: float = 30.0,
                  scheduler: FulfilmentScheduler | None = None, reconcile: Callable[[], int] | None = None,
-                 reconcile_every: float = 5.0) -> None:
+                 reconcile_every: float = 5.0, wakeup: Wakeup | None = None) -> None:
         self.relay, self.interval, self.name, self.max_pause = relay, interval, name, max_pause
+        self.wakeup = wakeup
         self.scheduler, self.reconcile, self.reconcile_every = scheduler, reconcile, reconcile_every
         self._next_reconcile = 0.0
         self.stopping = threading.Event()
@@ -35,6 +38,7 @@ class RelayLoop:
         pause = self.interval
         log.info("worker.started", worker=self.name)
         while not self.stopping.is_set():
+            mark = self.wakeup.mark() if self.wakeup else 0
             try:
                 report = self.relay.run_once()
                 steps = self.scheduler.run_once() if self.scheduler else None
@@ -56,8 +60,12 @@ class RelayLoop:
                 log.info("worker.fulfilment", worker=self.name, due=steps.due, advanced=steps.advanced,
                          skipped=steps.skipped, failed=steps.failed)
             if report.claimed:
-                log.info("worker.batch", worker=self.name, claimed=report.claimed, published=report.published,
-                         retried=report.retried, failed=report.failed, deferred=report.deferred)
+                log.debug("worker.batch", worker=self.name, claimed=report.claimed, published=report.published,
+                          retried=report.retried, failed=report.failed, deferred=report.deferred)
+                if report.claimed == report.deferred:  # everything due waits behind an earlier event
+                    self.stopping.wait(self.interval)
+            elif self.wakeup is not None:
+                self.wakeup.wait(mark, self.interval)
             else:
                 self.stopping.wait(self.interval)
         log.info("worker.stopped", worker=self.name)
@@ -68,5 +76,7 @@ class RelayLoop:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
+        if self.wakeup is not None:
+            self.wakeup.notify()
         if self._thread is not None:
             self._thread.join(timeout)

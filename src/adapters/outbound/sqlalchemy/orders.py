@@ -22,7 +22,8 @@ from application.ports.orders import (
 from domain.errors import Conflict
 from domain.orders import ItemStatus, Order, OrderItem, OrderStatus
 
-from adapters.outbound.sqlalchemy.integrity import duplicate_key, insert_new
+from adapters.outbound.sqlalchemy.bulk import bulk_insert
+from adapters.outbound.sqlalchemy.integrity import duplicate_key
 from adapters.outbound.sqlalchemy.tables import fulfilment_schedule, order_history, order_items, orders
 
 Rows = tuple[dict[str, Any], list[dict[str, Any]]]
@@ -161,7 +162,7 @@ class SqlOrderHistory(OrderHistory):
     def append(self, entries: Sequence[OrderHistoryEntry]) -> None:
         if entries:
             rows = [{k: v for k, v in entry.__dict__.items() if k != "id"} for entry in entries]
-            self.conn.execute(insert_new(self.conn, order_history, rows))
+            bulk_insert(self.conn, order_history, rows, skip_existing=True)
 
     def of_order(self, order_id: UUID, include_items: bool) -> list[OrderHistoryEntry]:
         h = order_history.c
