@@ -167,9 +167,13 @@ class ApplyEvents:
         return failures
 
     def _apply(self, uow: UnitOfWork, deliveries: Sequence[Delivery], handlers: Sequence[EventHandler]) -> None:
-        wanted = [(h, d) for h in handlers for d in deliveries if h.handles(d.envelope.event_type)]
-        fresh = uow.processed.record_new([(h.name, d.envelope.event_id) for h, d in wanted], self.clock.now())
+        wanted: dict[tuple[str, object], tuple[EventHandler, Delivery]] = {}
         for handler in handlers:
-            mine = [d for h, d in wanted if h is handler and (handler.name, d.envelope.event_id) in fresh]
+            for delivery in deliveries:  # an event delivered twice in one batch (a re-drive) counts once
+                if handler.handles(delivery.envelope.event_type):
+                    wanted.setdefault((handler.name, delivery.envelope.event_id), (handler, delivery))
+        fresh = uow.processed.record_new(list(wanted), self.clock.now())
+        for handler in handlers:
+            mine = [d for key, (h, d) in wanted.items() if h is handler and key in fresh]
             if mine:
                 handler.apply_batch(uow, mine)

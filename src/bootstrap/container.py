@@ -112,6 +112,7 @@ class Container(containers.DeclarativeContainer):
             bootstrap_servers=config.kafka_bootstrap_servers,
             topic_prefix=config.kafka_topic_prefix,
             delivery_timeout_ms=config.kafka_delivery_timeout_ms,
+            linger_ms=config.kafka_linger_ms,
         ),
     )
     retry_policy = providers.Singleton(

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     kafka_consumer_group: str = "supplytrace-handlers"
     kafka_session_timeout_ms: int = Field(10000, ge=1000)
     kafka_delivery_timeout_ms: int = Field(30000, ge=1000)
+    kafka_linger_ms: float = Field(1.0, ge=0)  # how long the producer gathers a batch before sending it
+    kafka_consumer_batch_size: int = Field(500, ge=1, le=100_000)  # records handled in one transaction at most
+    kafka_consumer_fetch_wait_ms: int = Field(100, ge=0)  # fetch.wait.max.ms: a fetch returns at once once data is there
 
     # abuse: failed logins per username and logins per client (the `limits` notation), body size
     login_rate_per_user: str = "5/minute"

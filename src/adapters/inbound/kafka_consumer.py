@@ -23,7 +23,8 @@ log = structlog.get_logger("supplytrace.consumer")
 
 class KafkaEventConsumer:
     def __init__(self, deliver: DeliverReceivedEvents, bootstrap_servers: str, topics: list[str], group_id: str,
-                 session_timeout_ms: int = 10000, batch_size: int = 100, poll_timeout: float = 0.5) -> None:
+                 session_timeout_ms: int = 10000, batch_size: int = 500, poll_timeout: float = 0.5,
+                 fetch_wait_ms: int = 100) -> None:
         self.deliver, self.topics, self.batch_size, self.poll_timeout = deliver, topics, batch_size, poll_timeout
         self.config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
         self.group_config = {
@@ -34,6 +35,7 @@ class KafkaEventConsumer:
             "session.timeout.ms": session_timeout_ms,
             "heartbeat.interval.ms": max(100, session_timeout_ms // 4),
             "topic.metadata.refresh.interval.ms": 5000,
+            "fetch.wait.max.ms": fetch_wait_ms,
         }
         self.consumer: Consumer | None = None
         self.dead_letters = HealingProducer({**self.config, "enable.idempotence": True, "acks": "all"})

@@ -43,6 +43,8 @@ def kafka_consumer(container: Container) -> KafkaEventConsumer:
         topics=container.consumer_topics(),
         group_id=config.kafka_consumer_group(),
         session_timeout_ms=config.kafka_session_timeout_ms(),
+        batch_size=config.kafka_consumer_batch_size(),
+        fetch_wait_ms=config.kafka_consumer_fetch_wait_ms(),
     )
 
 

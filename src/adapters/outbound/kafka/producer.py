@@ -28,6 +28,7 @@ TRANSPORT_ERRORS = {
     KafkaError._FATAL, KafkaError._FENCED, KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
     KafkaError.UNKNOWN_PRODUCER_ID, KafkaError.INVALID_PRODUCER_EPOCH, KafkaError.PRODUCER_FENCED,
     KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,  # dropped by our own renewal of a session
 }
 
 

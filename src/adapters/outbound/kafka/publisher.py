@@ -9,14 +9,16 @@ from confluent_kafka import KafkaError, KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
 from application.envelope import EventEnvelope
-from application.ports.publisher import EventPublisher, TransportUnavailable
+from application.dispatch import HELD_BACK, AggregateGate
+from application.ports.publisher import EventPublisher, NotAttempted, TransportUnavailable
 
 from adapters.outbound.kafka.messages import encode, ensure_topics, topic_for
 from adapters.outbound.kafka.producer import HealingProducer, classify
 
 
 class KafkaPublisher(EventPublisher):
-    def __init__(self, bootstrap_servers: str, topic_prefix: str, delivery_timeout_ms: int = 30000) -> None:
+    def __init__(self, bootstrap_servers: str, topic_prefix: str, delivery_timeout_ms: int = 30000,
+                 linger_ms: float = 1.0) -> None:
         self.config = {"bootstrap.servers": bootstrap_servers}
         self.prefix = topic_prefix
         self.delivery_timeout = delivery_timeout_ms / 1000
@@ -24,7 +26,7 @@ class KafkaPublisher(EventPublisher):
             **self.config,
             "enable.idempotence": True,
             "acks": "all",
-            "linger.ms": 5,
+            "linger.ms": linger_ms,
             "message.timeout.ms": delivery_timeout_ms,
             "client.id": "supplytrace-relay",
         })
@@ -39,12 +41,17 @@ class KafkaPublisher(EventPublisher):
             return [TransportUnavailable(f"{type(error).__name__}: {error}")] * len(envelopes)
         pending = TransportUnavailable("no delivery report from the broker in time")
         outcomes: list[Exception | None] = [pending] * len(envelopes)
+        gate = AggregateGate()
         for index, envelope in enumerate(envelopes):
+            if gate.blocked(envelope):  # never put an aggregate's later event on the topic before a refused one
+                outcomes[index] = NotAttempted(HELD_BACK)
+                continue
             key, value, headers = encode(envelope)
             refused = self.producer.produce(topic_for(self.prefix, envelope.aggregate_type), value, key, headers,
                                             partial(self._report, outcomes, index))
             if refused is not None:
                 outcomes[index] = refused
+                gate.close(envelope)
         self.producer.flush(self.delivery_timeout + 5)
         if self.producer.fatal or any(isinstance(outcome, TransportUnavailable) for outcome in outcomes):
             self._reset()
