@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -510,3 +510,28 @@ def test_envelope_from_dict_rejects_a_numeric_event_id_with_a_documented_error()
     with pytest.raises((ValueError, KeyError, TypeError)):
         EventEnvelope.from_dict(data)
 
+
+
+# --- the processed-event store ---------------------------------------------------------------------
+
+
+def test_record_new_returns_only_the_keys_not_recorded_yet(uow, db, clock):
+    a, b, c = uuid4(), uuid4(), uuid4()
+    with uow() as tx:
+        assert tx.processed.record_new([("h", a), ("h", b)], clock.now()) == {("h", a), ("h", b)}
+        tx.commit()
+    clock.advance(5)
+    with uow() as tx:
+        assert tx.processed.record_new([("h", a), ("g", a), ("h", c), ("h", b)], clock.now()) == {("g", a), ("h", c)}
+        assert tx.processed.record_new([], clock.now()) == set()
+        tx.commit()
+    assert db.state.processed[("h", a)] == db.state.processed[("h", b)] == clock.now() - timedelta(seconds=5)
+    assert set(db.state.processed) == {("h", a), ("h", b), ("g", a), ("h", c)}
+
+
+def test_keys_recorded_in_a_transaction_that_does_not_commit_are_not_kept(uow, db, clock):
+    key = ("h", uuid4())
+    with uow() as tx:
+        tx.processed.record_new([key], clock.now())
+    with uow() as tx:
+        assert tx.processed.record_new([key], clock.now()) == {key}
