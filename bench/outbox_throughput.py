@@ -23,16 +23,16 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.outbound.clock import SystemClock  # noqa: E402
-from adapters.outbound.inprocess import InProcessPublisher  # noqa: E402
 from adapters.outbound.sqlalchemy import migrate  # noqa: E402
 from adapters.outbound.sqlalchemy.engine import create_engine  # noqa: E402
 from adapters.outbound.sqlalchemy.tables import metadata, outbox_events  # noqa: E402
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork  # noqa: E402
 from application.audit import AuditTrailHandler  # noqa: E402
-from application.dispatch import EventDispatcher  # noqa: E402
+from application.catalog import REGISTRY  # noqa: E402
+from application.dispatch import ApplyEvents  # noqa: E402
 from application.envelope import EventEnvelope  # noqa: E402
 from application.ports.publisher import EventPublisher  # noqa: E402
-from application.relay import OutboxRelay, RetryPolicy  # noqa: E402
+from application.relay import LocalDelivery, OutboxRelay, Relay, RetryPolicy  # noqa: E402
 from tests.support.databases import ScratchPostgres  # noqa: E402
 
 
@@ -45,7 +45,8 @@ def seed(engine: sa.Engine, count: int) -> None:
     now = datetime.now(UTC)
     rows = [{"event_id": uuid.uuid4(), "event_type": "SUPPLIER_CERT_UPDATED", "aggregate_type": "supplier",
              "aggregate_id": str(i % 500), "occurred_at": now, "actor": "bench", "correlation_id": "bench",
-             "payload": {"n": i}, "status": "PENDING", "attempts": 0, "next_attempt_at": now, "created_at": now}
+             "payload": {"supplier_id": i % 500, "previous_expiry": "2026-01-01", "certification_expiry": "2027-01-01",
+                         "n": i}, "status": "PENDING", "attempts": 0, "next_attempt_at": now, "created_at": now}
             for i in range(count)]
     with engine.begin() as conn:
         for start in range(0, count, 1000):
@@ -79,10 +80,10 @@ def measure(engine: sa.Engine, count: int, handlers: bool, repeats: int = 3) -> 
         def uow() -> SqlUnitOfWork:
             return SqlUnitOfWork(engine, clock)
 
-        publisher: EventPublisher = NoOpPublisher()
-        if handlers:
-            publisher = InProcessPublisher(EventDispatcher([AuditTrailHandler(uow, clock)], ["SUPPLIER_CERT_UPDATED"]))
-        relay = OutboxRelay(uow, publisher, clock, RetryPolicy(), batch_size=100)
+        relay: Relay = OutboxRelay(uow, NoOpPublisher(), clock, RetryPolicy(), batch_size=100)
+        if handlers:  # polling mode: the relay applies each batch to the handlers in its claim transaction
+            apply = ApplyEvents(REGISTRY.events, [AuditTrailHandler(clock)], clock)
+            relay = LocalDelivery(uow, apply, clock, RetryPolicy(), batch_size=100)
         started = time.perf_counter()
         report = relay.drain(max_batches=10 * count)
         elapsed = time.perf_counter() - started

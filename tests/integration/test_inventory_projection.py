@@ -27,7 +27,8 @@ from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
 from adapters.outbound.sqlalchemy.engine import create_engine
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
 from application.delivery import RetryPolicy
-from application.dispatch import EventDispatcher
+from application.catalog import REGISTRY
+from application.dispatch import ApplyEvents
 from application.envelope import EventEnvelope, Origin
 from application.inventories import (
     AddInventoryLine,
@@ -41,9 +42,8 @@ from application.pagination import PageRequest
 from application.ports.inventories import InventorySummary
 from application.ports.outbox import OutboxStatus
 from application.ports.unit_of_work import UowFactory
-from application.relay import OutboxRelay
+from application.relay import LocalDelivery
 from domain.errors import NotFound
-from domain.inventories import InventoryCreated, InventoryDeleted, InventoryLineAdded
 
 BASE_DAY = date(2026, 6, 1)
 ORIGIN = Origin("logistics", "corr-inventory")
@@ -58,17 +58,21 @@ class System:
         self.add_line = AddInventoryLine(uow, clock)
         self.delete = DeleteInventory(uow, clock)
         self.rebuild = RebuildInventoryProjection(uow, clock)
-        self.handler = InventoryProjectionHandler(uow, clock)
-        types = [e.event_type for e in (InventoryCreated, InventoryLineAdded, InventoryDeleted)]
-        self.publisher = InProcessPublisher(EventDispatcher([self.handler], types))
+        self.apply = ApplyEvents(REGISTRY.events, [InventoryProjectionHandler(clock)], clock)
+        self.publisher = InProcessPublisher(self.apply, uow)
         self.kpi = KpiQuery(uow, clock)
 
     def work(self, batch_size: int) -> None:
         """One worker poll: claim up to `batch_size` due events and hand them to the handler."""
-        OutboxRelay(self.uow, self.publisher, self.clock, RetryPolicy(), batch_size=batch_size).run_once()
+        LocalDelivery(self.uow, self.apply, self.clock, RetryPolicy(), batch_size=batch_size).run_once()
 
     def drain(self) -> None:
-        OutboxRelay(self.uow, self.publisher, self.clock, RetryPolicy()).drain()
+        LocalDelivery(self.uow, self.apply, self.clock, RetryPolicy()).drain()
+
+    def handle(self, envelope: EventEnvelope) -> Exception | None:
+        """Hand one event to the projection in a transaction of its own (a re-delivery)."""
+        [outcome] = self.publisher.publish([envelope])
+        return outcome
 
     def projection(self) -> list[InventorySummary]:
         with self.uow() as uow:
@@ -348,14 +352,15 @@ def test_a_handler_arriving_during_a_rebuild_rolls_back(postgres: System, event_
     rebuilding, report = in_thread(rebuild)
     assert reached.wait(5)
 
-    handling, applied = in_thread(lambda: postgres.handler(pending))
+    handling, outcome = in_thread(lambda: postgres.handle(pending))
     assert blocked(handling)  # the summary table is locked by the rebuild
     go.set()
     rebuilding.join(5)
     handling.join(5)
 
     assert report[0].events_marked == 1
-    assert applied == [False]  # its event was marked applied by the rebuild: it rolled back, no error
+    # its event was marked applied by the rebuild: its key was not new, the handler did nothing, no error
+    assert outcome == [None]
     assert [(s.inventory_id, s.total_items) for s in postgres.projection()] == expected
 
 
@@ -366,9 +371,8 @@ def test_rebuild_reads_the_projection_only_after_the_handlers_in_flight(postgres
     with postgres.engine.begin() as conn:  # a projection that already looks right, by accident
         conn.exec_driver_sql("UPDATE inventory_summary SET total_items = 7, line_count = 2 WHERE inventory_id = 2")
     reached, go = threading.Event(), threading.Event()
-    handler = InventoryProjectionHandler(lambda: PausingUow(postgres.engine, postgres.clock, reached, go),
-                                         postgres.clock)
-    handling, applied = in_thread(lambda: handler(pending))
+    publisher = InProcessPublisher(postgres.apply, lambda: PausingUow(postgres.engine, postgres.clock, reached, go))
+    handling, outcomes = in_thread(lambda: publisher.publish([pending]))
     assert reached.wait(5)
 
     rebuilding, report = in_thread(postgres.rebuild)
@@ -377,6 +381,6 @@ def test_rebuild_reads_the_projection_only_after_the_handlers_in_flight(postgres
     handling.join(5)
     rebuilding.join(5)
 
-    assert applied == [True]
+    assert outcomes == [[None]]
     assert (report[0].updated, report[0].events_marked) == (1, 0)
     assert postgres.projection() == postgres.recomputed()

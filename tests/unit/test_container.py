@@ -14,7 +14,11 @@ from adapters.outbound.inprocess import InProcessPublisher
 from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
 from adapters.outbound.security import Argon2Hasher
 from application.envelope import Origin
-from bootstrap.container import EVENT_TYPES, build_container, database_kind
+from application.catalog import REGISTRY
+from application.dispatch import ALL_EVENTS, EventHandler
+from application.fulfilment import FulfilmentProcess
+from application.registry import EventRegistry, HandlerOptions
+from bootstrap.container import build_container, database_kind
 from bootstrap.settings import Settings
 from domain.events import DomainEvent
 
@@ -70,8 +74,7 @@ def test_unsupported_database_url_is_refused():
         database_kind("mysql://h/db")
 
 
-def test_every_domain_event_type_is_registered_with_the_dispatcher():
-    """An event type the dispatcher does not know ends FAILED (UnhandledEvent) in the outbox."""
+def concrete_events() -> set[type[DomainEvent]]:
     for module in pkgutil.walk_packages(domain.__path__, "domain."):
         importlib.import_module(module.name)
 
@@ -81,7 +84,56 @@ def test_every_domain_event_type_is_registered_with_the_dispatcher():
                 yield sub
             yield from concrete(sub)
 
-    assert {e.event_type for e in concrete(DomainEvent)} <= {e.event_type for e in EVENT_TYPES}
+    return set(concrete(DomainEvent))
+
+
+def test_every_concrete_domain_event_is_registered_under_its_type():
+    """An event type the registry does not know ends FAILED (UnhandledEvent) in the outbox."""
+    found = concrete_events()
+    assert found, "no domain event found: the walk is broken"
+    assert {e.event_type: e for e in found} == REGISTRY.events  # every class, each under its own type
+    assert len({e.event_type for e in found}) == len(found)  # no two classes share a type
+    assert set(REGISTRY.aggregate_types) == {e.aggregate_type for e in found}
+
+
+def test_every_handler_subscribes_only_to_registered_events():
+    assert REGISTRY.handler_types, "no handler registered"
+    for handler in REGISTRY.handler_types:
+        assert handler.subscribes_to, f"{handler.__name__} subscribes to nothing"
+        for subscription in handler.subscribes_to:
+            if isinstance(subscription, str):
+                assert subscription == ALL_EVENTS, f"{handler.__name__}: {subscription!r} is not a class"
+            else:
+                assert REGISTRY.events.get(subscription.event_type) is subscription, (handler, subscription)
+
+
+def test_the_registry_refuses_an_unregistered_subscription_a_duplicate_type_and_a_duplicate_name():
+    [order_event, *_] = [e for e in REGISTRY.events.values() if e.aggregate_type == "order"]
+
+    class Stray(EventHandler):
+        name = "stray"
+        subscribes_to = frozenset({order_event})
+
+    class Twin(EventHandler):
+        name = "stray"
+        subscribes_to = frozenset({ALL_EVENTS})
+
+    others = [e for e in REGISTRY.events.values() if e is not order_event]
+    with pytest.raises(ValueError, match=order_event.event_type):
+        EventRegistry(others, [Stray])
+    with pytest.raises(ValueError, match="twice"):
+        EventRegistry([order_event, order_event], [])
+    with pytest.raises(ValueError, match="unique"):
+        EventRegistry(REGISTRY.events.values(), [Stray, Twin])
+
+
+def test_the_container_builds_every_registered_handler_once_and_the_fulfilment_process_only_when_on(clock):
+    off = REGISTRY.build_handlers(clock, HandlerOptions(fulfilment_auto=False))
+    on = REGISTRY.build_handlers(clock, HandlerOptions(fulfilment_auto=True, fulfilment_step_seconds=7))
+    assert [type(h) for h in on] == list(REGISTRY.handler_types)
+    assert [type(h) for h in off] == [h for h in REGISTRY.handler_types if h is not FulfilmentProcess]
+    [process] = [h for h in on if isinstance(h, FulfilmentProcess)]
+    assert process.step.total_seconds() == 7
 
 
 def test_a_configured_user_is_not_replaced_by_a_demo_user_of_the_same_name(no_supplytrace_env):

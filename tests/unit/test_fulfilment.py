@@ -9,21 +9,25 @@ from uuid import UUID
 import pytest
 
 from adapters.outbound.inprocess import InProcessPublisher
-from application.dispatch import EventDispatcher
+from application.catalog import REGISTRY
+from application.dispatch import ApplyEvents
 from application.fulfilment import PROCESS_ACTOR, FulfilmentProcess, FulfilmentScheduler
 from application.pagination import PageRequest
 from application.orders import ChangeOrderStatus, NewOrder, OrderHistoryHandler, OrderQueries, PlaceOrder
-from application.relay import OutboxRelay, RetryPolicy
-from domain.orders import ORDER_EVENTS, ItemSpec
+from application.registry import HandlerOptions
+from application.relay import LocalDelivery, RetryPolicy
+from domain.orders import ItemSpec
 
 STEP = 2.0
 
 
 def build(uow, clock, enabled: bool = True, step: float = STEP) -> SimpleNamespace:
-    process = FulfilmentProcess(uow, clock, enabled=enabled, step_seconds=step)
-    dispatcher = EventDispatcher([OrderHistoryHandler(uow, clock), process], [e.event_type for e in ORDER_EVENTS])
-    relay = OutboxRelay(uow, InProcessPublisher(dispatcher), clock, RetryPolicy(5, 1.0))
-    return SimpleNamespace(process=process, relay=relay, scheduler=FulfilmentScheduler(uow, clock),
+    process = FulfilmentProcess.create(clock, HandlerOptions(fulfilment_auto=enabled, fulfilment_step_seconds=step))
+    handlers = [OrderHistoryHandler(clock), *([process] if process else [])]
+    relay = LocalDelivery(uow, ApplyEvents(REGISTRY.events, handlers, clock), clock, RetryPolicy(5, 1.0))
+    alone = InProcessPublisher(ApplyEvents(REGISTRY.events, [process] if process else [], clock), uow)
+    return SimpleNamespace(process=process, deliver=alone.publish, relay=relay,
+                           scheduler=FulfilmentScheduler(uow, clock),
                            place=PlaceOrder(uow, clock), move=ChangeOrderStatus(uow, clock),
                            queries=OrderQueries(uow))
 
@@ -122,23 +126,31 @@ def test_a_step_whose_order_moved_on_meanwhile_is_skipped(flow, uow, clock, orig
     assert step.expected_status == "PICKING"
 
 
-def test_the_process_is_idempotent_and_ignores_stale_events(flow, uow, clock, origin) -> None:
+def test_the_process_is_idempotent_and_ignores_stale_events(flow, uow, clock, origin, db) -> None:
     key = str(flow.place(NewOrder(customer_name="Ana"), origin).id)
     with uow() as tx:
         [received] = [r.envelope for r in tx.outbox.list(None, PageRequest()).items]
-    assert flow.process(received) is True
-    assert flow.process(received) is False  # already applied: the plan is not touched again
+    assert flow.deliver([received]) == [None]
+    assert len(planned(uow)) == 1
+    with uow() as tx:
+        tx.fulfilment.drop(UUID(key))
+        tx.commit()
+    assert flow.deliver([received]) == [None]
+    assert planned(uow) == []  # already applied: the plan is not touched again
+    assert (FulfilmentProcess.name, received.event_id) in db.state.processed
     flow.move(key, "PICKING", None, origin)
     with uow() as tx:
         tx.fulfilment.drop(UUID(key))
         tx.commit()
     fresh = received.__class__.from_dict({**received.to_dict(), "event_id": "8f14e45f-ceea-467f-a9b6-1c5b2f2a0a01"})
-    assert flow.process(fresh) is True
-    assert planned(uow) == []  # the order is PICKING: an event saying RECEIVED plans nothing
+    assert flow.deliver([fresh]) == [None]
+    assert (FulfilmentProcess.name, fresh.event_id) in db.state.processed  # applied...
+    assert planned(uow) == []  # ...but the order is PICKING: an event saying RECEIVED plans nothing
 
 
 def test_without_automatic_fulfilment_nothing_is_planned(uow, clock, origin) -> None:
     flow = build(uow, clock, enabled=False)
+    assert flow.process is None  # the handler is not built at all
     flow.place(NewOrder(customer_name="Ana"), origin)
-    flow.relay.drain()
+    assert flow.relay.drain().published == 1
     assert planned(uow) == []

@@ -8,6 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from adapters.outbound.inprocess import InProcessPublisher
+from application.catalog import REGISTRY
+from application.dispatch import ApplyEvents, HandlerFailures
 from application.envelope import Origin
 from application.inventories import (
     AddInventoryLine,
@@ -34,16 +37,17 @@ def inv(uow, clock) -> SimpleNamespace:
         add_line=AddInventoryLine(uow, clock),
         delete=DeleteInventory(uow, clock),
         queries=InventoryQueries(uow),
-        handler=InventoryProjectionHandler(uow, clock),
+        handle=InProcessPublisher(ApplyEvents(REGISTRY.events, [InventoryProjectionHandler(clock)], clock),
+                                  uow).publish,
         rebuild=RebuildInventoryProjection(uow, clock),
         kpi=KpiQuery(uow, clock),
     )
 
 
 def drain(inv: SimpleNamespace, outbox) -> None:
-    """What the worker does for this projection: hand every event, in order, to the handler."""
+    """Hand every event, in order, to the handler, one transaction each (a worker's batches may be smaller)."""
     for record in outbox():
-        inv.handler(record.envelope)
+        assert inv.handle([record.envelope]) == [None]
 
 
 def summaries(inv: SimpleNamespace, **criteria) -> list[InventorySummary]:
@@ -197,12 +201,15 @@ def test_the_list_shows_totals_only_once_the_events_are_handled(inv, outbox, ori
     assert inv.kpi().projection_lag_events == 0
 
 
-def test_every_event_counts_once_however_often_it_is_delivered(inv, outbox, origin):
+def test_every_event_counts_once_however_often_it_is_delivered(inv, outbox, origin, db):
     inv.create("ACME", EXPIRY, origin)
     inv.add_line(1, "bolts", 5, origin)
     drain(inv, outbox)
-    assert [inv.handler(r.envelope) for r in outbox()] == [False, False]
-    assert summaries(inv)[0].total_items == 5
+    keys = dict(db.state.processed)
+    drain(inv, outbox)
+    assert inv.handle([r.envelope for r in outbox()]) == [None, None]
+    assert db.state.processed == keys and len(keys) == 2
+    assert (summaries(inv)[0].total_items, summaries(inv)[0].line_count) == (5, 1)
 
 
 def test_deletion_removes_the_row(inv, outbox, origin):
@@ -217,12 +224,13 @@ def test_a_line_for_a_missing_row_fails_and_stays_unapplied(inv, outbox, origin,
     inv.create("ACME", EXPIRY, origin)
     inv.add_line(1, "bolts", 5, origin)
     created, added = outbox()
-    inv.handler(created.envelope)
+    inv.handle([created.envelope])
     with uow() as tx:
         tx.inventory_summary.delete(1)
         tx.commit()
-    with pytest.raises(ProjectionOutOfSync):
-        inv.handler(added.envelope)
+    [outcome] = inv.handle([added.envelope])
+    assert isinstance(outcome, HandlerFailures)
+    assert isinstance(outcome.failures["inventory_projection"], ProjectionOutOfSync)
     assert inv.kpi().projection_lag_events == 1
 
 

@@ -1,4 +1,5 @@
-"""The outbox relay: retries with backoff, FAILED after the maximum, replay, ordering, leases."""
+"""The relays: retries with backoff, FAILED after the maximum, replay, ordering, leases (OutboxRelay),
+and polling mode's one transaction per batch (LocalDelivery)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from uuid import uuid4
 
 import pytest
 
+from application.audit import AuditTrailHandler
+from application.catalog import REGISTRY
+from application.dispatch import ALL_EVENTS, ApplyEvents, EventHandler
 from application.envelope import EventEnvelope
 from application.pagination import PageRequest
 from application.ports.outbox import OutboxStatus
 from application.ports.publisher import EventPublisher
-from application.relay import OutboxRelay, RetryPolicy
+from application.ports.unit_of_work import StoreUnavailable
+from application.relay import LocalDelivery, OutboxRelay, RetryPolicy
 from domain.errors import Conflict, NotFound
 
 FUTURE = date(2027, 6, 30)
@@ -304,3 +309,157 @@ def test_held_back_events_of_one_aggregate_do_not_starve_other_aggregates(app, o
         tx.commit()
 
     assert [r.envelope.event_id for r in claimed] == [other.envelope.event_id]
+
+
+# --- polling mode: LocalDelivery, one transaction per batch ----------------------------------------
+
+
+class Recording(EventHandler):
+    name = "recording"
+    subscribes_to = frozenset({ALL_EVENTS})
+
+    def __init__(self, clock, fails_on: str | None = None) -> None:
+        super().__init__(clock)
+        self.fails_on = fails_on
+        self.seen: list[str] = []
+
+    def apply(self, uow, delivery) -> None:
+        if delivery.envelope.aggregate_id == self.fails_on:
+            raise RuntimeError("bad event")
+        self.seen.append(delivery.envelope.event_type)
+
+
+class StoreGoesAway(EventHandler):
+    """The database stops answering while the handlers work on the batch."""
+
+    name = "store_goes_away"
+    subscribes_to = frozenset({ALL_EVENTS})
+
+    def apply(self, uow, delivery) -> None:
+        raise StoreUnavailable("database unavailable: connection reset")
+
+
+@pytest.fixture
+def local(uow, clock):
+    def make(*handlers, max_attempts: int = 5, backoff_seconds: float = 10.0, batch_size: int = 100):
+        apply = ApplyEvents(REGISTRY.events, handlers, clock)
+        return LocalDelivery(uow, apply, clock, RetryPolicy(max_attempts, backoff_seconds), batch_size=batch_size)
+
+    return make
+
+
+def three_events(app, origin) -> None:
+    app.create_supplier("A", FUTURE, origin)
+    app.create_supplier("B", FUTURE, origin)
+    app.update_certification(1, date(2028, 1, 1), origin)
+
+
+def test_local_delivery_handles_a_batch_and_archives_it_as_handled_in_process(app, origin, local, outbox, clock, db):
+    three_events(app, origin)
+    audit, recording = AuditTrailHandler(clock), Recording(clock)
+
+    report = local(audit, recording).run_once()
+
+    assert (report.claimed, report.published, report.retried, report.deferred) == (3, 3, 0, 0)
+    assert recording.seen == ["SUPPLIER_CREATED", "SUPPLIER_CREATED", "SUPPLIER_CERT_UPDATED"]
+    assert len(db.state.audit) == 3 and len(db.state.processed) == 6
+    assert [(r.status, r.published_at, r.handled_at, r.handled_by) for r in outbox()] == [
+        (OutboxStatus.PUBLISHED, clock.now(), clock.now(), "in-process")] * 3
+
+
+def test_handled_events_leave_the_hot_outbox_but_are_still_read(app, origin, local, uow, outbox, clock):
+    three_events(app, origin)
+    local(AuditTrailHandler(clock)).drain()
+    ids = [r.envelope.event_id for r in outbox()]
+
+    with uow() as tx:
+        assert tx.outbox.claim(100, clock.now() + timedelta(days=1)) == []  # nothing left to deliver
+        assert tx.outbox.unhandled(clock.now() + timedelta(days=1), 100) == []  # nothing to re-drive
+        records = [tx.outbox.get(event_id) for event_id in ids]
+        published = tx.outbox.list(OutboxStatus.PUBLISHED, PageRequest(limit=100)).items
+        counts = tx.outbox.count_by_status()
+    assert [(r.status, r.handled_by) for r in records] == [(OutboxStatus.PUBLISHED, "in-process")] * 3
+    assert all(r.handled_at == clock.now() for r in records)
+    assert [r.envelope.event_id for r in published] == ids
+    assert counts == {OutboxStatus.PENDING: 0, OutboxStatus.PUBLISHED: 3, OutboxStatus.FAILED: 0}
+    assert app.kpi().events_unhandled == 0
+
+
+def test_local_delivery_is_one_transaction_a_store_outage_leaves_nothing_written(app, origin, local, outbox, db,
+                                                                                 clock):
+    three_events(app, origin)
+    relay = local(AuditTrailHandler(clock), StoreGoesAway(clock))
+
+    report = relay.run_once()
+
+    assert (report.claimed, report.unavailable, report.published, report.retried) == (3, 3, 0, 0)
+    assert db.state.processed == {} and db.state.audit == []  # the audit handler's part is gone too
+    assert [(r.status, r.attempts, r.last_error) for r in outbox()] == [(OutboxStatus.PENDING, 0, None)] * 3
+    assert relay.drain().unavailable == 3  # drain stops at the outage instead of spinning
+    assert local(AuditTrailHandler(clock)).drain().published == 3  # the store is back: delivered once
+    assert len(db.state.audit) == 3
+
+
+def test_a_crash_while_settling_rolls_the_whole_batch_back(app, origin, uow, outbox, db, clock):
+    class CrashingPolicy(RetryPolicy):
+        def record_failure(self, *args, **kwargs):
+            raise RuntimeError("worker killed")
+
+    three_events(app, origin)
+    apply = ApplyEvents(REGISTRY.events, [AuditTrailHandler(clock), Recording(clock, fails_on="2")], clock)
+
+    with pytest.raises(RuntimeError, match="worker killed"):
+        LocalDelivery(uow, apply, clock, CrashingPolicy()).run_once()
+
+    assert db.state.processed == {} and db.state.audit == []
+    assert [(r.status, r.attempts) for r in outbox()] == [(OutboxStatus.PENDING, 0)] * 3
+
+
+def test_local_delivery_counts_a_failure_and_defers_the_rest_of_its_aggregate(app, origin, local, outbox, clock, db):
+    three_events(app, origin)  # supplier 1 created, supplier 2 created, supplier 1 updated
+    relay = local(AuditTrailHandler(clock), Recording(clock, fails_on="1"), backoff_seconds=10)
+
+    report = relay.run_once()
+
+    assert (report.claimed, report.published, report.retried, report.deferred) == (3, 1, 1, 1)
+    assert report.errors == ["HandlerFailures: recording: RuntimeError: bad event"]
+    created_1, created_2, updated_1 = outbox()
+    assert (created_1.status, created_1.attempts, created_1.next_attempt_at) == (
+        OutboxStatus.PENDING, 1, clock.now() + timedelta(seconds=10))
+    assert created_1.last_error == "HandlerFailures: recording: RuntimeError: bad event"
+    assert (created_2.status, created_2.handled_by) == (OutboxStatus.PUBLISHED, "in-process")
+    assert (updated_1.status, updated_1.attempts, updated_1.last_error) == (OutboxStatus.PENDING, 0, None)
+    # the audit handler kept its part of the failed event: its key says so, it is not applied twice
+    assert {e.entity_id for e in db.state.audit} == {"1", "2"} and len(db.state.audit) == 2
+
+
+def test_local_delivery_ends_a_failing_event_failed_which_then_no_longer_holds_its_aggregate(app, origin, local,
+                                                                                            outbox, clock):
+    three_events(app, origin)
+    recording = Recording(clock, fails_on="1")
+    relay = local(recording, max_attempts=2, backoff_seconds=1)
+    relay.run_once()
+    clock.advance(10)
+    report = relay.run_once()
+    assert (report.failed, report.deferred) == (1, 1)
+    assert [r.status for r in outbox()] == [OutboxStatus.FAILED, OutboxStatus.PUBLISHED, OutboxStatus.PENDING]
+
+    recording.fails_on = None
+    assert relay.run_once().published == 1  # dead-lettered: the aggregate's later event goes on
+    app.replay(outbox()[0].envelope.event_id, actor="admin")
+    assert relay.drain().published == 1
+    assert recording.seen == ["SUPPLIER_CREATED", "SUPPLIER_CERT_UPDATED", "SUPPLIER_CREATED"]
+    assert {r.status for r in outbox()} == {OutboxStatus.PUBLISHED}
+
+
+def test_local_delivery_takes_batches_of_its_size_and_keeps_aggregate_order(app, origin, local, clock):
+    for n in range(5):
+        app.create_supplier(f"S{n}", FUTURE, origin)
+        app.update_certification(n + 1, date(2028, 1, 1 + n), origin)
+    recording = Recording(clock)
+    relay = local(recording, batch_size=3)
+
+    reports = [relay.run_once() for _ in range(5)]
+
+    assert [r.claimed for r in reports] == [3, 3, 3, 1, 0]
+    assert recording.seen == ["SUPPLIER_CREATED", "SUPPLIER_CERT_UPDATED"] * 5
