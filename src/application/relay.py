@@ -106,23 +106,22 @@ class LocalDelivery(Relay):
     def run_once(self) -> RelayReport:
         try:
             return self._deliver(isolated=False)
-        except StoreUnavailable as error:
-            log.warning("database unavailable while handling a batch: %s", error)
-            return RelayReport(unavailable=1)
+        except StoreUnavailable:
+            raise
         except Exception as error:  # noqa: BLE001 - rolled back; the batch is taken again, event by event
             log.info("batch failed (%s): taking it again event by event", describe(error))
-        try:
-            return self._deliver(isolated=True)
-        except StoreUnavailable as error:
-            log.warning("database unavailable while handling a batch: %s", error)
-            return RelayReport(unavailable=1)
+        return self._deliver(isolated=True)
 
     def _deliver(self, isolated: bool) -> RelayReport:
         with self.uow() as uow:
             batch = uow.outbox.claim(self.batch_size, self.clock.now())
             if not batch:
                 return RelayReport()
-            outcomes = self.apply(uow, [record.envelope for record in batch], isolated=isolated)
+            try:
+                outcomes = self.apply(uow, [record.envelope for record in batch], isolated=isolated)
+            except StoreUnavailable as error:  # rolled back: the batch stays as it was, no attempt counted
+                log.warning("database unavailable while handling %d events: %s", len(batch), error)
+                return RelayReport(claimed=len(batch), unavailable=len(batch))
             report = settle(uow, batch, outcomes, self.policy, self.clock.now(), self.handled_by, leased=False)
             uow.commit()
         return report

@@ -332,8 +332,6 @@ def test_a_store_outage_while_consuming_records_nothing(app, origin, uow, clock,
     assert db.state.audit == [] and db.state.processed == {}
 
 
-@pytest.mark.xfail(strict=True, reason="src/application/dispatch.py:176: an event twice in one received batch is "
-                                       "handed to each handler twice, so the inventory projection counts it twice")
 def test_an_event_the_reconciler_re_drove_before_it_was_consumed_counts_once(uow, clock, origin):
     """The consumer lags behind the window: the topic holds the event twice, one poll reads both copies."""
     from application.inventories import AddInventoryLine, CreateInventory, InventoryProjectionHandler
