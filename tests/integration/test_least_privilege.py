@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from adapters.inbound.cli import app
 from adapters.outbound.sqlalchemy import runtime_role
-from adapters.outbound.sqlalchemy.tables import audit_log, outbox_events
+from adapters.outbound.sqlalchemy.tables import audit_log, outbox_archive, outbox_events
 
 pytestmark = pytest.mark.postgres
 
@@ -43,6 +43,9 @@ FORGERIES = {
                                 "WHERE status = 'PENDING'",
     "delete a pending event": "DELETE FROM outbox_events WHERE status = 'PENDING'",
     "truncate the outbox": "TRUNCATE outbox_events",
+    "rewrite a delivered event": "UPDATE outbox_archive SET payload = '{\"forged\": true}'",
+    "delete a delivered event": "DELETE FROM outbox_archive",
+    "truncate the archive": "TRUNCATE outbox_archive",
     "disable the outbox triggers": "ALTER TABLE outbox_events DISABLE TRIGGER ALL",
     "forget a handled event": "DELETE FROM processed_events",
     "rewrite the schema revision": "UPDATE alembic_version SET version_num = '0001'",
@@ -64,6 +67,11 @@ def runtime(postgres_url: str) -> Iterator[sa.Engine]:
             event_id=uuid.uuid4(), event_type="SUPPLIER_CREATED", aggregate_type="supplier", aggregate_id="1",
             occurred_at=now, actor="alice", correlation_id="c", payload={"name": "Beta"}, status="PENDING",
             attempts=0, next_attempt_at=now, created_at=now))
+        conn.execute(sa.insert(outbox_archive).values(
+            position=10**9, event_id=uuid.uuid4(), event_type="SUPPLIER_CREATED", aggregate_type="supplier",
+            aggregate_id="2", occurred_at=now, actor="alice", correlation_id="c", payload={"name": "Gamma"},
+            status="PUBLISHED", attempts=0, next_attempt_at=now, created_at=now, published_at=now, handled_at=now,
+            handled_by="in-process"))
     yield engine
     engine.dispose()
 
@@ -104,12 +112,12 @@ def test_applying_the_grants_again_revokes_what_the_rules_do_not_give(
         runtime: sa.Engine, owner: sa.Engine, postgres_database) -> None:
     role = postgres_database.role
     with owner.begin() as conn:
-        conn.exec_driver_sql(f"GRANT UPDATE (payload), DELETE ON outbox_events TO {role}")
+        conn.exec_driver_sql(f"GRANT UPDATE (payload), TRUNCATE ON outbox_events TO {role}")
         conn.exec_driver_sql(f"GRANT TRUNCATE, TRIGGER ON audit_log TO {role}")
         conn.exec_driver_sql(f"GRANT CREATE ON SCHEMA public TO {role}")
         report = runtime_role.apply_grants(conn, role)
     assert report.problems == []
-    assert report.revoked() == {"table outbox_events": {"DELETE", "UPDATE (payload)"},
+    assert report.revoked() == {"table outbox_events": {"TRUNCATE", "UPDATE (payload)"},
                                 "table audit_log": {"TRUNCATE", "TRIGGER"}, "schema public": {"CREATE"}}
     with runtime.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
         conn.exec_driver_sql("UPDATE outbox_events SET payload = '{}'")
@@ -151,7 +159,7 @@ def test_db_grant_creates_the_runtime_role_and_applying_again_changes_nothing(
     assert f"role {cli_role} created (LOGIN)" in first.output
     assert "  table audit_log: SELECT, INSERT\n" in first.output
     outbox = next(line for line in first.output.splitlines() if line.startswith("  table outbox_events: "))
-    assert outbox.startswith("  table outbox_events: SELECT, INSERT, UPDATE (attempts, ")
+    assert outbox.startswith("  table outbox_events: SELECT, INSERT, DELETE, UPDATE (attempts, ")
     assert "last_error, locked_until, next_attempt_at, published_at, status)" in outbox
     assert "payload" not in outbox and "actor" not in outbox
     assert f"checked: {cli_role} owns nothing and holds exactly these privileges" in first.output
