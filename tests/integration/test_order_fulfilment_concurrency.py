@@ -13,7 +13,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from adapters.outbound.sqlalchemy.tables import order_history, outbox_events
+from adapters.outbound.sqlalchemy.tables import order_history, outbox_archive
 from application.envelope import Origin
 from application.orders import NewOrder
 from application.ports.orders import ConcurrentUpdate
@@ -97,14 +97,14 @@ def test_concurrent_workers_deliver_every_order_with_a_complete_ordered_history(
 
     engine = container.engine()
     with engine.connect() as conn:
-        events = conn.execute(sa.select(outbox_events.c.aggregate_id, sa.func.count())
-                              .where(outbox_events.c.aggregate_type == "order",
-                                     outbox_events.c.event_type != "ORDER_ITEM_STATUS_CHANGED")
-                              .group_by(outbox_events.c.aggregate_id)).all()
+        events = conn.execute(sa.select(outbox_archive.c.aggregate_id, sa.func.count())
+                              .where(outbox_archive.c.aggregate_type == "order",
+                                     outbox_archive.c.event_type != "ORDER_ITEM_STATUS_CHANGED")
+                              .group_by(outbox_archive.c.aggregate_id)).all()
         recorded = conn.execute(sa.select(sa.func.count()).select_from(order_history)).scalar_one()
-        total_events = conn.execute(sa.select(sa.func.count()).select_from(outbox_events)
-                                    .where(outbox_events.c.aggregate_type == "order")).scalar_one()
-    assert recorded == total_events  # item changes included: one history entry per order event
+        total_events = conn.execute(sa.select(sa.func.count()).select_from(outbox_archive)
+                                    .where(outbox_archive.c.aggregate_type == "order")).scalar_one()
+    assert recorded == total_events  # item changes included: one history entry per order event (all handled)
     per_order = dict(events)
     for order in orders:
         _, history = queries.history(order.reference)
