@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:
 from tests.support.databases import ScratchPostgres, postgres_admin_url  # noqa: E402
 
 PASSWORD = "bench-demo-password"
+SUPPLIERS = 20  # created in every template: their SUPPLIER_CREATED events come first
 LOGS = Path(tempfile.mkdtemp(prefix="supplytrace-bench-"))
 
 
@@ -228,7 +229,7 @@ def spawn_script(name: str, script: str, args: Iterable[str], env: dict[str, str
     return Process(name, popen, path)
 
 
-def wait_http(url: str, process: Process, timeout: float = 60) -> None:
+def wait_http(url: str, process: Process, timeout: float = 120) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
