@@ -530,11 +530,11 @@ class Bench:
             wait_drained(owner, SUPPLIERS, [served, worker], 60)
             start = {p.name: p.rss_kb()[0] for p in (served, worker)}
             token = login(port, "quality", PASSWORD)
-            http_writes = min(2000, max(50, args.rss_events // 50))
+            http_writes = min(500, max(50, args.rss_events // 200))
+            started = time.monotonic()  # the cap counts from the first write
+            deadline = args.rss_seconds
             running, _, _ = self.writers(url, count=args.rss_events - http_writes, delay=0.5)
             post_ncs(port, token, http_writes)
-            started = time.monotonic()
-            deadline = args.rss_seconds
             for writer in running:
                 writer.wait(max(1, deadline - (time.monotonic() - started)))
             result = wait_drained(owner, args.rss_events + SUPPLIERS, [served, worker],
