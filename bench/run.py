@@ -369,8 +369,9 @@ class Bench:
         goals = {"idle": 5.0, "200/s": 5.0, "1,000/s": 50.0}
         results: dict[str, dict[str, list[Any]]] = {}
         for mode in ("polling", "kafka"):
-            settings = self.kafka_settings() if mode == "kafka" else {}
             for run in range(args.runs):
+                # a topic prefix and a consumer group per run: a run never consumes the backlog left by the last
+                settings = self.kafka_settings() if mode == "kafka" else {}
                 outcome = measure_latency(self, plans, settings)
                 for label, stats in outcome.items():
                     entry = results.setdefault(f"{mode} {label}", {"p50": [], "p99": [], "offered": [], "lost": [],
