@@ -25,10 +25,10 @@ test: $(STAMP)
 fuzz: $(STAMP)
 	SUPPLYTRACE_FUZZ=long $(BIN)/python -m pytest -q tests/fuzz
 
-# the benchmarks with their full sizes; each prints its figures (see README "Benchmarks")
+# every benchmark of issue 10 with its full sizes, one table (also in bench/last-run.md and .json);
+# BENCH_ARGS for flags, e.g. make bench BENCH_ARGS="--only polling,http --sustain-seconds 120"
 bench: $(STAMP)
-	$(BIN)/python bench/outbox_throughput.py
-	$(BIN)/python bench/order_flow.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) supplytrace.db supplytrace.db-wal supplytrace.db-shm
