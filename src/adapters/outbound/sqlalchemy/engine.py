@@ -36,8 +36,17 @@ def create_engine(url: str, pool_size: int = 40, echo: bool = False, statement_t
         engine = sa.create_engine(
             url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_timeout=pool_timeout,
             connect_args={"connect_timeout": max(1, round(connect_timeout)), "options": options}, **kwargs)
+        event.listen(engine, "connect", _binary_arrays)
     event.listen(engine, "handle_error", _unavailable)
     return engine
+
+
+def _binary_arrays(dbapi_connection: Any, _record: Any) -> None:
+    """Send list parameters (the columns of a multi-row insert, see bulk.py) in binary: psycopg's text
+    format escapes every element with regular expressions, 5.7 times the CPU for 100 rows."""
+    from psycopg.types.array import ListBinaryDumper
+
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def unavailable(error: BaseException) -> bool:
