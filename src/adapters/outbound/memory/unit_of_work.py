@@ -3,6 +3,7 @@ from __future__ import annotations
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 
+from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryDatabase
 from adapters.outbound.memory.inventories import MemoryInventoryRepository, MemoryInventorySummaryStore
 from adapters.outbound.memory.orders import MemoryFulfilmentSchedule, MemoryOrderHistory, MemoryOrderRepository
@@ -26,6 +27,7 @@ class MemoryUnitOfWork(UnitOfWork):
         state = self.database.begin()
         self._active = True
         self._state = state
+        self.counters = MemoryCounters(state)
         self.suppliers = MemorySupplierRepository(state)
         self.ncs = MemoryNonConformityRepository(state)
         self.outbox = MemoryOutboxRepository(state)
@@ -39,6 +41,8 @@ class MemoryUnitOfWork(UnitOfWork):
         self.revoked_tokens = MemoryRevokedTokens(state)
 
     def _commit(self) -> None:
+        self.ncs.tally.flush(self.ncs.seen)  # entities are changed in place: count their state changes
+        self.orders.tally.flush(self.orders.seen)
         self.database.commit(self._state)
 
     def rollback(self) -> None:

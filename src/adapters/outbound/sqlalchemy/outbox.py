@@ -19,6 +19,9 @@ from application.ports.consumption import (
     AuditLog,
     ProcessedEventStore,
 )
+from application.ports.counters import AUDIT_PREFIX, Counters
+from application.ports.counters import audit as audit_counter
+from application.ports.counters import outbox as outbox_counter
 from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatus
 
 from adapters.outbound.claim_order import keep_in_order
@@ -39,8 +42,8 @@ def _record(row: sa.Row) -> OutboxRecord:
 
 
 class SqlOutboxRepository(OutboxRepository):
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sa.Connection, counters: Counters) -> None:
+        self.conn, self.counters = conn, counters
 
     def add(self, envelope: EventEnvelope, now: datetime) -> None:
         self.conn.execute(sa.insert(outbox_events).values(
@@ -48,6 +51,7 @@ class SqlOutboxRepository(OutboxRepository):
             aggregate_id=envelope.aggregate_id, occurred_at=envelope.occurred_at, actor=envelope.actor,
             correlation_id=envelope.correlation_id, payload=envelope.payload, status=PENDING, attempts=0,
             next_attempt_at=now, created_at=now))
+        self.counters.add(outbox_counter(PENDING))
 
     def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[OutboxRecord]:
         # PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite has one writer at a time (BEGIN IMMEDIATE)
@@ -79,7 +83,12 @@ class SqlOutboxRepository(OutboxRepository):
         return [_record(r) for r in sorted(rows, key=lambda r: r.position)]
 
     def _update(self, event_id: UUID, **values: Any) -> None:
+        if "status" in values:  # the row's status before, locked until commit, for the counters
+            before = self.conn.execute(sa.select(o.status).where(o.event_id == event_id)
+                                       .with_for_update()).scalar_one_or_none()
         self.conn.execute(sa.update(outbox_events).where(o.event_id == event_id).values(locked_until=None, **values))
+        if "status" in values and before is not None:
+            self.counters.transfer(outbox_counter(before), outbox_counter(values["status"]), 1)
 
     def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
         self.conn.execute(sa.update(outbox_events)
@@ -92,10 +101,11 @@ class SqlOutboxRepository(OutboxRepository):
             by_attempts[record.attempts].append(record.envelope.event_id)
         handled = {"handled_at": now, "handled_by": handled_by} if handled_by else {}
         for attempts, event_ids in by_attempts.items():
-            self.conn.execute(
+            updated = self.conn.execute(
                 sa.update(outbox_events)
                 .where(o.event_id.in_(event_ids), o.status == PENDING, o.attempts == attempts)
                 .values(locked_until=None, status=PUBLISHED, published_at=now, **handled))
+            self.counters.transfer(outbox_counter(PENDING), outbox_counter(PUBLISHED), updated.rowcount)
 
     def mark_handled(self, event_ids: Sequence[UUID], handled_by: str, now: datetime) -> None:
         self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids), o.handled_at.is_(None))
@@ -114,9 +124,10 @@ class SqlOutboxRepository(OutboxRepository):
         return self.conn.execute(query).scalar_one()
 
     def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
-        self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids), o.status == PUBLISHED,
-                                                         o.handled_at.is_(None))
-                          .values(status=PENDING, next_attempt_at=now, locked_until=None, last_error=note))
+        updated = self.conn.execute(
+            sa.update(outbox_events).where(o.event_id.in_(event_ids), o.status == PUBLISHED, o.handled_at.is_(None))
+            .values(status=PENDING, next_attempt_at=now, locked_until=None, last_error=note))
+        self.counters.transfer(outbox_counter(PUBLISHED), outbox_counter(PENDING), updated.rowcount)
 
     def record_failure(
         self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime
@@ -138,13 +149,13 @@ class SqlOutboxRepository(OutboxRepository):
         query = sa.select(outbox_events)
         if status is not None:
             query = query.where(o.status == status.value)
-        return fetch_page(self.conn, query, o.position, page, _record)
+        counts = self.count_by_status()
+        total = counts[status] if status is not None else sum(counts.values())
+        return fetch_page(self.conn, query, o.position, page, _record, total)
 
     def count_by_status(self) -> dict[OutboxStatus, int]:
-        counts = dict.fromkeys(OutboxStatus, 0)
-        for status, n in self.conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status)):
-            counts[OutboxStatus(status)] = n
-        return counts
+        values = self.counters.read([outbox_counter(status) for status in OutboxStatus])
+        return {status: values[outbox_counter(status)] for status in OutboxStatus}
 
 
 class SqlProcessedEventStore(ProcessedEventStore):
@@ -166,6 +177,19 @@ class SqlProcessedEventStore(ProcessedEventStore):
             raise
 
 
+def audit_total(counters: Counters, criteria: AuditFilter) -> int | None:
+    """Matching records from the counters (kept per entity type and action); None when an entity id narrows it."""
+    if criteria.entity_id is not None:
+        return None
+    total = 0
+    for name, n in counters.read().items():
+        if name.startswith(AUDIT_PREFIX):
+            entity_type, _, action = name[len(AUDIT_PREFIX):].partition(":")
+            if criteria.entity_type in (None, entity_type) and criteria.event_type in (None, action):
+                total += n
+    return total
+
+
 def _entry(row: sa.Row) -> AuditEntry:
     return AuditEntry(event_id=row.event_id, event_type=row.action, entity_type=row.entity_type,
                       entity_id=row.entity_id, actor=row.actor, correlation_id=row.correlation_id,
@@ -173,8 +197,8 @@ def _entry(row: sa.Row) -> AuditEntry:
 
 
 class SqlAuditLog(AuditLog):
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sa.Connection, counters: Counters) -> None:
+        self.conn, self.counters = conn, counters
 
     def append(self, entry: AuditEntry) -> None:
         statement = sa.insert(audit_log).values(
@@ -187,6 +211,7 @@ class SqlAuditLog(AuditLog):
             if duplicate_key(error, "audit_log"):
                 raise AlreadyProcessed(f"audit record for {entry.event_id} exists") from error
             raise
+        self.counters.add(audit_counter(entry.entity_type, entry.event_type))
 
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
         a = audit_log.c
@@ -195,7 +220,7 @@ class SqlAuditLog(AuditLog):
                               (a.entity_id, criteria.entity_id)):
             if value is not None:
                 query = query.where(column == value)
-        return fetch_page(self.conn, query, a.id.desc(), page, _entry)
+        return fetch_page(self.conn, query, a.id.desc(), page, _entry, audit_total(self.counters, criteria))
 
     def count(self) -> int:
-        return self.conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()
+        return sum(v for name, v in self.counters.read().items() if name.startswith(AUDIT_PREFIX))

@@ -6,6 +6,7 @@ from application.ports.clock import Clock
 from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
+from adapters.outbound.sqlalchemy.counters import SqlCounters
 from adapters.outbound.sqlalchemy.engine import READ_ONLY
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
@@ -29,14 +30,15 @@ class SqlUnitOfWork(UnitOfWork):
         if self.read_only:
             self.conn.execution_options(**{READ_ONLY: True})
         self.conn.begin()
-        self.suppliers = SqlSupplierRepository(self.conn)
-        self.ncs = SqlNonConformityRepository(self.conn)
-        self.outbox = SqlOutboxRepository(self.conn)
+        self.counters = SqlCounters(self.conn)
+        self.suppliers = SqlSupplierRepository(self.conn, self.counters)
+        self.ncs = SqlNonConformityRepository(self.conn, self.counters)
+        self.outbox = SqlOutboxRepository(self.conn, self.counters)
         self.processed = SqlProcessedEventStore(self.conn)
-        self.audit = SqlAuditLog(self.conn)
-        self.orders = SqlOrderRepository(self.conn)
+        self.audit = SqlAuditLog(self.conn, self.counters)
+        self.orders = SqlOrderRepository(self.conn, self.counters)
         self.order_history = SqlOrderHistory(self.conn)
-        self.fulfilment = SqlFulfilmentSchedule(self.conn)
+        self.fulfilment = SqlFulfilmentSchedule(self.conn, self.counters)
         self.inventories = SqlInventoryRepository(self.conn)
         self.inventory_summary = SqlInventorySummaryStore(self.conn)
         self.revoked_tokens = SqlRevokedTokens(self.conn)
@@ -47,6 +49,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.ncs.mapper.flush(self.ncs.seen)
         self.orders.flush()
         self.inventories.mapper.flush(self.inventories.seen)
+        self.counters.flush()  # last: its rows stay locked until the commit
         self.conn.commit()
 
     def rollback(self) -> None:

@@ -1,0 +1,70 @@
+"""The Counters port on SQL: deltas buffered in the transaction, written by one upsert before commit.
+
+Each pooled connection writes to a slot of its own (a process-wide sequence from a random start,
+modulo SLOTS), so concurrent transactions rarely update the same row and never wait for each other's
+commit on a counter; the counters of one transaction are upserted in name order in one statement,
+so two transactions on the same slot lock their rows in the same order (no deadlock). A read sums
+the slots. SQLite has one writer at a time: slot 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from application.ports.counters import Counters
+
+from adapters.outbound.sqlalchemy.tables import kpi_counters
+
+SLOTS = 32
+_SLOT_KEY = "supplytrace_counter_slot"
+_next_slot = itertools.count(random.randrange(SLOTS))
+k = kpi_counters.c
+
+
+def _upsert(dialect: str) -> sa.Insert:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(kpi_counters)
+    return insert.on_conflict_do_update(index_elements=[k.name, k.slot],
+                                        set_={"value": kpi_counters.c.value + insert.excluded.value})
+
+
+class SqlCounters(Counters):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.pending: dict[str, int] = {}
+
+    def add(self, name: str, delta: int = 1) -> None:
+        if delta:
+            self.pending[name] = self.pending.get(name, 0) + delta
+
+    def _slot(self) -> int:
+        if self.conn.dialect.name != "postgresql":
+            return 0
+        info = self.conn.info  # the pooled DBAPI connection's: kept across checkouts
+        if _SLOT_KEY not in info:
+            info[_SLOT_KEY] = next(_next_slot) % SLOTS
+        return info[_SLOT_KEY]
+
+    def flush(self) -> None:
+        """Write the buffered deltas; call it last, right before the commit (the rows stay locked until it)."""
+        changes = sorted((name, delta) for name, delta in self.pending.items() if delta)
+        self.pending.clear()
+        if not changes:
+            return
+        slot = self._slot()
+        self.conn.execute(_upsert(self.conn.dialect.name).values(
+            [{"name": name, "slot": slot, "value": delta} for name, delta in changes]))
+
+    def read(self, names: Iterable[str] | None = None) -> dict[str, int]:
+        query = sa.select(k.name, sa.func.sum(k.value)).group_by(k.name)
+        wanted = None if names is None else sorted(set(names))
+        if wanted is not None:
+            query = query.where(k.name.in_(wanted))
+        values = {name: int(total) for name, total in self.conn.execute(query)}
+        for name, delta in self.pending.items():
+            values[name] = values.get(name, 0) + delta
+        return values if wanted is None else {name: values.get(name, 0) for name in wanted}

@@ -1,0 +1,54 @@
+"""KPI counters kept by the writers' transactions (ADR 0010), backfilled from the rows they count;
+an index of the open high NCs for the at-risk rule.
+
+Run it with the service stopped (as every migration): the backfill counts the rows as they are.
+
+Revision ID: 0006
+Revises: 0004
+Create Date: 2026-12-02
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+OPEN_HIGH = sa.text("status = 'OPEN' AND severity = 'high'")
+
+# counter name → the rows it counts (names as in application/ports/counters.py); slot 0 holds them
+BACKFILL = (
+    "SELECT 'nc:' || status || ':' || severity AS name, count(*) AS n FROM non_conformities GROUP BY status, severity",
+    "SELECT 'outbox:' || status AS name, count(*) AS n FROM outbox_events GROUP BY status",
+    "SELECT 'orders:' || status AS name, count(*) AS n FROM orders GROUP BY status",
+    "SELECT 'audit:' || entity_type || ':' || action AS name, count(*) AS n FROM audit_log "
+    "GROUP BY entity_type, action",
+    "SELECT 'suppliers' AS name, count(*) AS n FROM suppliers",
+    "SELECT 'fulfilment:planned' AS name, count(*) AS n FROM fulfilment_schedule",
+    "SELECT 'unapplied:inventory_projection' AS name, count(*) AS n FROM outbox_events o "
+    "WHERE o.aggregate_type = 'inventory' AND NOT EXISTS (SELECT 1 FROM processed_events p "
+    "WHERE p.handler = 'inventory_projection' AND p.event_id = o.event_id)",
+)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "kpi_counters",
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("slot", sa.SmallInteger, primary_key=True, autoincrement=False),
+        sa.Column("value", sa.BigInteger, nullable=False),
+        postgresql_with={"fillfactor": 50},
+    )
+    for query in BACKFILL:
+        op.execute(f"INSERT INTO kpi_counters (name, slot, value) SELECT name, 0, n FROM ({query}) AS counted")
+    op.create_index("ix_non_conformities_open_high", "non_conformities", ["supplier_id"],
+                    postgresql_where=OPEN_HIGH, sqlite_where=OPEN_HIGH)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_non_conformities_open_high", "non_conformities")
+    op.drop_table("kpi_counters")
