@@ -117,15 +117,13 @@ class SqlSupplierRepository(SupplierRepository):
         return fetch_page(self.conn, sa.select(suppliers), suppliers.c.id, page, supplier_from, total)
 
     def count_at_risk(self, today: date) -> int:
-        # expired ones, plus the valid ones with an open high NC: both read through an index over
-        # today's state (expired suppliers, open high NCs), never over the closed history
-        nc, s = non_conformities.c, suppliers.c
-        expired = sa.select(sa.func.count()).where(s.certification_expiry < today).scalar_subquery()
-        valid_open_high = (sa.select(sa.func.count(sa.distinct(nc.supplier_id)))
-                           .select_from(non_conformities.join(suppliers, s.id == nc.supplier_id))
-                           .where(nc.status == NcStatus.OPEN.value, nc.severity == Severity.HIGH.value,
-                                  s.certification_expiry >= today).scalar_subquery())
-        return self.conn.execute(sa.select(expired + valid_open_high)).scalar_one()
+        # one probe per supplier into the partial index of the open high NCs (today's state, never
+        # the closed history): the cost follows the number of suppliers, not of NCs
+        nc = non_conformities.c
+        open_high = sa.exists().where(nc.supplier_id == suppliers.c.id, nc.status == NcStatus.OPEN.value,
+                                      nc.severity == Severity.HIGH.value)
+        query = sa.select(sa.func.count()).where(sa.or_(suppliers.c.certification_expiry < today, open_high))
+        return self.conn.execute(query).scalar_one()
 
 
 def _nc_where(criteria: NcFilter) -> list[sa.ColumnElement[bool]]:
