@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from adapters.outbound.sqlalchemy import migrate  # noqa: E402
 GOAL_KPI_P99_MS = 10.0
 SUPPLIERS = 2000
 ENDPOINTS = {  # what is timed; the goal is the issue's for /kpi, the same for /ncs
+    "GET /health (floor: HTTP, no auth, no query)": "/health",
     "GET /kpi": "/kpi",
     "GET /ncs": "/ncs",
     "GET /ncs?status=OPEN": "/ncs?status=OPEN",
@@ -103,7 +103,8 @@ def free_port() -> int:
 def serve(url: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "SUPPLYTRACE_DATABASE_URL": url, "SUPPLYTRACE_DEMO_PASSWORD": PASSWORD,
-           "SUPPLYTRACE_ENV": "development", "SUPPLYTRACE_LOG_LEVEL": "WARNING"}
+           "SUPPLYTRACE_ENV": "development", "SUPPLYTRACE_LOG_LEVEL": "WARNING",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen([sys.executable, "-m", "adapters.inbound.cli", "serve", "--no-worker", "--port",
                                 str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -145,6 +146,26 @@ def measure(base: str, requests: int) -> dict[str, tuple[float, float, object]]:
         return results
 
 
+def in_process(url: str, requests: int) -> tuple[float, float, object]:
+    """KpiQuery called directly (no HTTP, no token): what the database work costs."""
+    from bootstrap.container import build_container
+    from bootstrap.settings import Settings
+
+    container = build_container(Settings(_env_file=None, database_url=url))
+    try:
+        query = container.kpi()
+        for _ in range(10):
+            query()
+        times = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            kpi = query()
+            times.append((time.perf_counter() - started) * 1000)
+        return percentile(times, 0.5), percentile(times, 0.99), kpi.audit_events_total
+    finally:
+        container.engine().dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,1000000", help="audit and outbox rows, comma separated, rising")
@@ -160,7 +181,7 @@ def main() -> None:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    print(f"kpi_growth: load {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, code from {migrate.__file__}")
+    print(f"kpi_growth: load {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs, code from {migrate.__file__}")
     try:
         migrate.upgrade(engine)
         filled = 0
@@ -168,17 +189,18 @@ def main() -> None:
             started = time.monotonic()
             fill(engine, filled, size)
             filled = size
-            print(f"\n{size:,} audit + {size:,} outbox rows, {size // 2:,} NCs, {size // 10:,} orders "
+            print(f"\nload {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {size:,} audit + {size:,} outbox rows, {size // 2:,} NCs, {size // 10:,} orders "
                   f"(filled in {time.monotonic() - started:.1f} s); goal p99 <= {GOAL_KPI_P99_MS:g} ms")
             process, base_url = serve(url)
             try:
                 results = measure(base_url, args.requests)
+                results["KpiQuery() in process (no HTTP)"] = in_process(url, args.requests)
             finally:
                 process.terminate()
                 process.wait(10)
             print(f"  {'endpoint':<44} {'p50 ms':>8} {'p99 ms':>8}  goal   total")
             for label, (p50, p99, total) in results.items():
-                verdict = "ok" if p99 <= GOAL_KPI_P99_MS else "MISS"
+                verdict = ("ok" if p99 <= GOAL_KPI_P99_MS else "MISS") if "floor" not in label else "-"
                 print(f"  {label:<44} {p50:8.2f} {p99:8.2f}  {verdict:<5}  {total}")
     finally:
         engine.dispose()

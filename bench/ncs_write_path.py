@@ -133,7 +133,8 @@ def main() -> None:
         body = {"supplier_id": 1, "severity": "low", "description": "bench"}
         port = free_port()
         env = {**os.environ, "SUPPLYTRACE_DATABASE_URL": url, "SUPPLYTRACE_DEMO_PASSWORD": PASSWORD,
-               "SUPPLYTRACE_LOG_LEVEL": "WARNING"}
+               "SUPPLYTRACE_LOG_LEVEL": "WARNING",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
         server = start([sys.executable, "-m", "adapters.inbound.cli", "serve", "--no-worker", "--port", str(port)],
                        env, port)
         processes.append(server)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from dependency_injector import providers
 
 from adapters.outbound.memory.database import MemoryDatabase
 from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
@@ -13,7 +12,7 @@ from application.pagination import COUNT_CAP, PageRequest, page_of
 from application.ports import counters as names
 from bootstrap.container import build_container
 from bootstrap.settings import Settings
-from tests.support.counting import ORIGIN, memory_counts, mixed_workload, nonzero
+from tests.support.counting import memory_counts, mixed_workload, nonzero
 from tests.support.harness import SwitchableFailure
 
 

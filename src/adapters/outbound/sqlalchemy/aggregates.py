@@ -119,10 +119,12 @@ class SqlSupplierRepository(SupplierRepository):
     def count_at_risk(self, today: date) -> int:
         # one probe per supplier into the partial index of the open high NCs (today's state, never
         # the closed history): the cost follows the number of suppliers, not of NCs
+        # (a scalar subquery with LIMIT: the planner cannot turn it into a hash of every open high NC)
         nc = non_conformities.c
-        open_high = sa.exists().where(nc.supplier_id == suppliers.c.id, nc.status == NcStatus.OPEN.value,
-                                      nc.severity == Severity.HIGH.value)
-        query = sa.select(sa.func.count()).where(sa.or_(suppliers.c.certification_expiry < today, open_high))
+        open_high = (sa.select(nc.id).where(nc.supplier_id == suppliers.c.id, nc.status == NcStatus.OPEN.value,
+                                            nc.severity == Severity.HIGH.value).limit(1).scalar_subquery())
+        query = sa.select(sa.func.count()).select_from(suppliers).where(
+            sa.or_(suppliers.c.certification_expiry < today, open_high.is_not(None)))
         return self.conn.execute(query).scalar_one()
 
 

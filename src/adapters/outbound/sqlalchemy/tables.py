@@ -123,7 +123,7 @@ audit_log = sa.Table(
     sa.Column("recorded_at", UtcDateTime, nullable=False),
     sa.Column("details", Json, nullable=False),
     sa.Index(None, "entity_type", "entity_id"),
-    sa.Index(None, "action"),
+    sa.Index(None, "action", "id"),  # a page of one event type, newest first, without sorting them all
 )
 
 # the Counters port: one row per counter and slot, value = the sum of its slots (ADR 0010); updated in
@@ -225,7 +225,7 @@ orders = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Index(None, "status"),
+    sa.Index(None, "status", "created_at", "id"),  # a page of one status, newest first
     sa.Index(None, "customer_id"),
     sa.Index(None, "created_at"),
 )
