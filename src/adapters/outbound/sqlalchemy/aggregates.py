@@ -31,7 +31,7 @@ class TableMapper(Generic[E]):
 
     def insert(self, entity: E) -> None:
         row = self.to_row(entity)
-        entity.id = self.conn.execute(sa.insert(self.table).values(**row)).inserted_primary_key[0]
+        entity.id = self.conn.execute(self.table.insert(), row).inserted_primary_key[0]
         self.snapshots[entity.id] = row
         if self.tally is not None:
             self.tally.inserted(entity)

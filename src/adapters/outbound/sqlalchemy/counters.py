@@ -9,12 +9,12 @@ the slots. SQLite has one writer at a time: slot 0.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from application.ports.counters import Counters
 
@@ -26,10 +26,13 @@ _next_slot = itertools.count(random.randrange(SLOTS))
 k = kpi_counters.c
 
 
-def _upsert(dialect: str) -> sa.Insert:
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(kpi_counters)
-    return insert.on_conflict_do_update(index_elements=[k.name, k.slot],
-                                        set_={"value": kpi_counters.c.value + insert.excluded.value})
+@functools.lru_cache(maxsize=64)
+def _upsert(paramstyle: str, rows: int) -> str:
+    """The driver-level upsert of `rows` counters: no SQLAlchemy compilation on the write path."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    values = ", ".join([f"({mark}, {mark}, {mark})"] * rows)
+    return (f"INSERT INTO kpi_counters (name, slot, value) VALUES {values} "
+            "ON CONFLICT (name, slot) DO UPDATE SET value = kpi_counters.value + excluded.value")
 
 
 class SqlCounters(Counters):
@@ -56,8 +59,8 @@ class SqlCounters(Counters):
         if not changes:
             return
         slot = self._slot()
-        self.conn.execute(_upsert(self.conn.dialect.name).values(
-            [{"name": name, "slot": slot, "value": delta} for name, delta in changes]))
+        parameters = tuple(value for name, delta in changes for value in (name, slot, delta))
+        self.conn.exec_driver_sql(_upsert(self.conn.dialect.paramstyle, len(changes)), parameters)
 
     def read(self, names: Iterable[str] | None = None) -> dict[str, int]:
         query = sa.select(k.name, sa.func.sum(k.value)).group_by(k.name)
