@@ -1,5 +1,5 @@
 """Counters kept in the same transaction as the rows they count, so KPIs and list totals cost the
-same at 1,000 rows as at 10 million (ADR 0010).
+same at 1,000 rows as at 10 million (ADR 0012).
 
 Whoever inserts, deletes or changes the counted state of a row calls `add(name, delta)` in the
 transaction that does it; the store writes the deltas with the commit (PostgreSQL: one multi-row

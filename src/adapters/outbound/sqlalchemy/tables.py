@@ -126,7 +126,7 @@ audit_log = sa.Table(
     sa.Index(None, "action", "id"),  # a page of one event type, newest first, without sorting them all
 )
 
-# the Counters port: one row per counter and slot, value = the sum of its slots (ADR 0010); updated in
+# the Counters port: one row per counter and slot, value = the sum of its slots (ADR 0012); updated in
 # place (HOT: no index column changes), so it stays a few pages without any VACUUM
 kpi_counters = sa.Table(
     "kpi_counters",

@@ -1,4 +1,4 @@
-"""KPI counters kept by the writers' transactions (ADR 0010), backfilled from the rows they count;
+"""KPI counters kept by the writers' transactions (ADR 0012), backfilled from the rows they count;
 an index of the open high NCs for the at-risk rule; list indexes in page order.
 
 Run it with the service stopped (as every migration): the backfill counts the rows as they are.
