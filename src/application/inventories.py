@@ -12,11 +12,17 @@ from application.dispatch import Delivery, EventHandler
 from application.envelope import Origin
 from application.pagination import Page, PageRequest
 from application.ports.clock import Clock
+from application.ports.counters import unapplied
 from application.ports.inventories import InventoryFilter, InventorySummary
 from application.ports.unit_of_work import UnitOfWork, UowFactory
 
 PROJECTION_HANDLER = "inventory_projection"
 AGGREGATE_TYPE = InventoryCreated.aggregate_type
+
+
+def _count_for_projection(uow: UnitOfWork, inventory: Inventory) -> None:
+    """The events about to be staged wait for the projection (/kpi projection_lag_events) until it applies them."""
+    uow.counters.add(unapplied(PROJECTION_HANDLER), len(inventory.events))
 
 
 def _live(uow: UnitOfWork, inventory_id: int) -> Inventory:
@@ -36,6 +42,7 @@ class CreateInventory:
             inventory = Inventory.create(customer, expiry_date, self.clock.now())
             uow.inventories.add(inventory)
             inventory.record_creation()
+            _count_for_projection(uow, inventory)
             uow.commit()
         return inventory
 
@@ -51,6 +58,7 @@ class AddInventoryLine:
             inventory.add_line(line)
             uow.inventories.add_line(inventory, line)
             inventory.record_line_added(line)
+            _count_for_projection(uow, inventory)
             uow.commit()
         return line
 
@@ -61,7 +69,9 @@ class DeleteInventory:
 
     def __call__(self, inventory_id: int, origin: Origin) -> None:
         with self.uow().acting_as(origin) as uow:
-            _live(uow, inventory_id).delete(self.clock.now())
+            inventory = _live(uow, inventory_id)
+            inventory.delete(self.clock.now())
+            _count_for_projection(uow, inventory)
             uow.commit()
 
 
@@ -108,6 +118,7 @@ class InventoryProjectionHandler(EventHandler):
 
     def apply(self, uow: UnitOfWork, delivery: Delivery) -> None:
         event, store = delivery.event, uow.inventory_summary
+        uow.counters.add(unapplied(PROJECTION_HANDLER), -1)  # commits with the processed_events key
         if isinstance(event, InventoryCreated):
             # a row already there was written by a rebuild that also marked this event applied:
             # the processed_events key then keeps this delivery from applying it again
@@ -166,5 +177,6 @@ class RebuildInventoryProjection:
             for inventory_id in stale:
                 uow.inventory_summary.delete(inventory_id)
             marked = uow.inventory_summary.mark_applied(PROJECTION_HANDLER, AGGREGATE_TYPE, self.clock.now())
+            uow.counters.add(unapplied(PROJECTION_HANDLER), -marked)
             uow.commit()
         return RebuildReport(inserted, updated, len(stale), marked)

@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 from domain.nonconformities import NcStatus, Severity
+from domain.orders import OrderStatus
 
-from application.inventories import AGGREGATE_TYPE as INVENTORY, PROJECTION_HANDLER as INVENTORY_PROJECTION
+from application.inventories import PROJECTION_HANDLER as INVENTORY_PROJECTION
+from application.ports import counters
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxStatus
-from application.ports.repositories import NcFilter
 from application.ports.unit_of_work import UowFactory
 
 
@@ -35,24 +36,29 @@ class Kpi:
 
 
 class KpiQuery:
+    """Counters kept by the writers' own transactions (one read, whatever the history), plus two
+    indexed counts over small sets: the at-risk suppliers and the unconfirmed published events."""
+
     def __init__(self, uow: UowFactory, clock: Clock, unhandled_after_seconds: float = 300.0) -> None:
         self.uow, self.clock = uow, clock
         self.unhandled_after = timedelta(seconds=unhandled_after_seconds)
 
     def __call__(self) -> Kpi:
         with self.uow().reading() as uow:
-            outbox = uow.outbox.count_by_status()
+            c = uow.counters.read()
+            ncs = {(status, severity): c.get(counters.nc(status.value, severity.value), 0)
+                   for status in NcStatus for severity in Severity}
             return Kpi(
-                nc_open=uow.ncs.count(NcFilter(status=NcStatus.OPEN)),
-                nc_open_high=uow.ncs.count(NcFilter(status=NcStatus.OPEN, severity=Severity.HIGH)),
-                nc_closed=uow.ncs.count(NcFilter(status=NcStatus.CLOSED)),
-                outbox_pending=outbox.get(OutboxStatus.PENDING, 0),
-                outbox_published=outbox.get(OutboxStatus.PUBLISHED, 0),
-                outbox_failed=outbox.get(OutboxStatus.FAILED, 0),
+                nc_open=sum(n for (status, _), n in ncs.items() if status is NcStatus.OPEN),
+                nc_open_high=ncs[NcStatus.OPEN, Severity.HIGH],
+                nc_closed=sum(n for (status, _), n in ncs.items() if status is NcStatus.CLOSED),
+                outbox_pending=c.get(counters.outbox(OutboxStatus.PENDING), 0),
+                outbox_published=c.get(counters.outbox(OutboxStatus.PUBLISHED), 0),
+                outbox_failed=c.get(counters.outbox(OutboxStatus.FAILED), 0),
                 suppliers_at_risk=uow.suppliers.count_at_risk(self.clock.today()),
-                audit_events_total=uow.audit.count(),
-                projection_lag_events=uow.inventory_summary.count_unapplied(INVENTORY_PROJECTION, INVENTORY),
-                orders_by_status={status.value: n for status, n in uow.orders.count_by_status().items()},
-                fulfilment_steps_planned=uow.fulfilment.count(),
+                audit_events_total=sum(n for name, n in c.items() if name.startswith(counters.AUDIT_PREFIX)),
+                projection_lag_events=c.get(counters.unapplied(INVENTORY_PROJECTION), 0),
+                orders_by_status={status.value: c.get(counters.order(status.value), 0) for status in OrderStatus},
+                fulfilment_steps_planned=c.get(counters.FULFILMENT_PLANNED, 0),
                 events_unhandled=uow.outbox.count_unhandled(self.clock.now() - self.unhandled_after),
             )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -84,7 +87,12 @@ LOGIN_CLIENT, LOGIN_FAILURES = "login_client", "login_failures"
 
 def credential_of(account: UserAccount) -> str:
     """A fingerprint of the account's password hash: a changed password ends its older tokens."""
-    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+    return _fingerprint(account.password_hash)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fingerprint(password_hash: str) -> str:  # once per password hash, not once per request
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 class Authenticate:
@@ -117,14 +125,25 @@ class Authenticate:
 
 class VerifyToken:
     """Every request: a valid signature is not enough. The token must not claim a longer life than
-    allowed, its user must still exist with that role and that password, and it must not be revoked."""
+    allowed, its user must still exist with that role and that password, and it must not be revoked.
+
+    That a token is not revoked is remembered for `revocation_cache_seconds`: within it the check
+    costs no database round trip. A logout through this process ends the token at once; another
+    process sees it once its own memory of the token expires (0 turns the memory off).
+    """
+
+    MAX_REMEMBERED = 10_000
 
     def __init__(self, users: UserDirectory, tokens: TokenService, uow: UowFactory,
-                 max_lifetime_seconds: float) -> None:
+                 max_lifetime_seconds: float, revocation_cache_seconds: float = 0.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.users, self.tokens, self.uow = users, tokens, uow
         self.max_lifetime = timedelta(seconds=max_lifetime_seconds)
+        self.remember_for, self.monotonic = revocation_cache_seconds, monotonic
+        self._not_revoked: dict[str, float] = {}  # token id → until when "not revoked" is believed
+        self._revoked: set[str] = set()  # revoked through this process
 
-    def claims(self, token: str) -> TokenClaims:
+    def _checked(self, token: str) -> TokenClaims:
         claims = self.tokens.decode(token)
         if claims.expires_at - claims.issued_at > self.max_lifetime:
             raise InvalidToken("lifetime over the maximum")
@@ -133,10 +152,34 @@ class VerifyToken:
             raise InvalidToken("unknown user")
         if account.role is not claims.principal.role or credential_of(account) != claims.credential:
             raise InvalidToken("role or password changed since it was issued")
+        if claims.token_id in self._revoked:
+            raise InvalidToken("revoked")
+        return claims
+
+    def remembered(self, token: str) -> Principal | None:
+        """The principal when every check passes without the database (the token's revocation was
+        looked up recently); None when the revocation must be looked up (call the instance)."""
+        claims = self._checked(token)
+        until = self._not_revoked.get(claims.token_id)
+        return claims.principal if until is not None and until > self.monotonic() else None
+
+    def claims(self, token: str) -> TokenClaims:
+        claims = self._checked(token)
         with self.uow().reading() as uow:
             if uow.revoked_tokens.is_revoked(claims.token_id):
                 raise InvalidToken("revoked")
+        if self.remember_for > 0:
+            if len(self._not_revoked) >= self.MAX_REMEMBERED:
+                self._not_revoked.clear()
+            self._not_revoked[claims.token_id] = self.monotonic() + self.remember_for
         return claims
+
+    def forget(self, token_id: str) -> None:
+        """The token was revoked through this process: refuse it from now on."""
+        self._revoked.add(token_id)
+        self._not_revoked.pop(token_id, None)
+        if len(self._revoked) > self.MAX_REMEMBERED:  # the table stays the reference
+            self._revoked.clear()
 
     def __call__(self, token: str) -> Principal:
         return self.claims(token).principal
@@ -155,3 +198,4 @@ class Logout:
             uow.revoked_tokens.revoke(claims.token_id, claims.principal.username, claims.expires_at, now)
             uow.revoked_tokens.purge(now)
             uow.commit()
+        self.verify.forget(claims.token_id)

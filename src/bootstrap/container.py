@@ -189,7 +189,8 @@ class Container(containers.DeclarativeContainer):
     )
     authenticate = providers.Singleton(Authenticate, users=users, hasher=hasher, tokens=tokens, limiter=rate_limiter)
     verify_token = providers.Singleton(
-        VerifyToken, users=users, tokens=tokens, uow=uow.provider, max_lifetime_seconds=config.jwt_max_lifetime_seconds
+        VerifyToken, users=users, tokens=tokens, uow=uow.provider, max_lifetime_seconds=config.jwt_max_lifetime_seconds,
+        revocation_cache_seconds=config.revocation_cache_seconds,
     )
     logout = providers.Singleton(Logout, verify=verify_token, uow=uow.provider, clock=clock)
 

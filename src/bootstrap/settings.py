@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     jwt_secret: str = DEFAULT_JWT_SECRET
     jwt_lifetime_seconds: int = Field(3600, ge=60)
     jwt_max_lifetime_seconds: int = Field(86400, ge=60)  # a token claiming a longer life is refused
+    # "this token is not revoked" is believed this long per process (a logout elsewhere takes up to it)
+    revocation_cache_seconds: float = Field(1.0, ge=0, le=60)
+    api_threads: int = Field(16, ge=1, le=1000)  # threads running the sync endpoints (anyio's limiter)
     demo_users: bool = True
     demo_password: str = DEFAULT_DEMO_PASSWORD
     users: list[UserSetting] = []

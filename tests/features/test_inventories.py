@@ -114,7 +114,7 @@ def new_inventory(memo: Memo, inventory_ids: dict, customer: str, total: int) ->
 
 @then("the inventory list is empty")
 def list_empty(app: RunningApp) -> None:
-    assert listed(app) == {"items": [], "total": 0, "limit": 500, "offset": 0}
+    assert listed(app) == {"items": [], "total": 0, "total_exact": True, "limit": 500, "offset": 0}
 
 
 @then(parsers.parse('the inventory list shows "{customer}" with {total:d} items in {lines:d} lines'))

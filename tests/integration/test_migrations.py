@@ -80,3 +80,23 @@ def test_the_audit_log_is_append_only_in_the_database(database: str, request: py
             conn.execute(statement)
     with engine.connect() as conn:
         assert conn.execute(sa.select(audit_log.c.actor)).scalars().all() == ["a"]
+
+
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
+def test_0006_backfills_the_kpi_counters_from_the_rows(database: str, request: pytest.FixtureRequest) -> None:
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine, "0004")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO suppliers (name, certification_expiry, created_at) VALUES "
+                             "('a', '2030-01-01', :now), ('b', '2030-01-01', :now)"), {"now": now})
+        conn.execute(sa.text("INSERT INTO non_conformities (supplier_id, severity, description, status, opened_at) "
+                             "VALUES (1, 'high', 'd', 'OPEN', :now), (1, 'high', 'd', 'OPEN', :now), "
+                             "(2, 'low', 'd', 'CLOSED', :now)"), {"now": now})
+        conn.execute(sa.insert(audit_log), [
+            {"event_id": uuid.uuid4(), "action": "NC_CREATED", "entity_type": "nc", "entity_id": "1", "actor": "a",
+             "correlation_id": "c", "occurred_at": now, "recorded_at": now, "details": {}} for _ in range(3)])
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        values = dict(conn.execute(sa.text("SELECT name, value FROM kpi_counters WHERE value <> 0")).all())
+    assert values == {"suppliers": 2, "nc:OPEN:high": 2, "nc:CLOSED:low": 1, "audit:nc:NC_CREATED": 3}

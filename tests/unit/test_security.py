@@ -341,3 +341,51 @@ def test_a_token_lifetime_over_the_maximum_is_refused(no_supplytrace_env):
 def test_a_rate_limit_must_be_in_the_libraries_notation(no_supplytrace_env):
     with pytest.raises(pydantic.ValidationError, match="login_rate_per_user"):
         settings(login_rate_per_user="five a minute")
+
+
+class Ticks:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_checked_token_is_remembered_as_not_revoked_for_a_while(authenticate, directory, tokens, uow, clock):
+    ticks = Ticks()
+    verify = VerifyToken(directory, tokens, uow, max_lifetime_seconds=86400, revocation_cache_seconds=1.0,
+                         monotonic=ticks)
+    token = authenticate("alice", "correct horse", "client").access_token
+    assert verify.remembered(token) is None  # never looked up: the caller must ask the store
+    assert verify(token).username == "alice"
+    assert verify.remembered(token).username == "alice"  # no database round trip
+    other = VerifyToken(directory, tokens, uow, max_lifetime_seconds=86400)  # another API process
+    Logout(other, uow, clock)(token)
+    assert verify.remembered(token).username == "alice"  # still believed, for at most a second
+    ticks.now += 1.01
+    assert verify.remembered(token) is None
+    with pytest.raises(InvalidToken):
+        verify(token)
+
+
+def test_a_logout_through_this_process_ends_a_remembered_token_at_once(authenticate, directory, tokens, uow, clock):
+    verify = VerifyToken(directory, tokens, uow, max_lifetime_seconds=86400, revocation_cache_seconds=60)
+    token = authenticate("alice", "correct horse", "client").access_token
+    verify(token)
+    Logout(verify, uow, clock)(token)
+    for check in (verify.remembered, verify):
+        with pytest.raises(InvalidToken):
+            check(token)
+
+
+def test_remembering_never_skips_the_other_checks(authenticate, tokens, uow, hasher, alice):
+    token = authenticate("alice", "correct horse", "client").access_token
+    verify = VerifyToken(StaticUserDirectory([alice]), tokens, uow, max_lifetime_seconds=86400,
+                         revocation_cache_seconds=60)
+    verify(token)
+    changed = UserAccount("alice", hasher.hash("new password"), Role.QUALITY)
+    verify.users = StaticUserDirectory([changed])
+    with pytest.raises(InvalidToken):
+        verify.remembered(token)

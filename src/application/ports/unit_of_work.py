@@ -10,6 +10,7 @@ from domain.events import DomainEvent
 
 from application.envelope import EventEnvelope, Origin
 from application.ports.clock import Clock
+from application.ports.counters import Counters
 from application.ports.consumption import AuditLog, ProcessedEventStore
 from application.ports.inventories import InventoryRepository, InventorySummaryStore
 from application.ports.orders import FulfilmentSchedule, OrderHistory, OrderRepository
@@ -37,6 +38,7 @@ class UnitOfWork(ABC):
     order_history: OrderHistory
     fulfilment: FulfilmentSchedule
     revoked_tokens: RevokedTokens
+    counters: Counters  # add() with every change of a counted row; written with the commit
 
     def __init__(self, clock: Clock, after_commit: Callable[[], None] | None = None) -> None:
         self.clock = clock

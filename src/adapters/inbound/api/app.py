@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from adapters.inbound.api.errors import install_error_handlers
@@ -24,6 +25,8 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # sync endpoints run in these threads: as many as the pool has connections for, no more
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.api_threads()
         for worker in workers:
             worker.start()
         try:

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import structlog
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 
 from application.envelope import Origin
@@ -19,14 +20,15 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 log = structlog.get_logger("supplytrace.api")
 
 
-def get_container(request: Request) -> Container:
+# the cheap dependencies are `async def`: FastAPI runs a sync one in a worker thread (a hop per call)
+async def get_container(request: Request) -> Container:
     return request.app.state.container
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def bearer_token(token: Annotated[str | None, Depends(oauth2)]) -> str:
+async def bearer_token(token: Annotated[str | None, Depends(oauth2)]) -> str:
     if not token:
         raise InvalidToken("no bearer token")
     return token
@@ -35,9 +37,11 @@ def bearer_token(token: Annotated[str | None, Depends(oauth2)]) -> str:
 BearerToken = Annotated[str, Depends(bearer_token)]
 
 
-def current_principal(container: ContainerDep, token: BearerToken) -> Principal:
+async def current_principal(container: ContainerDep, token: BearerToken) -> Principal:
+    """On the event loop while the token's revocation is remembered; in a thread when it must be looked up."""
+    verify = container.verify_token()
     try:
-        return container.verify_token()(token)
+        return verify.remembered(token) or await run_in_threadpool(verify, token)
     except InvalidToken as refused:
         log.info("token.refused", reason=refused.reason)
         raise
@@ -47,7 +51,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def require(permission: Permission) -> Callable[[Principal], Principal]:
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         authorize(principal, permission)
         return principal
 

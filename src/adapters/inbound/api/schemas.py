@@ -166,9 +166,16 @@ class NcOut(BaseModel):
 
 class PageOut(BaseModel, Generic[T]):
     items: list[T]
-    total: int
+    total: int = Field(description="Rows matching; exact unless total_exact is false, then a lower bound")
+    total_exact: bool = Field(True, description="False when a filter without a counter matched more than "
+                              "10,000 rows and this page is not the last: at least `total` rows match")
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, page: Any, items: list[Any]) -> PageOut:
+        """The answer for an application `Page` whose items are already converted."""
+        return cls(items=items, total=page.total, total_exact=page.total_exact, limit=page.limit, offset=page.offset)
 
 
 class AuditEntryOut(BaseModel):

@@ -39,6 +39,7 @@ class MemoryState:
     order_history: list[OrderHistoryEntry] = field(default_factory=list)
     fulfilment: dict[UUID, FulfilmentStep] = field(default_factory=dict)
     revoked_tokens: dict[str, datetime] = field(default_factory=dict)  # token id → its expiry
+    counters: dict[str, int] = field(default_factory=dict)  # the Counters port's values
 
     def next_id(self, name: str) -> int:
         self.sequences[name] = self.sequences.get(name, 0) + 1

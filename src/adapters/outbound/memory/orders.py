@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from application.pagination import Page, PageRequest
+from application.ports import counters as names
 from application.ports.orders import (
     FulfilmentSchedule,
     FulfilmentStep,
@@ -19,6 +20,8 @@ from application.ports.orders import (
 from domain.errors import Conflict
 from domain.orders import Order, OrderStatus
 
+from adapters.outbound.counting import order_tally
+from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryState
 from adapters.outbound.memory.repositories import paginate
 
@@ -26,18 +29,28 @@ from adapters.outbound.memory.repositories import paginate
 class MemoryOrderRepository(OrderRepository):
     def __init__(self, state: MemoryState) -> None:
         super().__init__()
-        self.state = state
+        self.state, self.counters = state, MemoryCounters(state)
+        self.tally = order_tally(self.counters)
 
     def _add(self, order: Order) -> None:
         if order.reference is not None and self.reference_taken(order.reference):
             raise Conflict(f"an order with order_id {order.reference} exists already")
         self.state.orders[order.id] = order
+        self.tally.inserted(order)
+
+    def flush(self) -> None:
+        self.tally.flush(self.seen)  # orders are changed in place: count their state changes
 
     def _get(self, identity: Hashable) -> Order | None:
-        return self.state.orders.get(identity)  # type: ignore[call-overload]
+        return self._tracked(self.state.orders.get(identity))  # type: ignore[call-overload]
+
+    def _tracked(self, order: Order | None) -> Order | None:
+        if order is not None:
+            self.tally.loaded(order)
+        return order
 
     def _get_by_reference(self, reference: str) -> Order | None:
-        return next((o for o in self.state.orders.values() if o.reference == reference), None)
+        return self._tracked(next((o for o in self.state.orders.values() if o.reference == reference), None))
 
     def reference_taken(self, reference: str) -> bool:
         return self._get_by_reference(reference) is not None
@@ -52,10 +65,8 @@ class MemoryOrderRepository(OrderRepository):
         return paginate(matching, page)
 
     def count_by_status(self) -> dict[OrderStatus, int]:
-        counts = dict.fromkeys(OrderStatus, 0)
-        for order in self.state.orders.values():
-            counts[order.status] += 1
-        return counts
+        values = self.counters.read([names.order(status.value) for status in OrderStatus])
+        return {status: values[names.order(status.value)] for status in OrderStatus}
 
 
 class MemoryOrderHistory(OrderHistory):
@@ -77,13 +88,16 @@ class MemoryOrderHistory(OrderHistory):
 
 class MemoryFulfilmentSchedule(FulfilmentSchedule):
     def __init__(self, state: MemoryState) -> None:
-        self.state = state
+        self.state, self.counters = state, MemoryCounters(state)
 
     def plan(self, step: FulfilmentStep) -> None:
+        self.drop(step.order_id)
         self.state.fulfilment[step.order_id] = step
+        self.counters.add(names.FULFILMENT_PLANNED)
 
     def drop(self, order_id: UUID) -> None:
-        self.state.fulfilment.pop(order_id, None)
+        if self.state.fulfilment.pop(order_id, None) is not None:
+            self.counters.add(names.FULFILMENT_PLANNED, -1)
 
     def due(self, now: datetime, limit: int) -> list[FulfilmentStep]:
         steps = sorted((s for s in self.state.fulfilment.values() if s.due_at <= now), key=lambda s: s.due_at)
@@ -93,7 +107,8 @@ class MemoryFulfilmentSchedule(FulfilmentSchedule):
         if self.state.fulfilment.get(step.order_id) != step:
             return False
         del self.state.fulfilment[step.order_id]
+        self.counters.add(names.FULFILMENT_PLANNED, -1)
         return True
 
     def count(self) -> int:
-        return len(self.state.fulfilment)
+        return self.counters.read([names.FULFILMENT_PLANNED])[names.FULFILMENT_PLANNED]

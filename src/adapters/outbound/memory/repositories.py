@@ -17,6 +17,7 @@ from application.ports.consumption import (
     ProcessedEventStore,
     ProcessedKey,
 )
+from application.ports import counters as names
 from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatus
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
 from application.ports.security import RevokedTokens
@@ -25,6 +26,8 @@ from domain.risk import supplier_at_risk
 from domain.suppliers import Supplier
 
 from adapters.outbound.claim_order import keep_in_order
+from adapters.outbound.counting import nc_tally
+from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryState, OutboxRow
 
 T = TypeVar("T")
@@ -38,11 +41,12 @@ def paginate(items: Iterable[T], page: PageRequest) -> Page[T]:
 class MemorySupplierRepository(SupplierRepository):
     def __init__(self, state: MemoryState) -> None:
         super().__init__()
-        self.state = state
+        self.state, self.counters = state, MemoryCounters(state)
 
     def _add(self, supplier: Supplier) -> None:
         supplier.id = self.state.next_id("suppliers")
         self.state.suppliers[supplier.id] = supplier
+        self.counters.add(names.SUPPLIERS)
 
     def _get(self, identity: int) -> Supplier | None:
         return self.state.suppliers.get(identity)
@@ -58,14 +62,22 @@ class MemorySupplierRepository(SupplierRepository):
 class MemoryNonConformityRepository(NonConformityRepository):
     def __init__(self, state: MemoryState) -> None:
         super().__init__()
-        self.state = state
+        self.state, self.counters = state, MemoryCounters(state)
+        self.tally = nc_tally(self.counters)
 
     def _add(self, nc: NonConformity) -> None:
         nc.id = self.state.next_id("ncs")
         self.state.ncs[nc.id] = nc
+        self.tally.inserted(nc)
+
+    def flush(self) -> None:
+        self.tally.flush(self.seen)  # entities are changed in place: count their state changes
 
     def _get(self, identity: int) -> NonConformity | None:
-        return self.state.ncs.get(identity)
+        nc = self.state.ncs.get(identity)
+        if nc is not None:
+            self.tally.loaded(nc)
+        return nc
 
     def _matching(self, criteria: NcFilter) -> list[NonConformity]:
         return [
@@ -89,12 +101,13 @@ class MemoryNonConformityRepository(NonConformityRepository):
 
 class MemoryOutboxRepository(OutboxRepository):
     def __init__(self, state: MemoryState) -> None:
-        self.state = state
+        self.state, self.counters = state, MemoryCounters(state)
 
     def add(self, envelopes: Sequence[EventEnvelope], now: datetime) -> None:
         for envelope in envelopes:
             record = OutboxRecord(envelope, OutboxStatus.PENDING, 0, None, now, now)
             self.state.outbox[envelope.event_id] = OutboxRow(record, self.state.next_id("outbox"))
+        self.counters.add(names.outbox(OutboxStatus.PENDING), len(envelopes))
 
     def held_back(self, envelopes: Sequence[EventEnvelope]) -> set[UUID]:
         mine = {e.event_id for e in envelopes}
@@ -121,8 +134,10 @@ class MemoryOutboxRepository(OutboxRepository):
 
     def _update(self, event_id: UUID, lease_until: datetime | None = None, **changes: object) -> None:
         row = self.state.outbox[event_id]
+        before = row.record.status
         row.record = dataclasses.replace(row.record, **changes)
         row.lease_until = lease_until
+        self.counters.transfer(names.outbox(before), names.outbox(row.record.status), 1)
 
     def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
         for event_id in event_ids:
@@ -184,10 +199,8 @@ class MemoryOutboxRepository(OutboxRepository):
         return paginate((r.record for r in rows if status is None or r.record.status is status), page)
 
     def count_by_status(self) -> dict[OutboxStatus, int]:
-        counts = dict.fromkeys(OutboxStatus, 0)
-        for row in self.state.outbox.values():
-            counts[row.record.status] += 1
-        return counts
+        values = self.counters.read([names.outbox(status) for status in OutboxStatus])
+        return {status: values[names.outbox(status)] for status in OutboxStatus}
 
 
 def _key(record: OutboxRecord) -> tuple[str, str]:
@@ -207,7 +220,7 @@ class MemoryProcessedEventStore(ProcessedEventStore):
 
 class MemoryAuditLog(AuditLog):
     def __init__(self, state: MemoryState) -> None:
-        self.state = state
+        self.state, self.counters = state, MemoryCounters(state)
 
     def append(self, entries: Sequence[AuditEntry]) -> None:
         recorded = {e.event_id for e in self.state.audit}
@@ -215,6 +228,7 @@ class MemoryAuditLog(AuditLog):
             if entry.event_id not in recorded:
                 recorded.add(entry.event_id)
                 self.state.audit.append(dataclasses.replace(entry, id=self.state.next_id("audit")))
+                self.counters.add(names.audit(entry.entity_type, entry.event_type))
 
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
         match: Callable[[AuditEntry], bool] = lambda e: (  # noqa: E731
@@ -225,7 +239,7 @@ class MemoryAuditLog(AuditLog):
         return paginate((e for e in reversed(self.state.audit) if match(e)), page)
 
     def count(self) -> int:
-        return len(self.state.audit)
+        return sum(v for name, v in self.counters.read().items() if name.startswith(names.AUDIT_PREFIX))
 
 
 class MemoryRevokedTokens(RevokedTokens):

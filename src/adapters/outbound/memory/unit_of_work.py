@@ -8,6 +8,7 @@ from typing import Any
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 
+from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryDatabase, MemoryState
 from adapters.outbound.memory.inventories import MemoryInventoryRepository, MemoryInventorySummaryStore
 from adapters.outbound.memory.orders import MemoryFulfilmentSchedule, MemoryOrderHistory, MemoryOrderRepository
@@ -45,6 +46,7 @@ class MemoryUnitOfWork(UnitOfWork):
         state = self.database.begin()
         self._active = True
         self._state = state
+        self.counters = MemoryCounters(state)
         for name, store in STORES.items():
             setattr(self, name, store(state))
 

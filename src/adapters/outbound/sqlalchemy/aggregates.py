@@ -8,11 +8,14 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from application.pagination import Page, PageRequest
+from application.pagination import Page, PageRequest, page_of
+from application.ports import counters as names
+from application.ports.counters import Counters
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
 from domain.nonconformities import NcStatus, NonConformity, Severity
 from domain.suppliers import Supplier
 
+from adapters.outbound.counting import StateTally, nc_tally, supplier_tally
 from adapters.outbound.sqlalchemy.tables import non_conformities, suppliers
 
 E = TypeVar("E", Supplier, NonConformity)
@@ -22,14 +25,16 @@ class TableMapper(Generic[E]):
     """Loads rows into entities and writes back only the entities whose columns changed."""
 
     def __init__(self, conn: sa.Connection, table: sa.Table, to_row: Callable[[E], dict[str, Any]],
-                 from_row: Callable[[sa.Row], E]) -> None:
-        self.conn, self.table, self.to_row, self.from_row = conn, table, to_row, from_row
+                 from_row: Callable[[sa.Row], E], tally: StateTally[E] | None = None) -> None:
+        self.conn, self.table, self.to_row, self.from_row, self.tally = conn, table, to_row, from_row, tally
         self.snapshots: dict[int, dict[str, Any]] = {}
 
     def insert(self, entity: E) -> None:
         row = self.to_row(entity)
-        entity.id = self.conn.execute(sa.insert(self.table).values(**row)).inserted_primary_key[0]
+        entity.id = self.conn.execute(self.table.insert(), row).inserted_primary_key[0]
         self.snapshots[entity.id] = row
+        if self.tally is not None:
+            self.tally.inserted(entity)
 
     def load(self, identity: int) -> E | None:
         row = self.conn.execute(sa.select(self.table).where(self.table.c.id == identity)).one_or_none()
@@ -37,6 +42,8 @@ class TableMapper(Generic[E]):
             return None
         entity = self.from_row(row)
         self.snapshots[identity] = self.to_row(entity)
+        if self.tally is not None:
+            self.tally.loaded(entity)
         return entity
 
     def flush(self, entities: list[E]) -> None:
@@ -45,12 +52,33 @@ class TableMapper(Generic[E]):
             if self.snapshots.get(entity.id) != row:
                 self.conn.execute(sa.update(self.table).where(self.table.c.id == entity.id).values(**row))
                 self.snapshots[entity.id] = row
+        if self.tally is not None:
+            self.tally.flush(entities)
 
 
-def fetch_page(conn: sa.Connection, query: sa.Select, order: Any, page: PageRequest, mapper: Callable) -> Page:
-    total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-    rows = conn.execute(query.order_by(order).limit(page.limit).offset(page.offset)).all()
-    return Page([mapper(r) for r in rows], total, page.limit, page.offset)
+def count_upto(conn: sa.Connection, query: sa.Select) -> Callable[[int], int]:
+    """A count of the query's rows that stops at `cap` (it reads at most `cap` rows)."""
+    def count(cap: int) -> int:
+        capped = query.with_only_columns(sa.literal(1), maintain_column_froms=True).limit(cap).subquery()
+        return conn.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one()
+    return count
+
+
+def fetch_page(conn: sa.Connection, query: sa.Select, order: Any, page: PageRequest, mapper: Callable,
+               total: int | None = None) -> Page:
+    """One page; `total` from a counter when the caller has one, else counted only as far as needed."""
+    order = order if isinstance(order, (list, tuple)) else (order,)
+    rows = conn.execute(query.order_by(*order).limit(page.limit).offset(page.offset)).all()
+    return page_of([mapper(r) for r in rows], page, total, count_upto(conn, query))
+
+
+def nc_total(counters: Counters, criteria: NcFilter) -> int | None:
+    """The number of NCs matching, from the counters; None when a supplier narrows it (no counter)."""
+    if criteria.supplier_id is not None:
+        return None
+    keys = [names.nc(status.value, severity.value) for status in NcStatus for severity in Severity
+            if criteria.status in (None, status) and criteria.severity in (None, severity)]
+    return sum(counters.read(keys).values())
 
 
 def supplier_row(s: Supplier) -> dict[str, Any]:
@@ -73,10 +101,10 @@ def nc_from(row: sa.Row) -> NonConformity:
 
 
 class SqlSupplierRepository(SupplierRepository):
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, counters: Counters) -> None:
         super().__init__()
-        self.conn = conn
-        self.mapper = TableMapper(conn, suppliers, supplier_row, supplier_from)
+        self.conn, self.counters = conn, counters
+        self.mapper = TableMapper(conn, suppliers, supplier_row, supplier_from, supplier_tally(counters))
 
     def _add(self, supplier: Supplier) -> None:
         self.mapper.insert(supplier)
@@ -88,13 +116,18 @@ class SqlSupplierRepository(SupplierRepository):
         return self.mapper.load(identity)
 
     def list(self, page: PageRequest) -> Page[Supplier]:
-        return fetch_page(self.conn, sa.select(suppliers), suppliers.c.id, page, supplier_from)
+        total = self.counters.read([names.SUPPLIERS])[names.SUPPLIERS]
+        return fetch_page(self.conn, sa.select(suppliers), suppliers.c.id, page, supplier_from, total)
 
     def count_at_risk(self, today: date) -> int:
+        # one probe per supplier into the partial index of the open high NCs (today's state, never
+        # the closed history): the cost follows the number of suppliers, not of NCs
+        # (a scalar subquery with LIMIT: the planner cannot turn it into a hash of every open high NC)
         nc = non_conformities.c
-        open_high = sa.exists().where(nc.supplier_id == suppliers.c.id, nc.status == NcStatus.OPEN.value,
-                                      nc.severity == Severity.HIGH.value)
-        query = sa.select(sa.func.count()).where(sa.or_(suppliers.c.certification_expiry < today, open_high))
+        open_high = (sa.select(nc.id).where(nc.supplier_id == suppliers.c.id, nc.status == NcStatus.OPEN.value,
+                                            nc.severity == Severity.HIGH.value).limit(1).scalar_subquery())
+        query = sa.select(sa.func.count()).select_from(suppliers).where(
+            sa.or_(suppliers.c.certification_expiry < today, open_high.is_not(None)))
         return self.conn.execute(query).scalar_one()
 
 
@@ -111,10 +144,10 @@ def _nc_where(criteria: NcFilter) -> list[sa.ColumnElement[bool]]:
 
 
 class SqlNonConformityRepository(NonConformityRepository):
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, counters: Counters) -> None:
         super().__init__()
-        self.conn = conn
-        self.mapper = TableMapper(conn, non_conformities, nc_row, nc_from)
+        self.conn, self.counters = conn, counters
+        self.mapper = TableMapper(conn, non_conformities, nc_row, nc_from, nc_tally(counters))
 
     def _add(self, nc: NonConformity) -> None:
         self.mapper.insert(nc)
@@ -127,9 +160,12 @@ class SqlNonConformityRepository(NonConformityRepository):
 
     def list(self, criteria: NcFilter, page: PageRequest) -> Page[NonConformity]:
         query = sa.select(non_conformities).where(*_nc_where(criteria))
-        return fetch_page(self.conn, query, non_conformities.c.id, page, nc_from)
+        return fetch_page(self.conn, query, non_conformities.c.id, page, nc_from, nc_total(self.counters, criteria))
 
     def count(self, criteria: NcFilter) -> int:
+        total = nc_total(self.counters, criteria)
+        if total is not None:
+            return total
         query = sa.select(sa.func.count()).select_from(non_conformities).where(*_nc_where(criteria))
         return self.conn.execute(query).scalar_one()
 

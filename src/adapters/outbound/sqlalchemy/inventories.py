@@ -17,7 +17,7 @@ from application.ports.inventories import (
 )
 from domain.inventories import Inventory, InventoryLine
 
-from adapters.outbound.sqlalchemy.aggregates import TableMapper
+from adapters.outbound.sqlalchemy.aggregates import TableMapper, fetch_page
 from adapters.outbound.sqlalchemy.tables import (
     UtcDateTime,
     inventories,
@@ -145,10 +145,7 @@ class SqlInventorySummaryStore(InventorySummaryStore):
             query = query.where(s.customer == criteria.customer)
         if criteria.expiring_before is not None:
             query = query.where(s.expiry_date < criteria.expiring_before)
-        order = (s.expiry_date.desc(), s.inventory_id.desc())
-        total = self.conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = self.conn.execute(query.order_by(*order).limit(page.limit).offset(page.offset))
-        return Page([summary_from(r) for r in rows], total, page.limit, page.offset)
+        return fetch_page(self.conn, query, (s.expiry_date.desc(), s.inventory_id.desc()), page, summary_from)
 
     def all(self) -> list[InventorySummary]:
         return [summary_from(r) for r in self.conn.execute(sa.select(inventory_summary).order_by(s.inventory_id))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,8 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from application.pagination import Page, PageRequest
+from application.ports.counters import FULFILMENT_PLANNED, Counters
+from application.ports.counters import order as order_counter
 from application.ports.orders import (
     ConcurrentUpdate,
     FulfilmentSchedule,
@@ -22,6 +25,8 @@ from application.ports.orders import (
 from domain.errors import Conflict
 from domain.orders import ItemStatus, Order, OrderItem, OrderStatus
 
+from adapters.outbound.counting import order_tally
+from adapters.outbound.sqlalchemy.aggregates import fetch_page
 from adapters.outbound.sqlalchemy.bulk import bulk_insert
 from adapters.outbound.sqlalchemy.integrity import duplicate_key
 from adapters.outbound.sqlalchemy.tables import fulfilment_schedule, order_history, order_items, orders
@@ -59,10 +64,11 @@ def _order_from(row: sa.Row, items: list[sa.Row]) -> Order:
 
 
 class SqlOrderRepository(OrderRepository):
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, counters: Counters) -> None:
         super().__init__()
-        self.conn = conn
+        self.conn, self.counters = conn, counters
         self.snapshots: dict[UUID, Rows] = {}
+        self.tally = order_tally(counters)
 
     def _add(self, order: Order) -> None:
         row, items = _rows(order)
@@ -78,6 +84,7 @@ class SqlOrderRepository(OrderRepository):
             raise
         order.version = 1
         self.snapshots[order.id] = (row, items)
+        self.tally.inserted(order)
 
     def _load(self, where: sa.ColumnElement[bool]) -> Order | None:
         row = self.conn.execute(sa.select(orders).where(where)).one_or_none()
@@ -88,6 +95,7 @@ class SqlOrderRepository(OrderRepository):
         ).all()
         order = _order_from(row, items)
         self.snapshots[order.id] = _rows(order)
+        self.tally.loaded(order)
         return order
 
     def _get(self, identity: Hashable) -> Order | None:
@@ -121,6 +129,7 @@ class SqlOrderRepository(OrderRepository):
                         order_items.c.order_id == order.id, order_items.c.position == position).values(**item))
             order.version += 1
             self.snapshots[order.id] = (row, items)
+        self.tally.flush(self.seen)
 
     def list(self, criteria: OrderFilter, page: PageRequest) -> Page[Order]:
         c = orders.c
@@ -129,22 +138,23 @@ class SqlOrderRepository(OrderRepository):
             clauses.append(c.status == criteria.status.value)
         if criteria.customer_id is not None:
             clauses.append(c.customer_id == criteria.customer_id)
-        total = self.conn.execute(sa.select(sa.func.count()).select_from(orders).where(*clauses)).scalar_one()
-        rows = self.conn.execute(sa.select(orders).where(*clauses).order_by(c.created_at.desc(), c.id.desc())
-                                 .limit(page.limit).offset(page.offset)).all()
+        total = None
+        if criteria.customer_id is None:
+            counts = self.count_by_status()
+            total = counts[criteria.status] if criteria.status is not None else sum(counts.values())
+        page_of_rows = fetch_page(self.conn, sa.select(orders).where(*clauses), (c.created_at.desc(), c.id.desc()),
+                                  page, lambda row: row, total)
+        rows = page_of_rows.items
         items: dict[UUID, list[sa.Row]] = {row.id: [] for row in rows}
         if rows:
             query = sa.select(order_items).where(order_items.c.order_id.in_(list(items)))
             for item in self.conn.execute(query.order_by(order_items.c.order_id, order_items.c.position)):
                 items[item.order_id].append(item)
-        return Page([_order_from(row, items[row.id]) for row in rows], total, page.limit, page.offset)
+        return dataclasses.replace(page_of_rows, items=[_order_from(row, items[row.id]) for row in rows])
 
     def count_by_status(self) -> dict[OrderStatus, int]:
-        counts = dict.fromkeys(OrderStatus, 0)
-        query = sa.select(orders.c.status, sa.func.count()).group_by(orders.c.status)
-        for status, count in self.conn.execute(query):
-            counts[OrderStatus(status)] = count
-        return counts
+        values = self.counters.read([order_counter(status.value) for status in OrderStatus])
+        return {status: values[order_counter(status.value)] for status in OrderStatus}
 
 
 def _entry(row: sa.Row) -> OrderHistoryEntry:
@@ -173,17 +183,19 @@ class SqlOrderHistory(OrderHistory):
 
 
 class SqlFulfilmentSchedule(FulfilmentSchedule):
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sa.Connection, counters: Counters) -> None:
+        self.conn, self.counters = conn, counters
 
     def plan(self, step: FulfilmentStep) -> None:
         self.drop(step.order_id)
         self.conn.execute(sa.insert(fulfilment_schedule).values(
             order_id=step.order_id, expected_status=step.expected_status.value, due_at=step.due_at,
             correlation_id=step.correlation_id))
+        self.counters.add(FULFILMENT_PLANNED)
 
     def drop(self, order_id: UUID) -> None:
-        self.conn.execute(sa.delete(fulfilment_schedule).where(fulfilment_schedule.c.order_id == order_id))
+        deleted = self.conn.execute(sa.delete(fulfilment_schedule).where(fulfilment_schedule.c.order_id == order_id))
+        self.counters.add(FULFILMENT_PLANNED, -deleted.rowcount)
 
     def due(self, now: datetime, limit: int) -> list[FulfilmentStep]:
         f = fulfilment_schedule.c
@@ -195,7 +207,8 @@ class SqlFulfilmentSchedule(FulfilmentSchedule):
         f = fulfilment_schedule.c
         deleted = self.conn.execute(sa.delete(fulfilment_schedule).where(
             f.order_id == step.order_id, f.expected_status == step.expected_status.value, f.due_at == step.due_at))
+        self.counters.add(FULFILMENT_PLANNED, -deleted.rowcount)
         return deleted.rowcount == 1
 
     def count(self) -> int:
-        return self.conn.execute(sa.select(sa.func.count()).select_from(fulfilment_schedule)).scalar_one()
+        return self.counters.read([FULFILMENT_PLANNED])[FULFILMENT_PLANNED]

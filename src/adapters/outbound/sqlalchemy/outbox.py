@@ -13,6 +13,9 @@ import sqlalchemy as sa
 from application.envelope import EventEnvelope
 from application.pagination import Page, PageRequest
 from application.ports.consumption import AuditEntry, AuditFilter, AuditLog, ProcessedEventStore, ProcessedKey
+from application.ports.counters import AUDIT_PREFIX, Counters
+from application.ports.counters import audit as audit_counter
+from application.ports.counters import outbox as outbox_counter
 from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatus
 
 from adapters.outbound.claim_order import keep_in_order
@@ -65,8 +68,11 @@ def _record(row: sa.Row) -> OutboxRecord:
 
 
 class SqlOutboxRepository(OutboxRepository):
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
+    """Every change of a row's status is counted (ADR 0012): `outbox:<status>` over the hot table and
+    the archive together (an archived row counts as PUBLISHED), from what the statements really changed."""
+
+    def __init__(self, conn: sa.Connection, counters: Counters) -> None:
+        self.conn, self.counters = conn, counters
 
     def add(self, envelopes: Sequence[EventEnvelope], now: datetime) -> None:
         bulk_insert(self.conn, outbox_events, [
@@ -75,6 +81,7 @@ class SqlOutboxRepository(OutboxRepository):
              "correlation_id": e.correlation_id, "payload": e.payload, "status": PENDING, "attempts": 0,
              "next_attempt_at": now, "created_at": now}
             for e in envelopes])
+        self.counters.add(outbox_counter(PENDING), len(envelopes))
 
     def claim(self, limit: int, now: datetime, lease_until: datetime | None = None) -> list[OutboxRecord]:
         # 1. the aggregates an event waiting for its retry, or leased by a relay, holds back: read from
@@ -134,8 +141,24 @@ class SqlOutboxRepository(OutboxRepository):
         return first
 
     def _update(self, event_ids: Sequence[UUID], **values: Any) -> None:
-        self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids))
-                          .values(locked_until=None, **values))
+        if "status" not in values:
+            self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids))
+                              .values(locked_until=None, **values))
+            return
+        # a status change: the rows' status before, for the counters, read and locked by the same
+        # statement on PostgreSQL; SQLite has one writer at a time (and no RETURNING from a FROM table)
+        if self.conn.dialect.name == "postgresql":
+            prior = outbox_events.alias("prior")
+            before = (sa.select(prior.c.event_id, prior.c.status).where(prior.c.event_id.in_(event_ids))
+                      .with_for_update().subquery("before"))
+            changed = self.conn.execute(sa.update(outbox_events).where(o.event_id == before.c.event_id)
+                                        .values(locked_until=None, **values).returning(before.c.status)).all()
+        else:
+            changed = self.conn.execute(sa.select(o.status).where(o.event_id.in_(event_ids))).all()
+            self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids))
+                              .values(locked_until=None, **values))
+        for (status,) in changed:
+            self.counters.transfer(outbox_counter(status), outbox_counter(values["status"]), 1)
 
     def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
         self.conn.execute(sa.update(outbox_events)
@@ -152,16 +175,19 @@ class SqlOutboxRepository(OutboxRepository):
         for record in records:
             by_attempts[record.attempts].append(record.envelope.event_id)
         for attempts, event_ids in by_attempts.items():
-            self.conn.execute(sa.update(outbox_events)
-                              .where(o.event_id.in_(event_ids), unindexed(o.status) == PENDING, o.attempts == attempts)
-                              .values(locked_until=None, status=PUBLISHED, published_at=now))
+            updated = self.conn.execute(
+                sa.update(outbox_events)
+                .where(o.event_id.in_(event_ids), unindexed(o.status) == PENDING, o.attempts == attempts)
+                .values(locked_until=None, status=PUBLISHED, published_at=now))
+            self.counters.transfer(outbox_counter(PENDING), outbox_counter(PUBLISHED), updated.rowcount)
 
     def mark_handled(self, event_ids: Sequence[UUID], handled_by: str, now: datetime) -> None:
         if event_ids:
             self._archive(o.event_id.in_(event_ids), now, handled_by)
 
     def _archive(self, which: sa.ColumnElement[bool], now: datetime, handled_by: str) -> None:
-        """Move these events, handled now, to the archive (the hot table keeps only what is to do)."""
+        """Move these events, handled now, to the archive (the hot table keeps only what is to do);
+        the moved rows' statuses before the move go to the counters (a PUBLISHED row stays PUBLISHED)."""
         at = sa.literal(now, UtcDateTime)
         names = [c.name for c in outbox_archive.columns]
         one_statement = self.conn.dialect.name == "postgresql"  # DELETE … RETURNING feeds the INSERT
@@ -170,14 +196,17 @@ class SqlOutboxRepository(OutboxRepository):
         changed = {"status": sa.literal(PUBLISHED), "handled_at": at, "handled_by": sa.literal(handled_by),
                    "published_at": sa.func.coalesce(source.c.published_at, at)}
         rows = sa.select(*(changed[n].label(n) if n in changed else source.c[n] for n in names))
-        statement = sa.insert(outbox_archive)
         if one_statement:
-            statement = statement.add_cte(source)
+            # one statement: the INSERT as a CTE too, the moved statuses counted by the main query
+            archived = sa.insert(outbox_archive).from_select(names, rows).cte("archived")
+            moved = self.conn.execute(sa.select(source.c.status, sa.func.count()).add_cte(source).add_cte(archived)
+                                      .group_by(source.c.status)).all()
         else:
-            rows = rows.where(which)
-        self.conn.execute(statement.from_select(names, rows))
-        if not one_statement:
-            self.conn.execute(sa.delete(outbox_events).where(which))
+            self.conn.execute(sa.insert(outbox_archive).from_select(names, rows.where(which)))
+            deleted = self.conn.execute(sa.delete(outbox_events).where(which).returning(o.status)).all()
+            moved = [(status, sum(1 for (s,) in deleted if s == status)) for status in {s for (s,) in deleted}]
+        for status, n in moved:
+            self.counters.transfer(outbox_counter(status), outbox_counter(PUBLISHED), n)
 
     def _unhandled(self, published_before: datetime) -> sa.ColumnElement[bool]:
         return sa.and_(o.status == PUBLISHED, o.handled_at.is_(None), o.published_at < published_before)
@@ -193,9 +222,10 @@ class SqlOutboxRepository(OutboxRepository):
 
     def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
         if event_ids:
-            self.conn.execute(sa.update(outbox_events).where(o.event_id.in_(event_ids), o.status == PUBLISHED,
-                                                             o.handled_at.is_(None))
-                              .values(status=PENDING, next_attempt_at=now, locked_until=None, last_error=note))
+            updated = self.conn.execute(
+                sa.update(outbox_events).where(o.event_id.in_(event_ids), o.status == PUBLISHED, o.handled_at.is_(None))
+                .values(status=PENDING, next_attempt_at=now, locked_until=None, last_error=note))
+            self.counters.transfer(outbox_counter(PUBLISHED), outbox_counter(PENDING), updated.rowcount)
 
     def record_failure(
         self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime
@@ -224,15 +254,13 @@ class SqlOutboxRepository(OutboxRepository):
             hot = hot.where(o.status == status.value)
         both = hot if status not in (None, OutboxStatus.PUBLISHED) else sa.union_all(hot, sa.select(outbox_archive))
         rows = both.subquery("rows")
-        return fetch_page(self.conn, sa.select(rows), rows.c.position, page, _record)
+        counts = self.count_by_status()  # the hot table and the archive, from the counters
+        total = counts[status] if status is not None else sum(counts.values())
+        return fetch_page(self.conn, sa.select(rows), rows.c.position, page, _record, total)
 
     def count_by_status(self) -> dict[OutboxStatus, int]:
-        counts = dict.fromkeys(OutboxStatus, 0)
-        for status, n in self.conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status)):
-            counts[OutboxStatus(status)] = n
-        counts[OutboxStatus.PUBLISHED] += self.conn.execute(
-            sa.select(sa.func.count()).select_from(outbox_archive)).scalar_one()
-        return counts
+        values = self.counters.read([outbox_counter(status) for status in OutboxStatus])
+        return {status: values[outbox_counter(status)] for status in OutboxStatus}
 
 
 class SqlProcessedEventStore(ProcessedEventStore):
@@ -247,6 +275,19 @@ class SqlProcessedEventStore(ProcessedEventStore):
         return {(handler, event_id) for handler, event_id in inserted}
 
 
+def audit_total(counters: Counters, criteria: AuditFilter) -> int | None:
+    """Matching records from the counters (kept per entity type and action); None when an entity id narrows it."""
+    if criteria.entity_id is not None:
+        return None
+    total = 0
+    for name, n in counters.read().items():
+        if name.startswith(AUDIT_PREFIX):
+            entity_type, _, action = name[len(AUDIT_PREFIX):].partition(":")
+            if criteria.entity_type in (None, entity_type) and criteria.event_type in (None, action):
+                total += n
+    return total
+
+
 def _entry(row: sa.Row) -> AuditEntry:
     return AuditEntry(event_id=row.event_id, event_type=row.action, entity_type=row.entity_type,
                       entity_id=row.entity_id, actor=row.actor, correlation_id=row.correlation_id,
@@ -254,16 +295,18 @@ def _entry(row: sa.Row) -> AuditEntry:
 
 
 class SqlAuditLog(AuditLog):
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sa.Connection, counters: Counters) -> None:
+        self.conn, self.counters = conn, counters
 
     def append(self, entries: Sequence[AuditEntry]) -> None:
         if entries:
-            bulk_insert(self.conn, audit_log, [
+            inserted = bulk_insert(self.conn, audit_log, [
                 {"event_id": e.event_id, "action": e.event_type, "entity_type": e.entity_type,
                  "entity_id": e.entity_id, "actor": e.actor, "correlation_id": e.correlation_id,
                  "occurred_at": e.occurred_at, "recorded_at": e.recorded_at, "details": e.details}
-                for e in entries], skip_existing=True)
+                for e in entries], skip_existing=True, returning=("entity_type", "action"))
+            for entity_type, action in inserted:  # the rows really inserted: an existing one is skipped
+                self.counters.add(audit_counter(entity_type, action))
 
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
         a = audit_log.c
@@ -272,7 +315,7 @@ class SqlAuditLog(AuditLog):
                               (a.entity_id, criteria.entity_id)):
             if value is not None:
                 query = query.where(column == value)
-        return fetch_page(self.conn, query, a.id.desc(), page, _entry)
+        return fetch_page(self.conn, query, a.id.desc(), page, _entry, audit_total(self.counters, criteria))
 
     def count(self) -> int:
-        return self.conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()
+        return sum(v for name, v in self.counters.read().items() if name.startswith(AUDIT_PREFIX))

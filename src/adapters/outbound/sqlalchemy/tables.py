@@ -64,6 +64,10 @@ non_conformities = sa.Table(
     sa.Column("closed_at", UtcDateTime),
     sa.Index(None, "supplier_id", "status"),
     sa.Index(None, "status", "severity"),
+    # the at-risk rule reads only the open high NCs: a small set, whatever the history
+    sa.Index("ix_non_conformities_open_high", "supplier_id",
+             postgresql_where=sa.text("status = 'OPEN' AND severity = 'high'"),
+             sqlite_where=sa.text("status = 'OPEN' AND severity = 'high'")),
 )
 
 UNHANDLED = sa.text("status = 'PUBLISHED' AND handled_at IS NULL")
@@ -136,7 +140,18 @@ audit_log = sa.Table(
     sa.Column("recorded_at", UtcDateTime, nullable=False),
     sa.Column("details", Json, nullable=False),
     sa.Index(None, "entity_type", "entity_id"),
-    sa.Index(None, "action"),
+    sa.Index(None, "action", "id"),  # a page of one event type, newest first, without sorting them all
+)
+
+# the Counters port: one row per counter and slot, value = the sum of its slots (ADR 0012); updated in
+# place (HOT: no index column changes), so it stays a few pages without any VACUUM
+kpi_counters = sa.Table(
+    "kpi_counters",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("slot", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    postgresql_with={"fillfactor": 50},
 )
 
 # tokens revoked before they expire (logout); a row may go once its token has expired
@@ -227,7 +242,7 @@ orders = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Index(None, "status"),
+    sa.Index(None, "status", "created_at", "id"),  # a page of one status, newest first
     sa.Index(None, "customer_id"),
     sa.Index(None, "created_at"),
 )

@@ -10,25 +10,31 @@ from application.ports.clock import Clock
 from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
+from adapters.outbound.sqlalchemy.counters import SqlCounters
 from adapters.outbound.sqlalchemy.engine import READ_ONLY
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
 from adapters.outbound.sqlalchemy.outbox import SqlAuditLog, SqlOutboxRepository, SqlProcessedEventStore
 from adapters.outbound.sqlalchemy.security import SqlRevokedTokens
 
-# every store of the unit of work, opened on its connection (the port names their attributes)
-STORES: dict[str, Callable[[sa.Connection], Any]] = {
+def uncounted(store: Callable[[sa.Connection], Any]) -> Callable[[sa.Connection, SqlCounters], Any]:
+    return lambda conn, counters: store(conn)
+
+
+# every store of the unit of work, opened on its connection and the transaction's counters (the
+# port names their attributes); a store that changes counted rows gets the counters (ADR 0012)
+STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
     "suppliers": SqlSupplierRepository,
     "ncs": SqlNonConformityRepository,
     "outbox": SqlOutboxRepository,
-    "processed": SqlProcessedEventStore,
+    "processed": uncounted(SqlProcessedEventStore),
     "audit": SqlAuditLog,
     "orders": SqlOrderRepository,
-    "order_history": SqlOrderHistory,
+    "order_history": uncounted(SqlOrderHistory),
     "fulfilment": SqlFulfilmentSchedule,
-    "inventories": SqlInventoryRepository,
-    "inventory_summary": SqlInventorySummaryStore,
-    "revoked_tokens": SqlRevokedTokens,
+    "inventories": uncounted(SqlInventoryRepository),
+    "inventory_summary": uncounted(SqlInventorySummaryStore),
+    "revoked_tokens": uncounted(SqlRevokedTokens),
 }
 
 
@@ -48,23 +54,28 @@ class SqlUnitOfWork(UnitOfWork):
         if self.read_only:
             self.conn.execution_options(**{READ_ONLY: True})
         self.conn.begin()
+        self.counters = SqlCounters(self.conn)
         for name, store in STORES.items():
-            setattr(self, name, store(self.conn))
+            setattr(self, name, store(self.conn, self.counters))
 
     def _commit(self) -> None:
         assert self.conn is not None, "commit outside a unit of work"
+        # the repositories flushed (UnitOfWork.commit); the counters last: their rows stay locked until the commit
+        self.counters.flush()
         self.conn.commit()
 
     @contextmanager
     def _savepoint(self) -> Iterator[object]:
         assert self.conn is not None, "savepoint outside a unit of work"
         nested = self.conn.begin_nested()
+        counted = dict(self.counters.pending)
         try:
             yield nested
         except StoreUnavailable:
             raise  # the connection is gone: there is nothing to roll back to
         except BaseException:
             nested.rollback()
+            self.counters.pending = counted  # the counts of what the savepoint undid go with it
             raise
         nested.commit()
 

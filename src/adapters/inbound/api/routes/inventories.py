@@ -116,8 +116,7 @@ def list_inventories(
 ):
     """The projection, latest expiry date first: it shows a change once its event has been handled."""
     page = container.inventory_queries().list(InventoryFilter(customer, expiring_before), PageRequest(limit, offset))
-    return PageOut(items=[_summary_out(s) for s in page.items], total=page.total, limit=page.limit,
-                   offset=page.offset)
+    return PageOut.of(page, [_summary_out(s) for s in page.items])
 
 
 @router.get("/{inventory_id}", response_model=DetailOut)

@@ -38,7 +38,7 @@ def list_ncs(
     criteria = NcFilter(status=NcStatus(status) if status else None,
                         severity=Severity(severity) if severity else None, supplier_id=supplier_id)
     page = container.nc_queries().list(criteria, PageRequest(limit, offset))
-    return PageOut(items=[_out(nc) for nc in page.items], total=page.total, limit=page.limit, offset=page.offset)
+    return PageOut.of(page, [_out(nc) for nc in page.items])
 
 
 @router.get("/{nc_id}", response_model=NcOut)

@@ -38,7 +38,7 @@ def audit_log(_: AuditReader, container: ContainerDep, event_type: text(100) | N
               entity_type: text(50) | None = None, entity_id: text(100) | None = None, limit: Limit = 50,
               offset: Offset = 0):
     page = container.audit_queries().list(AuditFilter(event_type, entity_type, entity_id), PageRequest(limit, offset))
-    return PageOut(items=[_audit_out(e) for e in page.items], total=page.total, limit=page.limit, offset=page.offset)
+    return PageOut.of(page, [_audit_out(e) for e in page.items])
 
 
 def _outbox_out(r: OutboxRecord) -> OutboxEventOut:
@@ -55,8 +55,7 @@ def _outbox_out(r: OutboxRecord) -> OutboxEventOut:
 def outbox(_: OutboxReader, container: ContainerDep,
            status: Literal["PENDING", "PUBLISHED", "FAILED"] | None = None, limit: Limit = 50, offset: Offset = 0):
     page = container.outbox_queries().list(OutboxStatus(status) if status else None, PageRequest(limit, offset))
-    return PageOut(items=[_outbox_out(r) for r in page.items], total=page.total, limit=page.limit,
-                   offset=page.offset)
+    return PageOut.of(page, [_outbox_out(r) for r in page.items])
 
 
 @router.post("/outbox/{event_id}/replay", response_model=OutboxEventOut)

@@ -190,7 +190,7 @@ def list_orders(
     """Newest first."""
     criteria = OrderFilter(status=OrderStatus(status) if status else None, customer_id=customer_id)
     page = container.order_queries().list(criteria, PageRequest(limit, offset))
-    return PageOut(items=[_out(o) for o in page.items], total=page.total, limit=page.limit, offset=page.offset)
+    return PageOut.of(page, [_out(o) for o in page.items])
 
 
 @router.get("/{order_key}", response_model=OrderOut)

@@ -26,7 +26,7 @@ def create_supplier(body: SupplierIn, request: Request, principal: SupplierWrite
 @router.get("", response_model=PageOut[SupplierOut])
 def list_suppliers(_: Reader, container: ContainerDep, limit: Limit = 50, offset: Offset = 0):
     page = container.supplier_queries().list(PageRequest(limit, offset))
-    return PageOut(items=[_out(v) for v in page.items], total=page.total, limit=page.limit, offset=page.offset)
+    return PageOut.of(page, [_out(v) for v in page.items])
 
 
 @router.get("/{supplier_id}", response_model=SupplierOut)

@@ -1,0 +1,57 @@
+"""Counters kept in the same transaction as the rows they count, so KPIs and list totals cost the
+same at 1,000 rows as at 10 million (ADR 0012).
+
+Whoever inserts, deletes or changes the counted state of a row calls `add(name, delta)` in the
+transaction that does it; the store writes the deltas with the commit (PostgreSQL: one multi-row
+upsert, counters in name order, into one of several slots per counter, so concurrent writers
+neither queue on one row nor deadlock) and a rollback forgets them. `read()` sums the slots.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+# names of the counters; the functions give the name of one state
+SUPPLIERS = "suppliers"
+FULFILMENT_PLANNED = "fulfilment:planned"
+AUDIT_PREFIX = "audit:"  # audit:<entity_type>:<action>; their sum is audit_events_total
+
+
+def nc(status: str, severity: str) -> str:
+    return f"nc:{status}:{severity}"
+
+
+def outbox(status: str) -> str:
+    """`outbox:PENDING`, `outbox:PUBLISHED`, `outbox:FAILED`: rows of the outbox (and of any archive
+    of published rows) by delivery status."""
+    return f"outbox:{status}"
+
+
+def order(status: str) -> str:
+    return f"orders:{status}"
+
+
+def audit(entity_type: str, action: str) -> str:
+    return f"{AUDIT_PREFIX}{entity_type}:{action}"
+
+
+def unapplied(handler: str) -> str:
+    """Events written for a projection handler and not applied by it yet."""
+    return f"unapplied:{handler}"
+
+
+class Counters(ABC):
+    @abstractmethod
+    def add(self, name: str, delta: int = 1) -> None:
+        """Count `delta` more (or fewer) in `name`, with this transaction: visible to others from its commit."""
+
+    @abstractmethod
+    def read(self, names: Iterable[str] | None = None) -> dict[str, int]:
+        """The committed value of these counters (all of them when None); an unknown counter is 0."""
+
+    def transfer(self, source: str, target: str, n: int) -> None:
+        """`n` rows moved from one counted state to another (a status change)."""
+        if n and source != target:
+            self.add(source, -n)
+            self.add(target, n)
