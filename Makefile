@@ -29,6 +29,7 @@ fuzz: $(STAMP)
 # BENCH_ARGS for flags, e.g. make bench BENCH_ARGS="--only polling,http --sustain-seconds 120"
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/kpi_growth.py
 
 clean:
 	rm -rf $(VENV) supplytrace.db supplytrace.db-wal supplytrace.db-shm
