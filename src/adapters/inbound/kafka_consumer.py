@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from typing import Any
-from uuid import UUID
 
 import structlog
 from confluent_kafka import Consumer, KafkaError, Message
