@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from application.delivery import RetryPolicy
+from application.delivery import RetryPolicy, steps
 from application.dispatch import ApplyEvents
 from application.envelope import EventEnvelope
 from application.error_text import describe
 from application.ports.clock import Clock
+from application.ports.delivery_log import StepKind
 from application.ports.outbox import OutboxStatus
 from application.ports.publisher import NotAttempted
 from application.ports.unit_of_work import StoreUnavailable, UowFactory
@@ -64,9 +65,10 @@ class DeliverReceivedEvents:
                     if record is None or record.status is OutboxStatus.FAILED:
                         results[envelope.event_id] = (OutboxStatus.FAILED, describe(error))  # dead-letter it
                     else:
-                        status = self.policy.record_failure(uow, record, error, now)
-                        results[envelope.event_id] = (status, describe(error))
+                        status = self.policy.record_failure(uow, record, error, now, self.group)
+                        results[envelope.event_id] = (status or record.status, describe(error))
             uow.outbox.mark_handled(handled, self.group, now)
             uow.outbox.redrive(again, now, HELD_BACK_NOTE)
+            steps(uow, StepKind.REDRIVEN, again, now, self.group, note=HELD_BACK_NOTE)
             uow.commit()
         return [results.get(e.event_id) for e in envelopes]

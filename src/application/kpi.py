@@ -24,6 +24,7 @@ class Kpi:
     outbox_pending: int
     outbox_published: int
     outbox_failed: int
+    outbox_parked: int  # waiting behind a FAILED event of their aggregate (released by its replay or skip)
     suppliers_at_risk: int
     audit_events_total: int
     projection_lag_events: int  # inventory events created but not yet applied to inventory_summary
@@ -55,6 +56,7 @@ class KpiQuery:
                 outbox_pending=c.get(counters.outbox(OutboxStatus.PENDING), 0),
                 outbox_published=c.get(counters.outbox(OutboxStatus.PUBLISHED), 0),
                 outbox_failed=c.get(counters.outbox(OutboxStatus.FAILED), 0),
+                outbox_parked=c.get(counters.outbox(OutboxStatus.PARKED), 0),
                 suppliers_at_risk=uow.suppliers.count_at_risk(self.clock.today()),
                 audit_events_total=sum(n for name, n in c.items() if name.startswith(counters.AUDIT_PREFIX)),
                 projection_lag_events=c.get(counters.unapplied(INVENTORY_PROJECTION), 0),

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from application.delivery import steps
 from application.ports.clock import Clock
+from application.ports.delivery_log import StepKind
 from application.ports.unit_of_work import UowFactory
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,9 @@ class ReconcileDeliveries:
                 return 0
             note = (f"published but not handled within {self.window.total_seconds():g} s: "
                     f"re-driven at {now.isoformat()}")
-            uow.outbox.redrive([r.envelope.event_id for r in overdue], now, note)
+            redriven = [r.envelope.event_id for r in overdue]
+            uow.outbox.redrive(redriven, now, note)
+            steps(uow, StepKind.REDRIVEN, redriven, now, "reconciler", note=note)
             uow.commit()
         oldest = overdue[0]
         log.warning("%d events were published but not handled within %g s (oldest %s %s, published %s): "

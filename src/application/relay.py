@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from application.delivery import RetryPolicy
+from application.delivery import RetryPolicy, lease_lost, record_claim, steps
 from application.dispatch import AggregateGate, ApplyEvents
 from application.error_text import describe
 from application.ports.clock import Clock
-from application.ports.outbox import OutboxRecord, OutboxStatus
-from application.ports.publisher import EventPublisher, NotAttempted, TransportUnavailable
+from application.ports.delivery_log import StepKind
+from application.ports.outbox import Claim, OutboxRecord, OutboxStatus
+from application.ports.publisher import EventPublisher, NotAttempted, Published, TransportUnavailable
 from application.ports.unit_of_work import StoreUnavailable, UnitOfWork, UowFactory
 
 __all__ = ["LocalDelivery", "OutboxRelay", "Relay", "RelayReport", "RetryPolicy"]
@@ -33,6 +34,7 @@ class RelayReport:
     failed: int = 0
     deferred: int = 0
     unavailable: int = 0
+    lease_lost: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: RelayReport) -> None:
@@ -40,34 +42,44 @@ class RelayReport:
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-def settle(uow: UnitOfWork, batch: Sequence[OutboxRecord], outcomes: Sequence[Exception | None],
-           policy: RetryPolicy, now: datetime, handled_by: str | None, leased: bool) -> RelayReport:
+Outcome = Exception | Published | None  # what delivering one claimed event did: None or Published = delivered
+
+
+def settle(uow: UnitOfWork, claim: Claim, outcomes: Sequence[Outcome], policy: RetryPolicy, now: datetime,
+           handled_by: str | None, leased: bool, worker: str) -> RelayReport:
     """Record what a delivery attempt did to each claimed event, through the per-aggregate gate: a
-    failure counts an attempt; an outage, or an earlier failure of the aggregate, counts none."""
+    failure counts an attempt; an outage, or an earlier failure of the aggregate, counts none.
+    Under a lease, a completion whose lease another claim took meanwhile changes nothing (the fence)."""
+    batch = claim.records
     report, gate = RelayReport(claimed=len(batch)), AggregateGate()
-    delivered: list[OutboxRecord] = []
-    released: list[UUID] = []
-    for record, error in zip(batch, outcomes, strict=True):
+    delivered, released, lost = [], [], []
+    for record, outcome in zip(batch, outcomes, strict=True):
         envelope = record.envelope
-        if gate.blocked(envelope) or isinstance(error, (*UNAVAILABLE, NotAttempted)):
+        if gate.blocked(envelope) or isinstance(outcome, (*UNAVAILABLE, NotAttempted)):
             # not the event's fault, or an earlier event of its aggregate failed: no attempt counted
-            released.append(envelope.event_id)
-            report.unavailable += isinstance(error, UNAVAILABLE)
-            report.deferred += not isinstance(error, UNAVAILABLE)
+            released.append(record)
+            report.unavailable += isinstance(outcome, UNAVAILABLE)
+            report.deferred += not isinstance(outcome, UNAVAILABLE)
             gate.close(envelope)
-        elif error is None:
-            delivered.append(record)
+        elif not isinstance(outcome, Exception):
+            delivered.append((record, outcome))
         else:
             gate.close(envelope)
-            report.errors.append(describe(error))
-            if policy.record_failure(uow, record, error, now) is OutboxStatus.FAILED:
-                report.failed += 1
-            else:
-                report.retried += 1
-    if leased:
-        uow.outbox.release(released)
-    uow.outbox.mark_published(delivered, now, handled_by=handled_by)
-    report.published = len(delivered)
+            report.errors.append(describe(outcome))
+            status = policy.record_failure(uow, record, outcome, now, worker)  # records a lost lease itself
+            report.failed += status is OutboxStatus.FAILED
+            report.retried += status is OutboxStatus.PENDING
+            report.lease_lost += status is None
+    lost = uow.outbox.release(released) if leased else []
+    not_marked = set(uow.outbox.mark_published([record for record, _ in delivered], now, handled_by=handled_by))
+    lost += not_marked
+    lease_lost(uow, lost, now, worker, claim.lease_token)
+    report.lease_lost += len(lost)
+    for record, published in delivered:
+        if isinstance(published, Published) and record.envelope.event_id not in not_marked:
+            steps(uow, StepKind.PUBLISHED, [record.envelope.event_id], now, worker, claim.lease_token,
+                  topic=published.topic, partition=published.partition, offset=published.offset)
+    report.published = len(delivered) - len(not_marked)
     if report.unavailable:
         log.warning("event transport unavailable: %d events stay pending", report.unavailable)
     return report
@@ -100,8 +112,9 @@ class LocalDelivery(Relay):
     handled_by = "in-process"
 
     def __init__(self, uow: UowFactory, apply: ApplyEvents, clock: Clock, policy: RetryPolicy,
-                 batch_size: int = 100) -> None:
+                 batch_size: int = 100, worker: str = "relay") -> None:
         self.uow, self.apply, self.clock, self.policy, self.batch_size = uow, apply, clock, policy, batch_size
+        self.worker = worker
 
     def run_once(self) -> RelayReport:
         try:
@@ -114,15 +127,21 @@ class LocalDelivery(Relay):
 
     def _deliver(self, isolated: bool) -> RelayReport:
         with self.uow() as uow:
-            batch = uow.outbox.claim(self.batch_size, self.clock.now())
+            now = self.clock.now()
+            claim = uow.outbox.claim(self.batch_size, now)
+            batch = claim.records
+            record_claim(uow, claim, now, self.worker)
             if not batch:
+                if claim.parked:
+                    uow.commit()
                 return RelayReport()
             try:
                 outcomes = self.apply(uow, [record.envelope for record in batch], isolated=isolated)
             except StoreUnavailable as error:  # rolled back: the batch stays as it was, no attempt counted
                 log.warning("database unavailable while handling %d events: %s", len(batch), error)
                 return RelayReport(claimed=len(batch), unavailable=len(batch))
-            report = settle(uow, batch, outcomes, self.policy, self.clock.now(), self.handled_by, leased=False)
+            report = settle(uow, claim, outcomes, self.policy, self.clock.now(), self.handled_by, leased=False,
+                            worker=self.worker)
             uow.commit()
         return report
 
@@ -139,27 +158,30 @@ class OutboxRelay(Relay):
         policy: RetryPolicy,
         batch_size: int = 100,
         lease_seconds: float = 60.0,
+        worker: str = "relay",
     ) -> None:
         self.uow, self.publisher, self.clock, self.policy = uow, publisher, clock, policy
-        self.batch_size, self.lease = batch_size, timedelta(seconds=lease_seconds)
+        self.batch_size, self.lease, self.worker = batch_size, timedelta(seconds=lease_seconds), worker
 
     def run_once(self) -> RelayReport:
         """One batch: claim, publish (renewing the lease meanwhile), record. Returns what happened."""
         now = self.clock.now()
         with self.uow() as uow:
-            batch = uow.outbox.claim(self.batch_size, now, now + self.lease)
+            claim = uow.outbox.claim(self.batch_size, now, now + self.lease)
+            record_claim(uow, claim, now, self.worker)
             uow.commit()
+        batch = claim.records
         if not batch:
             return RelayReport()
-        with LeaseKeeper(self.uow, self.clock, self.lease, [r.envelope.event_id for r in batch]):
+        with LeaseKeeper(self.uow, self.clock, self.lease, claim):
             outcomes = self._publish(batch)
         with self.uow() as uow:
-            report = settle(uow, batch, outcomes, self.policy, self.clock.now(), self.publisher.handled_on_publish,
-                            leased=True)
+            report = settle(uow, claim, outcomes, self.policy, self.clock.now(), self.publisher.handled_on_publish,
+                            leased=True, worker=self.worker)
             uow.commit()
         return report
 
-    def _publish(self, batch: list[OutboxRecord]) -> list[Exception | None]:
+    def _publish(self, batch: list[OutboxRecord]) -> list[Outcome]:
         try:
             return self.publisher.publish([record.envelope for record in batch])
         except Exception as error:  # noqa: BLE001 - the whole batch failed: every event records it
@@ -170,8 +192,9 @@ class LeaseKeeper:
     """Renews a claimed batch's lease every third of the lease while the relay works on it, so the
     lease can be short: a relay that dies lets its events go within one lease, a live one keeps them."""
 
-    def __init__(self, uow: UowFactory, clock: Clock, lease: timedelta, event_ids: list[UUID]) -> None:
-        self.uow, self.clock, self.lease, self.event_ids = uow, clock, lease, event_ids
+    def __init__(self, uow: UowFactory, clock: Clock, lease: timedelta, claim: Claim) -> None:
+        self.uow, self.clock, self.lease, self.claim = uow, clock, lease, claim
+        self.event_ids = [r.envelope.event_id for r in claim.records]
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="supplytrace-lease", daemon=True)
 
@@ -187,7 +210,7 @@ class LeaseKeeper:
         while not self.stopping.wait(self.lease.total_seconds() / 3):
             try:
                 with self.uow() as uow:
-                    uow.outbox.extend_lease(self.event_ids, self.clock.now() + self.lease)
+                    uow.outbox.extend_lease(self.event_ids, self.claim.lease_token, self.clock.now() + self.lease)
                     uow.commit()
             except Exception as error:  # noqa: BLE001 - the lease may lapse: another relay retakes the events
                 log.warning("lease renewal failed for %d events: %s", len(self.event_ids), error)

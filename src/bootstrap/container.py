@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from dependency_injector import containers, providers
 
 from application.audit import AuditQueries
@@ -20,7 +23,7 @@ from application.fulfilment import FulfilmentScheduler
 from application.kpi import KpiQuery
 from application.nonconformities import CloseNonConformity, NonConformityQueries, RaiseNonConformity
 from application.orders import CancelOrder, ChangeItemStatus, ChangeOrderStatus, OrderQueries, PlaceOrder
-from application.outbox_admin import OutboxQueries, ReplayFailedEvent
+from application.outbox_admin import EventTimeline, OutboxQueries, RecordDeadLetters, ReplayEvents
 from application.ports.security import UserAccount
 from application.reconciliation import ReconcileDeliveries
 from application.registry import HandlerOptions
@@ -88,8 +91,9 @@ class Container(containers.DeclarativeContainer):
         config.database_kind,
         memory=providers.Factory(MemoryUnitOfWork, database=memory_database, clock=clock,
                                  after_commit=local_wakeup.provided.notify),
-        sqlite=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock, after_commit=local_wakeup.provided.notify),
-        postgresql=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock),
+        sqlite=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock, after_commit=local_wakeup.provided.notify,
+                                 timeline=config.delivery_timeline),
+        postgresql=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock, timeline=config.delivery_timeline),
     )
 
     # the registered handlers and the one path that applies events to them, whatever the event mode
@@ -115,6 +119,8 @@ class Container(containers.DeclarativeContainer):
             linger_ms=config.kafka_linger_ms,
         ),
     )
+    # who took a delivery step, on the event's timeline: this process
+    worker_id = providers.Callable(lambda: f"{socket.gethostname()}:{os.getpid()}")
     retry_policy = providers.Singleton(
         RetryPolicy,
         max_attempts=config.outbox_max_attempts,
@@ -136,7 +142,7 @@ class Container(containers.DeclarativeContainer):
         config.event_mode,
         polling=providers.Singleton(
             LocalDelivery, uow=uow.provider, apply=apply_events, clock=clock, policy=retry_policy,
-            batch_size=config.outbox_batch_size,
+            batch_size=config.outbox_batch_size, worker=worker_id,
         ),
         kafka=providers.Singleton(
             OutboxRelay,
@@ -146,6 +152,7 @@ class Container(containers.DeclarativeContainer):
             policy=retry_policy,
             batch_size=config.outbox_batch_size,
             lease_seconds=config.outbox_lease_seconds,
+            worker=worker_id,
         ),
     )
 
@@ -169,7 +176,9 @@ class Container(containers.DeclarativeContainer):
     fulfilment_scheduler = providers.Singleton(
         FulfilmentScheduler, uow=uow.provider, clock=clock, batch_size=config.outbox_batch_size
     )
-    replay_event = providers.Singleton(ReplayFailedEvent, uow=uow.provider, clock=clock)
+    replay_events = providers.Singleton(ReplayEvents, uow=uow.provider, clock=clock)
+    event_timeline = providers.Singleton(EventTimeline, uow=uow.provider)
+    record_dead_letters = providers.Singleton(RecordDeadLetters, uow=uow.provider, clock=clock)
     create_inventory = providers.Singleton(CreateInventory, uow=uow.provider, clock=clock)
     add_inventory_line = providers.Singleton(AddInventoryLine, uow=uow.provider, clock=clock)
     delete_inventory = providers.Singleton(DeleteInventory, uow=uow.provider, clock=clock)

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     outbox_backoff_seconds: float = Field(1.0, ge=0)
     outbox_max_backoff_seconds: float = Field(300.0, ge=0)
     outbox_batch_size: int = Field(100, ge=1, le=10_000)
+    delivery_timeline: bool = True  # record each delivery step (GET /events/{id}); false only to measure its cost
     outbox_lease_seconds: float = Field(10.0, gt=0)  # renewed every third of it while a relay holds the batch
     reconcile_after_seconds: float = Field(300.0, gt=0)  # published, not handled for this long: re-driven
     worker_poll_interval_seconds: float = Field(0.2, gt=0)

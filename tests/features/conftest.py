@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from application.ports.outbox import OutboxFilter
+
 import base64
 import json
 import uuid
@@ -275,7 +277,7 @@ def audit_one_per_event(app: RunningApp, types: str) -> None:
 
 @when("every published event is delivered again")
 def deliver_again(app: RunningApp) -> None:
-    records = app.container.outbox_queries().list(None, _page()).items
+    records = app.container.outbox_queries().list(OutboxFilter(), _page()).items
     app.deliver([r.envelope for r in records])
 
 

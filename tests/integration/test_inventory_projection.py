@@ -40,7 +40,7 @@ from application.inventories import (
 from application.kpi import KpiQuery
 from application.pagination import PageRequest
 from application.ports.inventories import InventorySummary
-from application.ports.outbox import OutboxStatus
+from application.ports.outbox import OutboxFilter, OutboxStatus
 from application.ports.unit_of_work import UowFactory
 from application.relay import LocalDelivery
 from domain.errors import NotFound
@@ -87,7 +87,7 @@ class System:
 
     def pending(self, event_type: str) -> list[EventEnvelope]:
         with self.uow() as uow:
-            records = uow.outbox.list(OutboxStatus.PENDING, PageRequest(limit=500)).items
+            records = uow.outbox.list(OutboxFilter(OutboxStatus.PENDING), PageRequest(limit=500)).items
         return [r.envelope for r in records if r.envelope.event_type == event_type]
 
 

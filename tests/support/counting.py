@@ -14,7 +14,7 @@ from application.inventories import AGGREGATE_TYPE as INVENTORY, PROJECTION_HAND
 from application.orders import NewOrder
 from application.ports import counters as names
 from application.pagination import PageRequest
-from application.ports.outbox import OutboxStatus
+from application.ports.outbox import OutboxFilter, OutboxStatus
 from domain.errors import DomainError
 from domain.orders import ItemSpec
 from bootstrap.container import Container
@@ -87,9 +87,10 @@ def mixed_workload(container: Container, writers: int, rounds: int, failing: obj
                 container.relay().run_once()
                 container.fulfilment_scheduler().run_once()
                 if failing is not None and rng.random() < 0.3:
-                    failed = container.outbox_queries().list(OutboxStatus.FAILED, PageRequest(limit=500)).items
+                    failed = container.outbox_queries().list(
+                        OutboxFilter(OutboxStatus.FAILED), PageRequest(limit=500)).items
                     for record in failed[:3]:
-                        container.replay_event()(record.envelope.event_id, "admin")
+                        container.replay_events()(record.envelope.event_id, "admin", "counting test")
         except BaseException as error:  # noqa: BLE001 - reported by the test
             errors.append(error)
 
@@ -113,10 +114,11 @@ def mixed_workload(container: Container, writers: int, rounds: int, failing: obj
         writer(container, 1, writers)
         container.relay().run_once()
         failing.failing = False
-        failed = container.outbox_queries().list(OutboxStatus.FAILED, PageRequest(limit=500)).items
+        failed = container.outbox_queries().list(
+                        OutboxFilter(OutboxStatus.FAILED), PageRequest(limit=500)).items
         assert failed, "no event failed"
         for record in failed[: len(failed) // 2]:
-            container.replay_event()(record.envelope.event_id, "admin")
+            container.replay_events()(record.envelope.event_id, "admin", "counting test")
     container.relay().drain()
     assert not errors, errors
 

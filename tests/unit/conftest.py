@@ -15,9 +15,9 @@ from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
 from application.envelope import Origin
 from application.kpi import KpiQuery
 from application.nonconformities import CloseNonConformity, NonConformityQueries, RaiseNonConformity
-from application.outbox_admin import OutboxQueries, ReplayFailedEvent
+from application.outbox_admin import OutboxQueries, ReplayEvents
 from application.pagination import PageRequest
-from application.ports.outbox import OutboxRecord
+from application.ports.outbox import OutboxFilter, OutboxRecord
 from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
 
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
@@ -56,7 +56,7 @@ def app(uow, clock) -> SimpleNamespace:
         ncs=NonConformityQueries(uow),
         kpi=KpiQuery(uow, clock),
         outbox=OutboxQueries(uow),
-        replay=ReplayFailedEvent(uow, clock),
+        replay=ReplayEvents(uow, clock),
     )
 
 
@@ -65,7 +65,7 @@ def outbox(uow) -> Callable[[], list[OutboxRecord]]:
     """The committed outbox rows, oldest first."""
 
     def records() -> list[OutboxRecord]:
-        return OutboxQueries(uow).list(None, PageRequest(limit=500)).items
+        return OutboxQueries(uow).list(OutboxFilter(), PageRequest(limit=500)).items
 
     return records
 

@@ -52,6 +52,7 @@ def test_polling_wiring_runs_the_whole_flow_from_command_to_audit_and_kpi(contai
         "outbox_pending": 0,
         "outbox_published": 2,
         "outbox_failed": 0,
+        "outbox_parked": 0,
         "suppliers_at_risk": 1,
         "audit_events_total": 2,
         "projection_lag_events": 0,

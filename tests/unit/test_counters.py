@@ -25,7 +25,7 @@ def test_counters_match_the_rows_after_a_mixed_workload() -> None:
     state = container.memory_database().state
     assert nonzero(state.counters) == memory_counts(state)
     kpi = container.kpi()()
-    assert kpi.outbox_failed + kpi.outbox_pending + kpi.outbox_published == len(state.outbox)
+    assert kpi.outbox_failed + kpi.outbox_pending + kpi.outbox_published + kpi.outbox_parked == len(state.outbox)
     assert kpi.audit_events_total == len(state.audit)
 
 

@@ -18,7 +18,7 @@ from application.delivery import RetryPolicy
 from application.dispatch import ALL_EVENTS, ApplyEvents, EventHandler
 from application.envelope import EventEnvelope
 from application.kpi import KpiQuery
-from application.ports.outbox import OutboxStatus
+from application.ports.outbox import Claim, OutboxStatus
 from application.ports.publisher import EventPublisher
 from application.reconciliation import ReconcileDeliveries
 from application.relay import LeaseKeeper, OutboxRelay
@@ -149,7 +149,7 @@ def test_the_lease_keeper_stops_renewing_once_the_batch_is_settled(uow, clock):
     calls: list[float] = []
 
     class CountingOutbox:
-        def extend_lease(self, ids, until):
+        def extend_lease(self, ids, token, until):
             calls.append(time.monotonic())
 
     class FakeUow:
@@ -164,7 +164,7 @@ def test_the_lease_keeper_stops_renewing_once_the_batch_is_settled(uow, clock):
         def commit(self):
             return None
 
-    with LeaseKeeper(lambda: FakeUow(), clock, timedelta(seconds=0.15), ["e"]):
+    with LeaseKeeper(lambda: FakeUow(), clock, timedelta(seconds=0.15), Claim([], "token")):
         time.sleep(0.4)
     renewed = len(calls)
     time.sleep(0.2)
@@ -225,7 +225,7 @@ def test_a_received_batch_is_handled_and_archived_for_its_consumer_group(app, or
         (OutboxStatus.PUBLISHED, "handlers", clock.now(), 0)] * 2
     with uow() as tx:
         assert tx.outbox.unhandled(clock.now() + timedelta(days=1), 10) == []  # nothing left to re-drive
-        assert tx.outbox.claim(10, clock.now() + timedelta(days=1)) == []
+        assert tx.outbox.claim(10, clock.now() + timedelta(days=1)).records == []
     assert consumer.handler.seen == [("SUPPLIER_CREATED", "1"), ("SUPPLIER_CREATED", "2")]
     assert len(db.state.audit) == 2
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from application.ports.outbox import OutboxFilter
+
 from datetime import timedelta
 from types import SimpleNamespace
 from uuid import UUID
@@ -129,7 +131,7 @@ def test_a_step_whose_order_moved_on_meanwhile_is_skipped(flow, uow, clock, orig
 def test_the_process_is_idempotent_and_ignores_stale_events(flow, uow, clock, origin, db) -> None:
     key = str(flow.place(NewOrder(customer_name="Ana"), origin).id)
     with uow() as tx:
-        [received] = [r.envelope for r in tx.outbox.list(None, PageRequest()).items]
+        [received] = [r.envelope for r in tx.outbox.list(OutboxFilter(), PageRequest()).items]
     assert flow.deliver([received]) == [None]
     assert len(planned(uow)) == 1
     with uow() as tx:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from application.ports.outbox import OutboxFilter
+
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import product
@@ -277,7 +279,7 @@ def outbox_envelopes(uow) -> list[EventEnvelope]:
     from application.pagination import PageRequest
 
     with uow() as tx:
-        return [r.envelope for r in tx.outbox.list(None, PageRequest(limit=500)).items]
+        return [r.envelope for r in tx.outbox.list(OutboxFilter(), PageRequest(limit=500)).items]
 
 
 def test_a_duplicate_reference_is_refused_and_nothing_is_written(orders, uow, origin: Origin) -> None:

@@ -14,7 +14,7 @@ from application.catalog import REGISTRY
 from application.dispatch import ALL_EVENTS, ApplyEvents, EventHandler
 from application.envelope import EventEnvelope
 from application.pagination import PageRequest
-from application.ports.outbox import OutboxStatus
+from application.ports.outbox import OutboxFilter, OutboxStatus
 from application.ports.publisher import EventPublisher
 from application.ports.unit_of_work import StoreUnavailable
 from application.relay import LocalDelivery, OutboxRelay, RetryPolicy
@@ -159,16 +159,18 @@ def fail_permanently(app, origin, make_relay, clock) -> EventEnvelope:
     relay.run_once()
     clock.advance(10)
     relay.run_once()
-    return app.outbox.list(OutboxStatus.FAILED, PageRequest()).items[0].envelope
+    return app.outbox.list(OutboxFilter(OutboxStatus.FAILED), PageRequest()).items[0].envelope
 
 
 def test_replay_puts_a_failed_event_back_to_pending_and_it_is_then_published(app, origin, outbox, make_relay, clock):
     envelope = fail_permanently(app, origin, make_relay, clock)
     clock.advance(100)
 
-    replayed = app.replay(envelope.event_id, actor="admin")
+    replayed = app.replay(envelope.event_id, actor="admin", reason="fixed")
 
-    assert (replayed.status, replayed.attempts, replayed.next_attempt_at) == (OutboxStatus.PENDING, 0, clock.now())
+    record = only_record(outbox)
+    assert (replayed.before, replayed.after) == ("FAILED", "PENDING")
+    assert (record.status, record.attempts, record.next_attempt_at) == (OutboxStatus.PENDING, 0, clock.now())
     assert app.kpi().outbox_failed == 0
     publisher = FlakyPublisher()
     assert make_relay(publisher).run_once().published == 1
@@ -178,7 +180,7 @@ def test_replay_puts_a_failed_event_back_to_pending_and_it_is_then_published(app
 
 def test_replayed_event_gets_the_full_number_of_attempts_again(app, origin, outbox, make_relay, clock):
     envelope = fail_permanently(app, origin, make_relay, clock)
-    app.replay(envelope.event_id, actor="admin")
+    app.replay(envelope.event_id, actor="admin", reason="fixed")
 
     make_relay(FlakyPublisher(times=99), max_attempts=2).run_once()
 
@@ -188,7 +190,7 @@ def test_replayed_event_gets_the_full_number_of_attempts_again(app, origin, outb
 def test_replaying_a_pending_event_is_a_conflict(app, origin, outbox):
     app.create_supplier("A", FUTURE, origin)
     with pytest.raises(Conflict):
-        app.replay(only_record(outbox).envelope.event_id, actor="admin")
+        app.replay(only_record(outbox).envelope.event_id, actor="admin", reason="fixed")
     assert only_record(outbox).status is OutboxStatus.PENDING
 
 
@@ -196,13 +198,13 @@ def test_replaying_a_published_event_is_a_conflict(app, origin, outbox, make_rel
     app.create_supplier("A", FUTURE, origin)
     make_relay(FlakyPublisher()).run_once()
     with pytest.raises(Conflict):
-        app.replay(only_record(outbox).envelope.event_id, actor="admin")
+        app.replay(only_record(outbox).envelope.event_id, actor="admin", reason="fixed")
     assert only_record(outbox).status is OutboxStatus.PUBLISHED
 
 
 def test_replaying_an_unknown_event_is_not_found(app):
     with pytest.raises(NotFound):
-        app.replay(uuid4(), actor="admin")
+        app.replay(uuid4(), actor="admin", reason="fixed")
 
 
 # --- per-aggregate ordering ----------------------------------------------------------------------
@@ -251,7 +253,7 @@ def test_publisher_failing_the_whole_batch_records_the_error_on_every_event(app,
 
 def claim(uow, at, lease_seconds: float = LEASE):
     with uow() as tx:
-        claimed = tx.outbox.claim(10, at, at + timedelta(seconds=lease_seconds))
+        claimed = tx.outbox.claim(10, at, at + timedelta(seconds=lease_seconds)).records
         tx.commit()
     return [r.envelope.event_id for r in claimed]
 
@@ -300,12 +302,12 @@ def test_held_back_events_of_one_aggregate_do_not_starve_other_aggregates(app, o
     app.create_supplier("B", FUTURE, origin)  # supplier 2: independent, due
     first, *_, other = outbox()
     with uow() as tx:
-        tx.outbox.record_failure(first.envelope.event_id, 1, "ConnectionError: broker down",
-                                 OutboxStatus.PENDING, clock.now() + timedelta(seconds=300))
+        tx.outbox.record_failure(first, 1, "ConnectionError: broker down",
+                                 OutboxStatus.PENDING, clock.now() + timedelta(seconds=300), clock.now())
         tx.commit()
 
     with uow() as tx:
-        claimed = tx.outbox.claim(2, clock.now(), clock.now() + timedelta(seconds=LEASE))
+        claimed = tx.outbox.claim(2, clock.now(), clock.now() + timedelta(seconds=LEASE)).records
         tx.commit()
 
     assert [r.envelope.event_id for r in claimed] == [other.envelope.event_id]
@@ -373,15 +375,15 @@ def test_handled_events_leave_the_hot_outbox_but_are_still_read(app, origin, loc
     ids = [r.envelope.event_id for r in outbox()]
 
     with uow() as tx:
-        assert tx.outbox.claim(100, clock.now() + timedelta(days=1)) == []  # nothing left to deliver
+        assert tx.outbox.claim(100, clock.now() + timedelta(days=1)).records == []  # nothing left to deliver
         assert tx.outbox.unhandled(clock.now() + timedelta(days=1), 100) == []  # nothing to re-drive
         records = [tx.outbox.get(event_id) for event_id in ids]
-        published = tx.outbox.list(OutboxStatus.PUBLISHED, PageRequest(limit=100)).items
+        published = tx.outbox.list(OutboxFilter(OutboxStatus.PUBLISHED), PageRequest(limit=100)).items
         counts = tx.outbox.count_by_status()
     assert [(r.status, r.handled_by) for r in records] == [(OutboxStatus.PUBLISHED, "in-process")] * 3
     assert all(r.handled_at == clock.now() for r in records)
     assert [r.envelope.event_id for r in published] == ids
-    assert counts == {OutboxStatus.PENDING: 0, OutboxStatus.PUBLISHED: 3, OutboxStatus.FAILED: 0}
+    assert counts == {**dict.fromkeys(OutboxStatus, 0), OutboxStatus.PUBLISHED: 3}
     assert app.kpi().events_unhandled == 0
 
 
@@ -433,8 +435,7 @@ def test_local_delivery_counts_a_failure_and_defers_the_rest_of_its_aggregate(ap
     assert {e.entity_id for e in db.state.audit} == {"1", "2"} and len(db.state.audit) == 2
 
 
-def test_local_delivery_ends_a_failing_event_failed_which_then_no_longer_holds_its_aggregate(app, origin, local,
-                                                                                            outbox, clock):
+def test_local_delivery_parks_the_later_events_of_a_failed_event_until_its_replay(app, origin, local, outbox, clock):
     three_events(app, origin)
     recording = Recording(clock, fails_on="1")
     relay = local(recording, max_attempts=2, backoff_seconds=1)
@@ -442,13 +443,13 @@ def test_local_delivery_ends_a_failing_event_failed_which_then_no_longer_holds_i
     clock.advance(10)
     report = relay.run_once()
     assert (report.failed, report.deferred) == (1, 1)
-    assert [r.status for r in outbox()] == [OutboxStatus.FAILED, OutboxStatus.PUBLISHED, OutboxStatus.PENDING]
+    assert [r.status for r in outbox()] == [OutboxStatus.FAILED, OutboxStatus.PUBLISHED, OutboxStatus.PARKED]
 
     recording.fails_on = None
-    assert relay.run_once().published == 1  # dead-lettered: the aggregate's later event goes on
-    app.replay(outbox()[0].envelope.event_id, actor="admin")
-    assert relay.drain().published == 1
-    assert recording.seen == ["SUPPLIER_CREATED", "SUPPLIER_CERT_UPDATED", "SUPPLIER_CREATED"]
+    assert relay.drain().published == 0  # parked: the aggregate waits for its FAILED event
+    app.replay(outbox()[0].envelope.event_id, actor="admin", reason="fixed")
+    assert relay.drain().published == 2
+    assert recording.seen == ["SUPPLIER_CREATED", "SUPPLIER_CREATED", "SUPPLIER_CERT_UPDATED"]
     assert {r.status for r in outbox()} == {OutboxStatus.PUBLISHED}
 
 

@@ -217,6 +217,7 @@ def test_kpi_of_an_empty_database_is_all_zero(app):
         "outbox_pending": 0,
         "outbox_published": 0,
         "outbox_failed": 0,
+        "outbox_parked": 0,
         "suppliers_at_risk": 0,
         "audit_events_total": 0,
         "projection_lag_events": 0,
@@ -234,6 +235,7 @@ def test_kpi_counts_ncs_and_pending_outbox_rows(app, five_ncs):
         "outbox_pending": 2 + 5 + 1,  # two suppliers, five NCs raised, one closed
         "outbox_published": 0,
         "outbox_failed": 0,
+        "outbox_parked": 0,
         "suppliers_at_risk": 2,  # both have an open high NC
         "audit_events_total": 0,  # nothing relayed yet
         "projection_lag_events": 0,

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 Key = tuple[str, str]
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def keep_in_order(
@@ -23,3 +24,12 @@ def keep_in_order(
         if (key, pos) not in claimed and key not in blocked_from:
             blocked_from[key] = pos
     return [item for key, pos, item in candidates if key not in blocked_from or pos < blocked_from[key]]
+
+
+def behind_stopped(candidates: Sequence[tuple[Key, int, T]], stopped: Iterable[tuple[Key, int, U]]) -> list[tuple[T, U]]:
+    """The candidates that come after a FAILED or PARKED event of their aggregate (`stopped`: key,
+    position, item), each with the first such event: they are parked behind it, not delivered."""
+    first: dict[Key, tuple[int, U]] = {}
+    for key, pos, item in sorted(stopped, key=lambda s: s[1]):
+        first.setdefault(key, (pos, item))
+    return [(item, first[key][1]) for key, pos, item in candidates if key in first and pos > first[key][0]]

@@ -29,6 +29,10 @@ class ProcessedEventStore(ABC):
         A key that a concurrent transaction is recording waits for it: if that one commits, the key
         is not new here; so two deliveries of one event never both apply it."""
 
+    @abstractmethod
+    def of_event(self, event_id: UUID) -> list[tuple[str, datetime]]:
+        """The handlers that applied this event, and when (oldest first)."""
+
 
 @dataclass(frozen=True)
 class AuditEntry:

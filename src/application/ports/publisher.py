@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from application.envelope import EventEnvelope
 
@@ -14,6 +15,15 @@ class NotAttempted(Exception):
     """Held back because an earlier event of the same aggregate failed in this call."""
 
 
+@dataclass(frozen=True)
+class Published:
+    """Where a broker acknowledged an event (its delivery timeline shows it)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
 class EventPublisher(ABC):
     """Hands events to their consumers: in-process handlers or a broker."""
 
@@ -22,8 +32,8 @@ class EventPublisher(ABC):
     handled_on_publish: str | None = None
 
     @abstractmethod
-    def publish(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
-        """Deliver in order; one outcome per envelope (None = delivered, else the error).
+    def publish(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | Published | None]:
+        """Deliver in order; one outcome per envelope (None or where it went = delivered, else the error).
 
         Once an envelope of an aggregate fails, later envelopes of that aggregate in the same call
         are not delivered: their outcome is NotAttempted, so one aggregate's events stay in order.

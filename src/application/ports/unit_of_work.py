@@ -12,6 +12,7 @@ from application.envelope import EventEnvelope, Origin
 from application.ports.clock import Clock
 from application.ports.counters import Counters
 from application.ports.consumption import AuditLog, ProcessedEventStore
+from application.ports.delivery_log import DeadLetters, DeliverySteps
 from application.ports.inventories import InventoryRepository, InventorySummaryStore
 from application.ports.orders import FulfilmentSchedule, OrderHistory, OrderRepository
 from application.ports.outbox import OutboxRepository
@@ -38,6 +39,8 @@ class UnitOfWork(ABC):
     order_history: OrderHistory
     fulfilment: FulfilmentSchedule
     revoked_tokens: RevokedTokens
+    steps: DeliverySteps  # the delivery timeline: buffered, written with the commit
+    dead_letters: DeadLetters
     counters: Counters  # add() with every change of a counted row; written with the commit
 
     def __init__(self, clock: Clock, after_commit: Callable[[], None] | None = None) -> None:
@@ -70,6 +73,7 @@ class UnitOfWork(ABC):
         self.stage_events()
         for repository in self._aggregate_repositories():
             repository.flush()
+        self.steps.flush()
         self._commit()
         if self.staged and self.after_commit is not None:
             self.after_commit()

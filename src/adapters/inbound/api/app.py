@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from adapters.inbound.api.errors import install_error_handlers
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
-from adapters.inbound.api.routes import auth, inventories, ncs, operations, orders, suppliers
+from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, suppliers
 from bootstrap.container import Container
 
 DOCS, REDOC, OPENAPI = "/docs", "/redoc", "/openapi.json"
@@ -46,7 +46,7 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (auth, suppliers, ncs, orders, operations, inventories):
+    for module in (auth, suppliers, ncs, orders, operations, delivery, inventories):
         app.include_router(module.router)
     # added innermost first: Guard ends up outermost
     app.add_middleware(SecureHeaders, docs_paths=frozenset({DOCS, REDOC, "/docs/oauth2-redirect"}))

@@ -209,3 +209,85 @@ class OutboxEventOut(BaseModel):
     correlation_id: str
     occurred_at: datetime
     payload: dict[str, Any]
+
+
+# --- operating delivery ------------------------------------------------------------------------
+
+Reason = text(500)
+
+
+class ReasonIn(Body):
+    reason: Reason = Field(description="Why: goes to the audit log and the event's timeline",
+                           examples=["handler fixed in release 1.4.2"])
+
+
+class ReplayFilterIn(Body):
+    event_type: text(100) | None = None
+    aggregate_type: text(50) | None = None
+    aggregate_id: text(100) | None = None
+    failed_since: IsoDateTime | None = None
+    failed_until: IsoDateTime | None = None
+
+
+class BulkReplayIn(Body):
+    filter: ReplayFilterIn = Field(default_factory=ReplayFilterIn)
+    limit: Annotated[int, Strict(), Field(ge=1, le=1000)] = 100
+    dry_run: Annotated[bool, Strict()] = False
+    reason: Reason
+
+
+class DeadLetterReplayIn(Body):
+    reason: Reason
+    event: dict[str, Any] | None = Field(None, description="The corrected event envelope (event_id, event_type, "
+                                         "aggregate_type, aggregate_id, occurred_at, actor, correlation_id, "
+                                         "payload), when its stored bytes cannot be read as one")
+
+
+class ReplayedOut(BaseModel):
+    event_id: UUID
+    before: str
+    after: str
+    released: list[UUID] = Field(description="Parked events of its aggregate released, in their order")
+
+
+class BulkReplayOut(BaseModel):
+    dry_run: bool
+    count: int
+    events: list[ReplayedOut]
+
+
+class TimelineStepOut(BaseModel):
+    at: datetime
+    step: str
+    worker: str | None
+    lease_token: str | None
+    detail: dict[str, Any]
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    key: str
+    source: str
+    status: str
+    event_id: UUID | None
+    event_type: str | None
+    aggregate_type: str | None
+    aggregate_id: str | None
+    payload: str
+    payload_encoding: str
+    headers: dict[str, str]
+    topic: str | None
+    partition: int | None
+    offset: int | None
+    error: str
+    first_seen: datetime
+    last_seen: datetime
+    occurrences: int
+    replayed_at: datetime | None
+    replayed_by: str | None
+
+
+class EventTimelineOut(BaseModel):
+    event: OutboxEventOut
+    steps: list[TimelineStepOut]
+    dead_letter: DeadLetterOut | None

@@ -10,7 +10,7 @@ from confluent_kafka.admin import AdminClient
 
 from application.envelope import EventEnvelope
 from application.dispatch import HELD_BACK, AggregateGate
-from application.ports.publisher import EventPublisher, NotAttempted, TransportUnavailable
+from application.ports.publisher import EventPublisher, NotAttempted, Published, TransportUnavailable
 
 from adapters.outbound.kafka.messages import encode, ensure_topics, topic_for
 from adapters.outbound.kafka.producer import HealingProducer, classify
@@ -32,7 +32,7 @@ class KafkaPublisher(EventPublisher):
         })
         self.ready_topics: set[str] = set()
 
-    def publish(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | None]:
+    def publish(self, envelopes: Sequence[EventEnvelope]) -> list[Exception | Published | None]:
         if self.producer.fatal:
             self._reset()
         try:
@@ -40,7 +40,7 @@ class KafkaPublisher(EventPublisher):
         except Exception as error:  # noqa: BLE001 - broker unreachable: fail fast, count no attempt
             return [TransportUnavailable(f"{type(error).__name__}: {error}")] * len(envelopes)
         pending = TransportUnavailable("no delivery report from the broker in time")
-        outcomes: list[Exception | None] = [pending] * len(envelopes)
+        outcomes: list[Exception | Published | None] = [pending] * len(envelopes)
         gate = AggregateGate()
         for index, envelope in enumerate(envelopes):
             if gate.blocked(envelope):  # never put an aggregate's later event on the topic before a refused one
@@ -71,8 +71,9 @@ class KafkaPublisher(EventPublisher):
         self.producer.renew()
 
     @staticmethod
-    def _report(outcomes: list[Exception | None], index: int, error: KafkaError | None, _msg: Message) -> None:
-        outcomes[index] = None if error is None else classify(error)
+    def _report(outcomes: list[Exception | Published | None], index: int, error: KafkaError | None,
+                msg: Message) -> None:
+        outcomes[index] = Published(msg.topic(), msg.partition(), msg.offset()) if error is None else classify(error)
 
     def check(self) -> None:
         """Raise if no broker answers, or if the producer went fatal (it is renewed, so the next

@@ -9,6 +9,7 @@ from datetime import datetime
 from uuid import UUID
 
 from application.ports.consumption import AuditEntry
+from application.ports.delivery_log import DeadLetter, DeliveryStep
 from application.ports.inventories import InventorySummary
 from application.ports.orders import FulfilmentStep, OrderHistoryEntry
 from application.ports.outbox import OutboxRecord
@@ -23,6 +24,11 @@ class OutboxRow:
     record: OutboxRecord
     position: int
     lease_until: datetime | None = None
+
+    @property
+    def archived(self) -> bool:
+        """Handled (or skipped): in the archive, no longer in the hot outbox."""
+        return self.record.handled_at is not None
 
 
 @dataclass
@@ -40,6 +46,8 @@ class MemoryState:
     fulfilment: dict[UUID, FulfilmentStep] = field(default_factory=dict)
     revoked_tokens: dict[str, datetime] = field(default_factory=dict)  # token id → its expiry
     counters: dict[str, int] = field(default_factory=dict)  # the Counters port's values
+    steps: list[DeliveryStep] = field(default_factory=list)
+    dead_letters: dict[str, DeadLetter] = field(default_factory=dict)  # by key
 
     def next_id(self, name: str) -> int:
         self.sequences[name] = self.sequences.get(name, 0) + 1

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from application.envelope import EventEnvelope
 from application.pagination import Page, PageRequest
@@ -18,14 +18,21 @@ from application.ports.consumption import (
     ProcessedKey,
 )
 from application.ports import counters as names
-from application.ports.outbox import OutboxRecord, OutboxRepository, OutboxStatus
+from application.ports.outbox import (
+    Claim,
+    FailureRecorded,
+    OutboxFilter,
+    OutboxRecord,
+    OutboxRepository,
+    OutboxStatus,
+)
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
 from application.ports.security import RevokedTokens
 from domain.nonconformities import NcStatus, NonConformity
 from domain.risk import supplier_at_risk
 from domain.suppliers import Supplier
 
-from adapters.outbound.claim_order import keep_in_order
+from adapters.outbound.claim_order import behind_stopped, keep_in_order
 from adapters.outbound.counting import nc_tally
 from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryState, OutboxRow
@@ -100,6 +107,8 @@ class MemoryNonConformityRepository(NonConformityRepository):
 
 
 class MemoryOutboxRepository(OutboxRepository):
+    """The hot outbox and the archive in one dict: an archived (handled or skipped) event keeps its row."""
+
     def __init__(self, state: MemoryState) -> None:
         self.state, self.counters = state, MemoryCounters(state)
 
@@ -109,28 +118,38 @@ class MemoryOutboxRepository(OutboxRepository):
             self.state.outbox[envelope.event_id] = OutboxRow(record, self.state.next_id("outbox"))
         self.counters.add(names.outbox(OutboxStatus.PENDING), len(envelopes))
 
+    def _rows(self, *statuses: OutboxStatus) -> list[OutboxRow]:
+        return [row for row in self.state.outbox.values() if row.record.status in statuses and not row.archived]
+
     def held_back(self, envelopes: Sequence[EventEnvelope]) -> set[UUID]:
         mine = {e.event_id for e in envelopes}
         first_other: dict[tuple[str, str], int] = {}
-        for row in self.state.outbox.values():
-            if row.record.status is OutboxStatus.PENDING and row.record.envelope.event_id not in mine:
+        for row in self._rows(OutboxStatus.PENDING, *STOPPED):
+            if row.record.envelope.event_id not in mine:
                 key = _key(row.record)
                 first_other[key] = min(first_other.get(key, row.position), row.position)
         return {e.event_id for e in envelopes if (e.aggregate_type, e.aggregate_id) in first_other
                 and first_other[(e.aggregate_type, e.aggregate_id)] < self.state.outbox[e.event_id].position}
 
-    def claim(self, limit: int, now: datetime, lease_until: datetime | None = None) -> list[OutboxRecord]:
-        pending = [row for row in self.state.outbox.values() if row.record.status is OutboxStatus.PENDING]
-        due = [
-            row
-            for row in pending
-            if row.record.next_attempt_at <= now and (row.lease_until is None or row.lease_until <= now)
-        ]
+    def claim(self, limit: int, now: datetime, lease_until: datetime | None = None) -> Claim:
+        token = str(uuid4())
+        pending = self._rows(OutboxStatus.PENDING)
+        due = [row for row in pending
+               if row.record.next_attempt_at <= now and (row.lease_until is None or row.lease_until <= now)]
         candidates = [(_key(row.record), row.position, row) for row in due]
-        kept: list[OutboxRow] = keep_in_order(candidates, [(_key(r.record), r.position) for r in pending])[:limit]
+        stopped = [(_key(r.record), r.position, r.record.envelope.event_id) for r in self._rows(*STOPPED)]
+        parked = behind_stopped(candidates, stopped)
+        for row, _ in parked:
+            self._update(row.record.envelope.event_id, status=OutboxStatus.PARKED)
+        waiting = {id(row) for row, _ in parked}
+        kept: list[OutboxRow] = keep_in_order([c for c in candidates if id(c[2]) not in waiting],
+                                              [(_key(r.record), r.position) for r in pending])[:limit]
         for row in kept:
             row.lease_until = lease_until
-        return [row.record for row in kept]
+            if lease_until is not None:
+                row.record = dataclasses.replace(row.record, lease_token=token)
+        return Claim([row.record for row in kept], token,
+                     [(row.record.envelope.event_id, behind) for row, behind in parked])
 
     def _update(self, event_id: UUID, lease_until: datetime | None = None, **changes: object) -> None:
         row = self.state.outbox[event_id]
@@ -139,30 +158,41 @@ class MemoryOutboxRepository(OutboxRepository):
         row.lease_until = lease_until
         self.counters.transfer(names.outbox(before), names.outbox(row.record.status), 1)
 
-    def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
+    def _held(self, record: OutboxRecord) -> bool:
+        """The fence: the row is still held by the claim of this record (or the record had no lease)."""
+        row = self.state.outbox.get(record.envelope.event_id)
+        return row is not None and (record.lease_token is None or row.record.lease_token == record.lease_token)
+
+    def _lost(self, records: Sequence[OutboxRecord]) -> list[UUID]:
+        return [r.envelope.event_id for r in records if r.envelope.event_id in self.state.outbox and not self._held(r)]
+
+    def extend_lease(self, event_ids: Sequence[UUID], lease_token: str, lease_until: datetime) -> None:
         for event_id in event_ids:
             row = self.state.outbox[event_id]
-            if row.record.status is OutboxStatus.PENDING and row.lease_until is not None:
+            if (row.record.status is OutboxStatus.PENDING and row.lease_until is not None
+                    and row.record.lease_token == lease_token):
                 row.lease_until = lease_until
 
-    def mark_published(self, records: Sequence[OutboxRecord], now: datetime, handled_by: str | None = None) -> None:
+    def mark_published(self, records: Sequence[OutboxRecord], now: datetime,
+                       handled_by: str | None = None) -> list[UUID]:
         handled = {"handled_at": now, "handled_by": handled_by} if handled_by else {}
         for claimed in records:
-            current = self.state.outbox[claimed.envelope.event_id].record
-            if current.status is OutboxStatus.PENDING and current.attempts == claimed.attempts:
+            current = self.state.outbox[claimed.envelope.event_id]
+            if (self._held(claimed) and not current.archived and current.record.status is OutboxStatus.PENDING
+                    and current.record.attempts == claimed.attempts):
                 self._update(claimed.envelope.event_id, status=OutboxStatus.PUBLISHED, published_at=now, **handled)
+        return self._lost(records)
 
     def mark_handled(self, event_ids: Sequence[UUID], handled_by: str, now: datetime) -> None:
         for event_id in event_ids:
             row = self.state.outbox.get(event_id)
-            if row is not None and row.record.handled_at is None:
+            if row is not None and not row.archived:
                 published_at = row.record.published_at or now
                 self._update(event_id, status=OutboxStatus.PUBLISHED, published_at=published_at, handled_at=now,
                              handled_by=handled_by)
 
     def _unhandled(self, published_before: datetime) -> list[OutboxRow]:
-        rows = [r for r in self.state.outbox.values() if r.record.status is OutboxStatus.PUBLISHED
-                and r.record.handled_at is None and r.record.published_at is not None
+        rows = [r for r in self._rows(OutboxStatus.PUBLISHED) if r.record.published_at is not None
                 and r.record.published_at < published_before]
         return sorted(rows, key=lambda r: (r.record.published_at, r.position))
 
@@ -174,33 +204,78 @@ class MemoryOutboxRepository(OutboxRepository):
 
     def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
         for event_id in event_ids:
-            record = self.state.outbox[event_id].record
-            if record.status is OutboxStatus.PUBLISHED and record.handled_at is None:
+            row = self.state.outbox[event_id]
+            if row.record.status is OutboxStatus.PUBLISHED and not row.archived:
                 self._update(event_id, status=OutboxStatus.PENDING, next_attempt_at=now, last_error=note)
 
-    def record_failure(
-        self, event_id: UUID, attempts: int, error: str, status: OutboxStatus, next_attempt_at: datetime
-    ) -> None:
-        self._update(event_id, attempts=attempts, last_error=error, status=status, next_attempt_at=next_attempt_at)
+    def record_failure(self, record: OutboxRecord, attempts: int, error: str, status: OutboxStatus,
+                       next_attempt_at: datetime, now: datetime) -> FailureRecorded:
+        event_id = record.envelope.event_id
+        if not self._held(record) or self.state.outbox[event_id].archived:
+            return FailureRecorded(lost=True)
+        failed = status is OutboxStatus.FAILED
+        self._update(event_id, attempts=attempts, last_error=error, status=status, next_attempt_at=next_attempt_at,
+                     failed_at=now if failed else None)
+        if not failed:
+            return FailureRecorded()
+        position = self.state.outbox[event_id].position
+        later = sorted((r for r in self._rows(OutboxStatus.PENDING)
+                        if _key(r.record) == _key(record) and r.position > position), key=lambda r: r.position)
+        for row in later:
+            self._update(row.record.envelope.event_id, status=OutboxStatus.PARKED)
+        return FailureRecorded(parked=[row.record.envelope.event_id for row in later])
 
-    def release(self, event_ids: Sequence[UUID]) -> None:
-        for event_id in event_ids:
-            self._update(event_id)
+    def release(self, records: Sequence[OutboxRecord]) -> list[UUID]:
+        for record in records:
+            if self._held(record):
+                self._update(record.envelope.event_id)
+        return self._lost(records)
 
     def get(self, event_id: UUID) -> OutboxRecord | None:
         row = self.state.outbox.get(event_id)
         return row.record if row else None
 
-    def requeue(self, event_id: UUID, now: datetime) -> None:
-        self._update(event_id, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
+    def replay(self, event_id: UUID, now: datetime) -> list[UUID] | None:
+        row = self.state.outbox.get(event_id)
+        if row is None or row.record.status is not OutboxStatus.FAILED:
+            return None
+        self._update(event_id, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, failed_at=None)
+        return self._unpark(row.record, now)
 
-    def list(self, status: OutboxStatus | None, page: PageRequest) -> Page[OutboxRecord]:
+    def skip(self, event_id: UUID, now: datetime, skipped_by: str) -> list[UUID] | None:
+        row = self.state.outbox.get(event_id)
+        if row is None or row.record.status is not OutboxStatus.FAILED:
+            return None
+        published_at = row.record.published_at or now
+        self._update(event_id, status=OutboxStatus.SKIPPED, published_at=published_at, handled_at=now,
+                     handled_by=skipped_by)
+        return self._unpark(row.record, now)
+
+    def _unpark(self, record: OutboxRecord, now: datetime) -> list[UUID]:
+        parked = sorted((r for r in self._rows(OutboxStatus.PARKED) if _key(r.record) == _key(record)),
+                        key=lambda r: r.position)
+        for row in parked:
+            self._update(row.record.envelope.event_id, status=OutboxStatus.PENDING, next_attempt_at=now)
+        return [row.record.envelope.event_id for row in parked]
+
+    def list(self, criteria: OutboxFilter, page: PageRequest) -> Page[OutboxRecord]:
+        def matches(r: OutboxRecord) -> bool:
+            e = r.envelope
+            return all(want is None or have == want for have, want in (
+                (r.status, criteria.status), (e.event_type, criteria.event_type),
+                (e.aggregate_type, criteria.aggregate_type), (e.aggregate_id, criteria.aggregate_id))) \
+                and (criteria.failed_since is None or (r.failed_at is not None and r.failed_at >= criteria.failed_since)) \
+                and (criteria.failed_until is None or (r.failed_at is not None and r.failed_at < criteria.failed_until))
+
         rows = sorted(self.state.outbox.values(), key=lambda r: r.position)
-        return paginate((r.record for r in rows if status is None or r.record.status is status), page)
+        return paginate((r.record for r in rows if matches(r.record)), page)
 
     def count_by_status(self) -> dict[OutboxStatus, int]:
         values = self.counters.read([names.outbox(status) for status in OutboxStatus])
         return {status: values[names.outbox(status)] for status in OutboxStatus}
+
+
+STOPPED = (OutboxStatus.FAILED, OutboxStatus.PARKED)
 
 
 def _key(record: OutboxRecord) -> tuple[str, str]:
@@ -216,6 +291,10 @@ class MemoryProcessedEventStore(ProcessedEventStore):
         for key in new:
             self.state.processed[key] = processed_at
         return new
+
+    def of_event(self, event_id: UUID) -> list[tuple[str, datetime]]:
+        return sorted(((handler, at) for (handler, key), at in self.state.processed.items() if key == event_id),
+                      key=lambda item: (item[1], item[0]))
 
 
 class MemoryAuditLog(AuditLog):

@@ -72,6 +72,7 @@ non_conformities = sa.Table(
 
 UNHANDLED = sa.text("status = 'PUBLISHED' AND handled_at IS NULL")
 WAITING = sa.text("status = 'PENDING' AND (attempts > 0 OR locked_until IS NOT NULL)")
+STOPPED = sa.text("status IN ('FAILED', 'PARKED')")
 
 outbox_events = sa.Table(
     "outbox_events",
@@ -94,6 +95,8 @@ outbox_events = sa.Table(
     sa.Column("published_at", UtcDateTime),
     sa.Column("handled_at", UtcDateTime),
     sa.Column("handled_by", sa.String(100)),
+    sa.Column("lease_token", sa.String(36)),  # the claim holding the lease (fence: completions must present it)
+    sa.Column("failed_at", UtcDateTime),
     sa.Index("ix_outbox_events_due", "position", postgresql_where=sa.text("status = 'PENDING'"),
              sqlite_where=sa.text("status = 'PENDING'")),
     sa.Index("ix_outbox_events_aggregate_pending", "aggregate_type", "aggregate_id", "position",
@@ -103,6 +106,9 @@ outbox_events = sa.Table(
     # the few events that hold their aggregate back (waiting for a retry, or leased by a relay)
     sa.Index("ix_outbox_events_waiting", "aggregate_type", "aggregate_id", "position",
              postgresql_where=WAITING, sqlite_where=WAITING),
+    # the few FAILED events and those parked behind them: the aggregates whose delivery waits for an operator
+    sa.Index("ix_outbox_events_stopped", "aggregate_type", "aggregate_id", "position",
+             postgresql_where=STOPPED, sqlite_where=STOPPED),
     sqlite_autoincrement=True,  # positions are never reused, even after the highest one is archived
 )
 
@@ -116,6 +122,48 @@ outbox_archive = sa.Table(
       for c in outbox_events.columns if c.name != "locked_until"),
     sa.Index(None, "event_id", unique=True),
     sa.Index(None, "aggregate_type", "aggregate_id"),
+)
+
+# the delivery timeline: one row per step an event took (application/ports/delivery_log.py)
+delivery_steps = sa.Table(
+    "delivery_steps",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("event_id", sa.Uuid, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("worker", sa.String(100)),
+    sa.Column("lease_token", sa.String(36)),
+    sa.Column("detail", Json, nullable=False),
+    sa.Index(None, "event_id", "id"),
+    sa.Index(None, "at"),
+)
+
+# events that could not be delivered, in either mode: FAILED outbox events and undecodable broker records
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("event_id", sa.Uuid),
+    sa.Column("event_type", sa.String(100)),
+    sa.Column("aggregate_type", sa.String(50)),
+    sa.Column("aggregate_id", sa.String(100)),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("payload_encoding", sa.String(10), nullable=False),
+    sa.Column("headers", Json, nullable=False),
+    sa.Column("topic", sa.String(255)),
+    sa.Column("partition", sa.Integer),
+    sa.Column("offset", sa.BigInteger),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("first_seen", UtcDateTime, nullable=False),
+    sa.Column("last_seen", UtcDateTime, nullable=False),
+    sa.Column("occurrences", sa.Integer, nullable=False),
+    sa.Column("replayed_at", UtcDateTime),
+    sa.Column("replayed_by", sa.String(100)),
+    sa.Index(None, "status", "last_seen"),
 )
 
 processed_events = sa.Table(

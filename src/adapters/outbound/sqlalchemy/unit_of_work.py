@@ -11,6 +11,7 @@ from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
 from adapters.outbound.sqlalchemy.counters import SqlCounters
+from adapters.outbound.sqlalchemy.delivery_log import DiscardedSteps, SqlDeadLetters, SqlDeliverySteps
 from adapters.outbound.sqlalchemy.engine import READ_ONLY
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
@@ -35,15 +36,18 @@ STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
     "inventories": uncounted(SqlInventoryRepository),
     "inventory_summary": uncounted(SqlInventorySummaryStore),
     "revoked_tokens": uncounted(SqlRevokedTokens),
+    "steps": uncounted(SqlDeliverySteps),
+    "dead_letters": uncounted(SqlDeadLetters),
 }
 
 
 class SqlUnitOfWork(UnitOfWork):
     """One connection, one transaction; rolled back unless committed."""
 
-    def __init__(self, engine: sa.Engine, clock: Clock, after_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, engine: sa.Engine, clock: Clock, after_commit: Callable[[], None] | None = None,
+                 timeline: bool = True) -> None:
         super().__init__(clock, after_commit)
-        self.engine = engine
+        self.engine, self.timeline = engine, timeline
         self.conn: sa.Connection | None = None
 
     def _begin(self) -> None:
@@ -57,6 +61,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.counters = SqlCounters(self.conn)
         for name, store in STORES.items():
             setattr(self, name, store(self.conn, self.counters))
+        if not self.timeline:
+            self.steps = DiscardedSteps()
 
     def _commit(self) -> None:
         assert self.conn is not None, "commit outside a unit of work"

@@ -1,4 +1,4 @@
-"""KPIs, audit log, outbox inspection and replay, health."""
+"""KPIs, audit log, outbox inspection (the earlier replay path), health."""
 
 from __future__ import annotations
 
@@ -12,10 +12,20 @@ from fastapi.responses import JSONResponse
 from application.error_text import describe
 from application.pagination import PageRequest
 from application.ports.consumption import AuditEntry, AuditFilter
-from application.ports.outbox import OutboxRecord, OutboxStatus
+from application.ports.outbox import OutboxFilter, OutboxStatus
 
 from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, OutboxReader, Replayer
-from adapters.inbound.api.schemas import AuditEntryOut, Limit, Offset, OutboxEventOut, PageOut, text
+from adapters.inbound.api.routes.delivery import ONLY_FAILED, events_page, replay_event
+from adapters.inbound.api.schemas import (
+    AuditEntryOut,
+    Limit,
+    Offset,
+    OutboxEventOut,
+    PageOut,
+    ReasonIn,
+    ReplayedOut,
+    text,
+)
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger("supplytrace.api")
@@ -41,27 +51,17 @@ def audit_log(_: AuditReader, container: ContainerDep, event_type: text(100) | N
     return PageOut.of(page, [_audit_out(e) for e in page.items])
 
 
-def _outbox_out(r: OutboxRecord) -> OutboxEventOut:
-    e = r.envelope
-    return OutboxEventOut(event_id=e.event_id, event_type=e.event_type, aggregate_type=e.aggregate_type,
-                          aggregate_id=e.aggregate_id, status=r.status.value, attempts=r.attempts,
-                          last_error=r.last_error, next_attempt_at=r.next_attempt_at, created_at=r.created_at,
-                          published_at=r.published_at, handled_at=r.handled_at, handled_by=r.handled_by,
-                          actor=e.actor, correlation_id=e.correlation_id,
-                          occurred_at=e.occurred_at, payload=e.payload)
-
-
 @router.get("/outbox", response_model=PageOut[OutboxEventOut])
 def outbox(_: OutboxReader, container: ContainerDep,
-           status: Literal["PENDING", "PUBLISHED", "FAILED"] | None = None, limit: Limit = 50, offset: Offset = 0):
-    page = container.outbox_queries().list(OutboxStatus(status) if status else None, PageRequest(limit, offset))
-    return PageOut.of(page, [_outbox_out(r) for r in page.items])
+           status: Literal["PENDING", "PUBLISHED", "FAILED", "PARKED", "SKIPPED"] | None = None, limit: Limit = 50,
+           offset: Offset = 0):
+    return events_page(container, OutboxFilter(OutboxStatus(status) if status else None), limit, offset)
 
 
-@router.post("/outbox/{event_id}/replay", response_model=OutboxEventOut)
-def replay(event_id: UUID, principal: Replayer, container: ContainerDep):
-    """Send a FAILED event through the relay again (its attempts start over)."""
-    return _outbox_out(container.replay_event()(event_id, principal.username))
+@router.post("/outbox/{event_id}/replay", response_model=ReplayedOut, responses=ONLY_FAILED, deprecated=True)
+def replay(event_id: UUID, body: ReasonIn, principal: Replayer, container: ContainerDep):
+    """The earlier path of `POST /events/{event_id}/replay`, which it delegates to: a reason is now required."""
+    return replay_event(event_id, body, principal, container)
 
 
 @router.get("/health", responses={503: {"description": "The database or the event transport is unavailable"}})
