@@ -20,6 +20,8 @@ db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=T
 app.add_typer(db, name="db")
 projections = typer.Typer(help="Read projections (CQRS).", no_args_is_help=True)
 app.add_typer(projections, name="projections")
+events = typer.Typer(help="Operate delivery: event timelines, audited replay and skip.", no_args_is_help=True)
+app.add_typer(events, name="events")
 
 
 def _settings() -> Settings:
@@ -191,6 +193,105 @@ def _require_roles(kind: str) -> None:
 def _refuse(message: str) -> None:
     typer.echo(f"refused: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _operator() -> str:
+    """Who replays from the command line, for the audit log: the operating-system user."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _when(value: str | None, option: str) -> Any:
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        _refuse(f"{option}: not an ISO date or date-time ({value!r})")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _print_json(data: Any) -> None:
+    import json
+    from dataclasses import asdict, is_dataclass
+
+    typer.echo(json.dumps(data, default=lambda o: asdict(o) if is_dataclass(o) else str(o), indent=2))
+
+
+Reason = Annotated[str, typer.Option("--reason", help="Why (goes to the audit log and the event's timeline).")]
+
+
+@events.command("replay")
+def replay_events(
+    event_id: Annotated[str | None, typer.Argument(help="The FAILED event to replay (else: --failed-since …)")] = None,
+    reason: Reason = "",
+    failed_since: Annotated[str | None, typer.Option(help="Bulk: FAILED at or after (ISO).")] = None,
+    failed_until: Annotated[str | None, typer.Option(help="Bulk: FAILED before (ISO).")] = None,
+    event_type: Annotated[str | None, typer.Option(help="Bulk: only this event type.")] = None,
+    aggregate_type: Annotated[str | None, typer.Option(help="Bulk: only this aggregate type.")] = None,
+    aggregate_id: Annotated[str | None, typer.Option(help="Bulk: only this aggregate.")] = None,
+    limit: Annotated[int, typer.Option(help="Bulk: at most this many, oldest first.")] = 100,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Bulk: list what would be replayed.")] = False,
+) -> None:
+    """Replay one FAILED event, or the FAILED events matching the filters (audited, with a reason)."""
+    from uuid import UUID
+
+    from application.ports.outbox import OutboxFilter
+    from domain.errors import DomainError
+
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    replay = container.replay_events()
+    try:
+        if event_id is not None:
+            try:
+                target = UUID(event_id)
+            except ValueError:
+                _refuse(f"not an event id: {event_id!r}")
+            _print_json(replay(target, _operator(), reason))
+            return
+        criteria = OutboxFilter(None, event_type, aggregate_type, aggregate_id,
+                                _when(failed_since, "--failed-since"), _when(failed_until, "--failed-until"))
+        done = replay.bulk(criteria, limit, dry_run, _operator(), reason)
+    except DomainError as error:
+        _refuse(str(error))
+    _print_json({"dry_run": dry_run, "count": len(done), "events": done})
+
+
+@events.command("skip")
+def skip_event(event_id: Annotated[str, typer.Argument(help="The FAILED event to give up on.")],
+               reason: Reason = "") -> None:
+    """Archive a FAILED event as SKIPPED (never delivered); its aggregate's parked events flow on."""
+    from uuid import UUID
+
+    from domain.errors import DomainError
+
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    try:
+        _print_json(container.replay_events().skip(UUID(event_id), _operator(), reason))
+    except (DomainError, ValueError) as error:
+        _refuse(str(error))
+
+
+@events.command("show")
+def show_event(event_id: Annotated[str, typer.Argument(help="The event.")]) -> None:
+    """An event's delivery timeline, step by step."""
+    from uuid import UUID
+
+    from domain.errors import DomainError
+
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    try:
+        timeline = container.event_timeline()(UUID(event_id))
+    except (DomainError, ValueError) as error:
+        _refuse(str(error))
+    _print_json({"event_id": event_id, "status": timeline.record.status.value,
+                 "steps": timeline.steps})
 
 
 class Projection(StrEnum):

@@ -10,6 +10,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, Message
 
 from application.consumption import DeliverReceivedEvents
+from application.outbox_admin import RecordDeadLetters, undecodable
 from application.envelope import EventEnvelope
 from application.error_text import describe
 from application.ports.outbox import OutboxStatus
@@ -23,8 +24,9 @@ log = structlog.get_logger("supplytrace.consumer")
 class KafkaEventConsumer:
     def __init__(self, deliver: DeliverReceivedEvents, bootstrap_servers: str, topics: list[str], group_id: str,
                  session_timeout_ms: int = 10000, batch_size: int = 500, poll_timeout: float = 0.5,
-                 fetch_wait_ms: int = 100) -> None:
+                 fetch_wait_ms: int = 100, record_dead_letters: RecordDeadLetters | None = None) -> None:
         self.deliver, self.topics, self.batch_size, self.poll_timeout = deliver, topics, batch_size, poll_timeout
+        self.record_dead_letters = record_dead_letters
         self.config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
         self.group_config = {
             **self.config,
@@ -71,6 +73,9 @@ class KafkaEventConsumer:
         taken = len(records) + len(dead)
         if not taken:
             return 0
+        if dead and self.record_dead_letters is not None:  # kept in the dead-letter store before the offsets move
+            self.record_dead_letters([undecodable("kafka", error, m.value(), m.headers() or [], m.topic(),
+                                                  m.partition(), m.offset()) for m, error in dead])
         outcomes = self.deliver([envelope for _, envelope in records]) if records else []
         for (message, _), outcome in zip(records, outcomes, strict=True):
             if outcome is not None and outcome[0] is OutboxStatus.FAILED:

@@ -39,6 +39,7 @@ def kafka_consumer(container: Container) -> KafkaEventConsumer:
     config = container.config
     return KafkaEventConsumer(
         container.deliver_received(),
+        record_dead_letters=container.record_dead_letters(),
         bootstrap_servers=config.kafka_bootstrap_servers(),
         topics=container.consumer_topics(),
         group_id=config.kafka_consumer_group(),
