@@ -298,6 +298,44 @@ def test_poison_records_are_dead_lettered_and_later_events_handled(kafka_app: Ru
         assert headers["dlq_original_topic"] == topic.encode()
 
 
+def test_an_undecodable_record_is_a_dead_letter_an_admin_replays_once_corrected(kafka_app: RunningApp) -> None:
+    app = kafka_app
+    servers, topic = bootstrap(app), topic_for(prefix(app), "supplier")
+    ensure_topics({"bootstrap.servers": servers}, [topic])
+    poison_id = str(uuid.uuid4())
+    producer = Producer({"bootstrap.servers": servers})
+    producer.produce(topic, key=b"poison", value=b"\xff\xfe not UTF-8", headers=[("ce_id", poison_id.encode()),
+                                                                               ("ce_type", b"SUPPLIER_CREATED")])
+    assert producer.flush(10) == 0
+    app.consume(1)
+
+    [letter] = ok(app.call("auditor", "GET", "/dead-letters?source=kafka"), 200)["items"]
+    assert (letter["status"], letter["event_id"], letter["event_type"], letter["topic"]) == (
+        "OPEN", poison_id, "SUPPLIER_CREATED", topic)
+    assert letter["payload_encoding"] == "base64" and letter["offset"] is not None and letter["partition"] is not None
+    assert "cannot be deserialized" in letter["error"] and letter["headers"]["ce_id"] == poison_id
+
+    path = f"/dead-letters/{letter['id']}/replay"
+    still_broken = app.call("admin", "POST", path, json={"reason": "try as it is"})
+    assert still_broken.status_code == 422 and "event" in still_broken.text  # the bytes are still no event
+    create_supplier(app, "Template")
+    [template] = outbox(app, "PENDING")
+    corrected = {**{k: template[k] for k in ("event_type", "aggregate_type", "aggregate_id", "occurred_at", "actor",
+                                            "correlation_id", "payload")}, "event_id": poison_id}
+    replayed = ok(app.call("admin", "POST", path, json={"reason": "producer fixed the encoding", "event": corrected}),
+                  200)
+    assert (replayed["event_id"], replayed["before"], replayed["after"]) == (poison_id, "DEAD_LETTER", "PENDING")
+    assert app.call("admin", "POST", path, json={"reason": "again", "event": corrected}).status_code == 409
+
+    app.run_worker()
+    assert poison_id in {e["event_id"] for e in audit(app)}
+    steps = [s["step"] for s in ok(app.call("auditor", "GET", f"/events/{poison_id}"), 200)["steps"]]
+    assert steps[:2] == ["WRITTEN", "REPLAYED"] and "PUBLISHED" in steps and "HANDLED" in steps
+    replays = [e for e in audit(app) if e["event_type"] == "EVENT_REPLAYED"]
+    assert [(e["actor"], e["entity_id"], e["details"]["dead_letter"]) for e in replays] == [
+        ("admin", poison_id, letter["id"])]
+
+
 def test_event_whose_handler_keeps_failing_ends_failed_and_dead_lettered(kafka_app: RunningApp) -> None:
     app = kafka_app
     app.failure.failing = True
