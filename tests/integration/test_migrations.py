@@ -110,13 +110,13 @@ def test_0006_backfills_the_kpi_counters_from_the_rows(database: str, request: p
 def test_0008_chains_the_existing_records_in_id_order_and_keeps_them_append_only(
         database: str, request: pytest.FixtureRequest) -> None:
     engine = request.getfixturevalue(database)
-    migrate.upgrade(engine, "0006")
+    migrate.upgrade(engine, "0007")
     now = datetime(2026, 12, 1, 8, 30, 0, 123456, tzinfo=UTC)
     rows = [{"event_id": uuid.uuid4(), "action": "NC_CREATED", "entity_type": "nc", "entity_id": str(n),
              "actor": "a", "correlation_id": "c", "occurred_at": now, "recorded_at": now,
              "details": {"n": n, "big": 1e20, "nested": {"b": [1, 2.5], "a": "é"}}} for n in range(2500)]
     with engine.begin() as conn:
-        conn.execute(sa.insert(audit_log), rows)  # the columns of revision 0006 only
+        conn.execute(sa.insert(audit_log), rows)  # the columns before revision 0008
     migrate.upgrade(engine)
     assert _differences(engine) == []
 
@@ -134,7 +134,7 @@ def test_0008_chains_the_existing_records_in_id_order_and_keeps_them_append_only
 
     from alembic import command
 
-    command.downgrade(migrate.alembic_config(engine), "0006")
+    command.downgrade(migrate.alembic_config(engine), "0007")
     assert {c["name"] for c in sa.inspect(engine).get_columns("audit_log")} == set(rows[0]) | {"id"}
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM audit_log"))

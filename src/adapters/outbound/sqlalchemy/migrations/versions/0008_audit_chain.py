@@ -7,7 +7,7 @@ makes the columns NOT NULL, which would drop them). Run it with the service stop
 migration. On PostgreSQL the backfill leaves one dead row version per record: VACUUM audit_log after it.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -22,7 +22,7 @@ from application.audit_chain import GENESIS, entry_hash
 from application.ports.consumption import AuditEntry
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
