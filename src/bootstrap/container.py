@@ -8,6 +8,7 @@ import socket
 from dependency_injector import containers, providers
 
 from application.audit import AuditQueries
+from application.audit_chain import VerifyAuditLog
 from application.catalog import REGISTRY
 from application.consumption import DeliverReceivedEvents
 from application.delivery import RetryPolicy
@@ -167,6 +168,7 @@ class Container(containers.DeclarativeContainer):
         KpiQuery, uow=uow.provider, clock=clock, unhandled_after_seconds=config.reconcile_after_seconds
     )
     audit_queries = providers.Singleton(AuditQueries, uow=uow.provider)
+    verify_audit_log = providers.Singleton(VerifyAuditLog, uow=uow.provider)
     outbox_queries = providers.Singleton(OutboxQueries, uow=uow.provider)
     place_order = providers.Singleton(PlaceOrder, uow=uow.provider, clock=clock)
     change_order_status = providers.Singleton(ChangeOrderStatus, uow=uow.provider, clock=clock)

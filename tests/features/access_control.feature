@@ -27,6 +27,9 @@ Feature: Role-based access
       | quality     | read the audit log      | 403    |
       | auditor     | read the audit log      | 200    |
       | admin       | read the audit log      | 200    |
+      | auditor     | verify the audit log    | 200    |
+      | admin       | verify the audit log    | 200    |
+      | logistics   | verify the audit log    | 403    |
       | procurement | read the outbox         | 403    |
       | auditor     | read the outbox         | 200    |
 

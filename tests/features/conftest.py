@@ -324,6 +324,7 @@ ACTIONS: dict[str, tuple[str, str, dict | None]] = {
     "list suppliers": ("GET", "/suppliers", None),
     "list non-conformities": ("GET", "/ncs", None),
     "read the audit log": ("GET", "/audit-log", None),
+    "verify the audit log": ("GET", "/audit-log/verify", None),
     "read the outbox": ("GET", "/outbox", None),
 }
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from adapters.inbound.cli import app
 from adapters.outbound.sqlalchemy import runtime_role
 from adapters.outbound.sqlalchemy.tables import audit_log, outbox_archive, outbox_events
+from application.audit_chain import GENESIS
 
 pytestmark = pytest.mark.postgres
 
@@ -62,7 +63,7 @@ def runtime(postgres_url: str) -> Iterator[sa.Engine]:
     with engine.begin() as conn:  # what the service does: append
         conn.execute(sa.insert(audit_log).values(
             event_id=uuid.uuid4(), action="SUPPLIER_CREATED", entity_type="supplier", entity_id="1", actor="alice",
-            correlation_id="c", occurred_at=now, recorded_at=now, details={}))
+            correlation_id="c", occurred_at=now, recorded_at=now, details={}, prev_hash=GENESIS, hash=GENESIS))
         conn.execute(sa.insert(outbox_events).values(
             event_id=uuid.uuid4(), event_type="SUPPLIER_CREATED", aggregate_type="supplier", aggregate_id="1",
             occurred_at=now, actor="alice", correlation_id="c", payload={"name": "Beta"}, status="PENDING",

@@ -13,7 +13,11 @@ from sqlalchemy.engine import make_url
 
 from adapters.outbound.sqlalchemy import migrate
 from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.clock import SystemClock
 from adapters.outbound.sqlalchemy.tables import audit_log, metadata
+from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
+from application.audit_chain import GENESIS, VerifyAuditLog, entry_hash
+from application.ports.consumption import AuditEntry
 from tests.support.databases import postgres_admin_url
 
 
@@ -74,7 +78,7 @@ def test_the_audit_log_is_append_only_in_the_database(database: str, request: py
     with engine.begin() as conn:
         conn.execute(sa.insert(audit_log).values(
             event_id=uuid.uuid4(), action="SUPPLIER_CREATED", entity_type="supplier", entity_id="1", actor="a",
-            correlation_id="c", occurred_at=now, recorded_at=now, details={}))
+            correlation_id="c", occurred_at=now, recorded_at=now, details={}, prev_hash=GENESIS, hash=GENESIS))
     for statement in (sa.update(audit_log).values(actor="someone else"), sa.delete(audit_log)):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
             conn.execute(statement)
@@ -100,3 +104,37 @@ def test_0006_backfills_the_kpi_counters_from_the_rows(database: str, request: p
     with engine.connect() as conn:
         values = dict(conn.execute(sa.text("SELECT name, value FROM kpi_counters WHERE value <> 0")).all())
     assert values == {"suppliers": 2, "nc:OPEN:high": 2, "nc:CLOSED:low": 1, "audit:nc:NC_CREATED": 3}
+
+
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
+def test_0008_chains_the_existing_records_in_id_order_and_keeps_them_append_only(
+        database: str, request: pytest.FixtureRequest) -> None:
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine, "0007")
+    now = datetime(2026, 12, 1, 8, 30, 0, 123456, tzinfo=UTC)
+    rows = [{"event_id": uuid.uuid4(), "action": "NC_CREATED", "entity_type": "nc", "entity_id": str(n),
+             "actor": "a", "correlation_id": "c", "occurred_at": now, "recorded_at": now,
+             "details": {"n": n, "big": 1e20, "nested": {"b": [1, 2.5], "a": "é"}}} for n in range(2500)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(audit_log), rows)  # the columns before revision 0008
+    migrate.upgrade(engine)
+    assert _differences(engine) == []
+
+    with engine.connect() as conn:
+        chained = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()
+    first, second = chained[:2]
+    assert VerifyAuditLog(lambda: SqlUnitOfWork(engine, SystemClock()), page_size=1000)() == {
+        "ok": True, "records": 2500, "head": chained[-1].hash}
+    entry = AuditEntry(event_id=rows[0]["event_id"], event_type="NC_CREATED", entity_type="nc", entity_id="0",
+                       actor="a", correlation_id="c", occurred_at=now, recorded_at=now, details=rows[0]["details"])
+    assert (first.prev_hash, first.hash, second.prev_hash) == (GENESIS, entry_hash(entry, GENESIS), first.hash)
+    for statement in (sa.update(audit_log).values(hash=GENESIS), sa.delete(audit_log)):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+            conn.execute(statement)
+
+    from alembic import command
+
+    command.downgrade(migrate.alembic_config(engine), "0007")
+    assert {c["name"] for c in sa.inspect(engine).get_columns("audit_log")} == set(rows[0]) | {"id"}
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_log"))

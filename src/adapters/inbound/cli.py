@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable
 from enum import StrEnum
@@ -22,6 +23,8 @@ projections = typer.Typer(help="Read projections (CQRS).", no_args_is_help=True)
 app.add_typer(projections, name="projections")
 events = typer.Typer(help="Operate delivery: event timelines, audited replay and skip.", no_args_is_help=True)
 app.add_typer(events, name="events")
+audit = typer.Typer(help="The audit log (a hash chain, ADR 0014).", no_args_is_help=True)
+app.add_typer(audit, name="audit")
 
 
 def _settings() -> Settings:
@@ -305,6 +308,17 @@ def rebuild_projection(name: Annotated[Projection, typer.Argument(help="The proj
     prepare_database(container, auto_migrate=False)
     if name is Projection.INVENTORY:
         typer.echo(str(container.rebuild_inventory_projection()()))
+
+
+@audit.command("verify")
+def verify_audit_log() -> None:
+    """Recompute the audit log's hash chain; print the result as JSON, exit 1 if a record does not hold."""
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    result = container.verify_audit_log()()
+    typer.echo(json.dumps(result))
+    if not result["ok"]:
+        raise typer.Exit(1)
 
 
 @app.command("hash-password")

@@ -46,6 +46,8 @@ class AuditEntry:
     recorded_at: datetime
     details: dict[str, Any]
     id: int | None = None
+    prev_hash: str | None = None  # the chain (application/audit_chain.py), set by the store that appends it
+    hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,17 @@ class AuditFilter:
 
 
 class AuditLog(ABC):
-    """Append-only: no update, no delete."""
+    """Append-only: no update, no delete; a hash chain in id order (ADR 0014)."""
 
     @abstractmethod
     def append(self, entries: Sequence[AuditEntry]) -> None:
-        """Append in one statement; an entry whose event is already recorded is skipped."""
+        """Append in one statement; an entry whose event is already recorded is skipped. The new entries
+        are linked (`audit_chain.link`) onto the last record in one serialized step: concurrent
+        appends never link onto the same record, and id order is chain order."""
+
+    @abstractmethod
+    def chain(self, after_id: int, limit: int) -> list[AuditEntry]:
+        """Up to `limit` records with an id above `after_id`, in id order, with their hashes."""
 
     @abstractmethod
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]: ...

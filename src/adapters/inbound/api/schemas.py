@@ -192,6 +192,21 @@ class AuditEntryOut(BaseModel):
     details: dict[str, Any]
 
 
+class AuditBreakOut(BaseModel):
+    id: int
+    event_id: UUID
+    reason: str = Field(description="`hash mismatch` (the record was changed) or `prev_hash does not link` "
+                        "(a record before it was changed, removed or reordered)")
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    records: int = Field(description="Records verified: all of them when ok, else those before the broken one")
+    head: str | None = Field(None, description="When ok: the hash of the last record (64 zeros for an empty log), "
+                             "to keep outside the database and compare later (ADR 0014)")
+    broken: AuditBreakOut | None = Field(None, description="When not ok: the first record that does not hold")
+
+
 class OutboxEventOut(BaseModel):
     event_id: UUID
     event_type: str

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import TypeVar
 from uuid import UUID, uuid4
 
+from application.audit_chain import link
 from application.envelope import EventEnvelope
 from application.pagination import Page, PageRequest
 from application.ports.consumption import (
@@ -302,12 +303,11 @@ class MemoryAuditLog(AuditLog):
         self.state, self.counters = state, MemoryCounters(state)
 
     def append(self, entries: Sequence[AuditEntry]) -> None:
-        recorded = {e.event_id for e in self.state.audit}
-        for entry in entries:
-            if entry.event_id not in recorded:
-                recorded.add(entry.event_id)
-                self.state.audit.append(dataclasses.replace(entry, id=self.state.next_id("audit")))
-                self.counters.add(names.audit(entry.entity_type, entry.event_type))
+        # one transaction at a time (MemoryDatabase): the chain's head cannot move under it
+        head = self.state.audit[-1].hash if self.state.audit else None
+        for entry in link(entries, (e.event_id for e in self.state.audit), head):
+            self.state.audit.append(dataclasses.replace(entry, id=self.state.next_id("audit")))
+            self.counters.add(names.audit(entry.entity_type, entry.event_type))
 
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
         match: Callable[[AuditEntry], bool] = lambda e: (  # noqa: E731
@@ -316,6 +316,9 @@ class MemoryAuditLog(AuditLog):
             and (criteria.entity_id is None or e.entity_id == criteria.entity_id)
         )
         return paginate((e for e in reversed(self.state.audit) if match(e)), page)
+
+    def chain(self, after_id: int, limit: int) -> list[AuditEntry]:
+        return [e for e in self.state.audit if (e.id or 0) > after_id][:limit]
 
     def count(self) -> int:
         return sum(v for name, v in self.counters.read().items() if name.startswith(names.AUDIT_PREFIX))

@@ -187,6 +187,9 @@ audit_log = sa.Table(
     sa.Column("occurred_at", UtcDateTime, nullable=False),
     sa.Column("recorded_at", UtcDateTime, nullable=False),
     sa.Column("details", Json, nullable=False),
+    # the hash chain (ADR 0014): the previous record's hash, and this one's over its columns and prev_hash
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
     sa.Index(None, "entity_type", "entity_id"),
     sa.Index(None, "action", "id"),  # a page of one event type, newest first, without sorting them all
 )

@@ -10,12 +10,13 @@ from application.ports.clock import Clock
 from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
+from adapters.outbound.sqlalchemy.audit import SqlAuditLog
 from adapters.outbound.sqlalchemy.counters import SqlCounters
 from adapters.outbound.sqlalchemy.delivery_log import DiscardedSteps, SqlDeadLetters, SqlDeliverySteps
 from adapters.outbound.sqlalchemy.engine import READ_ONLY
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
-from adapters.outbound.sqlalchemy.outbox import SqlAuditLog, SqlOutboxRepository, SqlProcessedEventStore
+from adapters.outbound.sqlalchemy.outbox import SqlOutboxRepository, SqlProcessedEventStore
 from adapters.outbound.sqlalchemy.security import SqlRevokedTokens
 
 def uncounted(store: Callable[[sa.Connection], Any]) -> Callable[[sa.Connection, SqlCounters], Any]:

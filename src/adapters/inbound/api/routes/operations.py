@@ -18,6 +18,7 @@ from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, Outb
 from adapters.inbound.api.routes.delivery import ONLY_FAILED, events_page, replay_event
 from adapters.inbound.api.schemas import (
     AuditEntryOut,
+    AuditVerifyOut,
     Limit,
     Offset,
     OutboxEventOut,
@@ -49,6 +50,12 @@ def audit_log(_: AuditReader, container: ContainerDep, event_type: text(100) | N
               offset: Offset = 0):
     page = container.audit_queries().list(AuditFilter(event_type, entity_type, entity_id), PageRequest(limit, offset))
     return PageOut.of(page, [_audit_out(e) for e in page.items])
+
+
+@router.get("/audit-log/verify", response_model=AuditVerifyOut, response_model_exclude_none=True)
+def verify_audit_log(_: AuditReader, container: ContainerDep):
+    """Recompute the audit log's hash chain, record by record in id order (ADR 0014)."""
+    return container.verify_audit_log()()
 
 
 @router.get("/outbox", response_model=PageOut[OutboxEventOut])
