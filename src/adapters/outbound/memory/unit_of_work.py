@@ -20,6 +20,7 @@ from adapters.outbound.memory.repositories import (
     MemoryRevokedTokens,
     MemorySupplierRepository,
 )
+from adapters.outbound.memory.retention import MemoryRetentionStore
 
 STORES: dict[str, Callable[[MemoryState], Any]] = {
     "suppliers": MemorySupplierRepository,
@@ -33,6 +34,7 @@ STORES: dict[str, Callable[[MemoryState], Any]] = {
     "inventories": MemoryInventoryRepository,
     "inventory_summary": MemoryInventorySummaryStore,
     "revoked_tokens": MemoryRevokedTokens,
+    "retention": MemoryRetentionStore,
 }
 
 
