@@ -15,6 +15,7 @@ from adapters.outbound.sqlalchemy.engine import READ_ONLY
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
 from adapters.outbound.sqlalchemy.outbox import SqlAuditLog, SqlOutboxRepository, SqlProcessedEventStore
+from adapters.outbound.sqlalchemy.retention import SqlRetentionStore
 from adapters.outbound.sqlalchemy.security import SqlRevokedTokens
 
 def uncounted(store: Callable[[sa.Connection], Any]) -> Callable[[sa.Connection, SqlCounters], Any]:
@@ -35,6 +36,7 @@ STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
     "inventories": uncounted(SqlInventoryRepository),
     "inventory_summary": uncounted(SqlInventorySummaryStore),
     "revoked_tokens": uncounted(SqlRevokedTokens),
+    "retention": SqlRetentionStore,
 }
 
 
