@@ -43,7 +43,7 @@ class PurgeReport:
             self.removed[table] = self.removed.get(table, 0) + n
 
     def __str__(self) -> str:
-        counts = ", ".join(f"{table} {n}" for table, n in self.removed.items()) or "nothing"
+        counts = ", ".join(f"{table} {n}" for table, n in self.removed.items()) if self.total else "nothing"
         verb = "would remove" if self.dry_run else "removed"
         note = "; skipped: another purge is running" if self.skipped else ""
         return f"{verb} {counts} (older than {self.cutoff.isoformat(timespec='seconds')}){note}"

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from adapters.inbound.cli import app
 from adapters.outbound.sqlalchemy import runtime_role
 from adapters.outbound.sqlalchemy.tables import audit_log, outbox_archive, outbox_events, processed_events
+from tests.support.outbox_rows import archived, keys
 
 pytestmark = pytest.mark.postgres
 
@@ -57,14 +58,6 @@ FORGERIES = {
 }
 
 
-def archive(conn: sa.Connection, position: int, handled_at: datetime) -> None:
-    conn.execute(sa.insert(outbox_archive).values(
-        position=position, event_id=uuid.uuid4(), event_type="SUPPLIER_CREATED", aggregate_type="supplier",
-        aggregate_id="2", occurred_at=handled_at, actor="alice", correlation_id="c", payload={"name": "Gamma"},
-        status="PUBLISHED", attempts=0, next_attempt_at=handled_at, created_at=handled_at, published_at=handled_at,
-        handled_at=handled_at, handled_by="in-process"))
-
-
 @pytest.fixture
 def runtime(postgres_url: str) -> Iterator[sa.Engine]:
     engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
@@ -77,8 +70,8 @@ def runtime(postgres_url: str) -> Iterator[sa.Engine]:
             event_id=uuid.uuid4(), event_type="SUPPLIER_CREATED", aggregate_type="supplier", aggregate_id="1",
             occurred_at=now, actor="alice", correlation_id="c", payload={"name": "Beta"}, status="PENDING",
             attempts=0, next_attempt_at=now, created_at=now))
-        archive(conn, 10**9, now)
-        conn.execute(sa.insert(processed_events).values(handler="audit_trail", event_id=uuid.uuid4(), processed_at=now))
+        archived(conn, 10**9, now)
+        keys(conn, now, uuid.uuid4())
     yield engine
     engine.dispose()
 
@@ -111,8 +104,8 @@ def test_the_runtime_role_still_delivers_an_event(runtime: sa.Engine) -> None:
 def test_the_runtime_role_purges_only_what_is_older_than_the_floor(runtime: sa.Engine) -> None:
     old = datetime.now(UTC) - timedelta(hours=25)  # the fixture's rows are from now
     with runtime.begin() as conn:
-        archive(conn, 10**9 + 1, old)
-        conn.execute(sa.insert(processed_events).values(handler="audit_trail", event_id=uuid.uuid4(), processed_at=old))
+        archived(conn, 10**9 + 1, old)
+        keys(conn, old, uuid.uuid4())
     for table, at in ((outbox_archive, outbox_archive.c.handled_at), (processed_events, processed_events.c.processed_at)):
         refused = {"retention floor": sa.delete(table).where(at > old),  # the trigger of migration 0009
                    "permission denied": sa.update(table).where(at == old).values(event_id=uuid.uuid4())}  # no grant

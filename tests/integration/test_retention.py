@@ -17,6 +17,7 @@ from adapters.outbound.sqlalchemy.retention import SqlRetentionStore
 from adapters.outbound.sqlalchemy.tables import audit_log, outbox_archive, outbox_events, processed_events
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
 from application.retention import OUTBOX_PURGED, PurgeHandledEvents
+from tests.support.outbox_rows import archived, hot, keys
 
 NOW = datetime.now(UTC)
 OLD, YOUNG = NOW - timedelta(days=10), NOW - timedelta(days=2)  # older, younger than a 7-day retention
@@ -28,30 +29,6 @@ def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
     engine = create_engine(request.getfixturevalue(request.param))
     yield engine
     engine.dispose()
-
-
-def event(at: datetime, **values: object) -> dict:
-    return {"event_id": uuid.uuid4(), "event_type": "SUPPLIER_CREATED", "aggregate_type": "supplier",
-            "aggregate_id": "1", "occurred_at": at, "actor": "alice", "correlation_id": "c", "payload": {},
-            "attempts": 0, "next_attempt_at": at, "created_at": at, **values}
-
-
-def archived(conn: sa.Connection, position: int, handled_at: datetime) -> uuid.UUID:
-    row = event(handled_at, position=position, status="PUBLISHED", published_at=handled_at, handled_at=handled_at,
-                handled_by="in-process")
-    conn.execute(sa.insert(outbox_archive).values(row))
-    return row["event_id"]
-
-
-def hot(conn: sa.Connection, status: str, at: datetime) -> uuid.UUID:
-    row = event(at, status=status)
-    conn.execute(sa.insert(outbox_events).values(row))
-    return row["event_id"]
-
-
-def keys(conn: sa.Connection, processed_at: datetime, *event_ids: uuid.UUID) -> None:
-    conn.execute(sa.insert(processed_events), [
-        {"handler": "audit_trail", "event_id": event_id, "processed_at": processed_at} for event_id in event_ids])
 
 
 @pytest.fixture

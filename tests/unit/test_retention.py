@@ -164,3 +164,18 @@ def test_the_retention_loop_purges_and_survives_a_failure(history, uow, clock, m
         loop.stop()
     assert statuses(history) == {"3": OutboxStatus.FAILED, "6": OutboxStatus.PENDING}
     assert len(purges(history)) == 2
+
+
+def test_the_settings_wire_the_retention_refuse_less_than_a_day_and_may_turn_the_loop_off(no_supplytrace_env) -> None:
+    from adapters.inbound.runtime import background_workers
+    from bootstrap.container import build_container
+    from bootstrap.settings import Settings
+
+    with pytest.raises(ValueError, match="retention_days"):
+        Settings(_env_file=None, retention_days=0)
+    container = build_container(Settings(_env_file=None, database_url="memory://", retention_days=3))
+    assert container.purge_handled_events().retention == timedelta(days=3)
+    workers = background_workers(container)
+    assert [type(worker) for worker in workers][-1] is RetentionLoop and workers[-1].every == 3600
+    off = build_container(Settings(_env_file=None, database_url="memory://", retention_every_seconds=0))
+    assert RetentionLoop not in [type(worker) for worker in background_workers(off)]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import getpass
+import itertools
+import re
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 
+from application.retention import FLOOR
 from bootstrap.container import build_container
 from bootstrap.logging import configure_logging
 from adapters.inbound.runtime import background_workers, kafka_consumer, prepare_database, relay_loop
@@ -20,6 +25,8 @@ db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=T
 app.add_typer(db, name="db")
 projections = typer.Typer(help="Read projections (CQRS).", no_args_is_help=True)
 app.add_typer(projections, name="projections")
+outbox = typer.Typer(help="The outbox: retention of handled events.", no_args_is_help=True)
+app.add_typer(outbox, name="outbox")
 
 
 def _settings() -> Settings:
@@ -204,6 +211,47 @@ def rebuild_projection(name: Annotated[Projection, typer.Argument(help="The proj
     prepare_database(container, auto_migrate=False)
     if name is Projection.INVENTORY:
         typer.echo(str(container.rebuild_inventory_projection()()))
+
+
+_AGE = re.compile(r"(\d+(?:\.\d+)?)([dh]?)")
+
+
+def _age(text: str) -> timedelta:
+    """`7d`, `36h`, or a number of days."""
+    match = _AGE.fullmatch(text.strip().lower())
+    if match is None:
+        raise typer.BadParameter(f"{text!r} is not an age like 7d, 36h or 7 (days)", param_hint="--older-than")
+    return timedelta(hours=float(match[1])) if match[2] == "h" else timedelta(days=float(match[1]))
+
+
+def _os_user() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container's anonymous uid)
+        return "cli"
+
+
+@outbox.command("purge")
+def purge_outbox(
+    older_than: Annotated[str | None, typer.Option(metavar="AGE", help="Purge what was handled longer ago than "
+                                                   "this: 7d, 36h, or days (default SUPPLYTRACE_RETENTION_DAYS).")]
+    = None,
+    dry_run: Annotated[bool, typer.Option(help="Count what would go; remove nothing.")] = False,
+) -> None:
+    """Delete handled events, their idempotency keys and delivery records older than the retention, in batches."""
+    age = None if older_than is None else _age(older_than)
+    if age is not None and age < FLOOR:
+        _refuse(f"--older-than {older_than} is under the 1-day floor: the database refuses to delete younger rows")
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    batches = itertools.count(1)
+
+    def progress(batch: Mapping[str, int]) -> None:
+        typer.echo(f"batch {next(batches)}: removed " + ", ".join(f"{table} {n}" for table, n in batch.items()))
+
+    report = container.purge_handled_events()(older_than=age, dry_run=dry_run, actor=_os_user(),
+                                              progress=None if dry_run else progress)
+    typer.echo(str(report))
 
 
 @app.command("hash-password")
