@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from application.error_text import describe
@@ -25,11 +25,11 @@ FLOOR = timedelta(days=1)  # the database refuses to delete younger rows (migrat
 Progress = Callable[[Mapping[str, int]], None]  # the rows one batch removed (or would), per table
 
 
-@dataclass
+@dataclass(frozen=True)
 class PurgeReport:
     cutoff: datetime
     dry_run: bool = False
-    removed: dict[str, int] = field(default_factory=dict)  # per table; a dry run: what would go
+    removed: dict[str, int] = field(default_factory=dict)  # per table, committed; a dry run: what would go
     batches: int = 0
     skipped: bool = False  # another purge held the lock: this one stopped (or never started)
 
@@ -37,10 +37,9 @@ class PurgeReport:
     def total(self) -> int:
         return sum(self.removed.values())
 
-    def add(self, batch: Mapping[str, int]) -> None:
-        self.batches += 1
-        for table, n in batch.items():
-            self.removed[table] = self.removed.get(table, 0) + n
+    def after(self, batch: Mapping[str, int], skipped: bool = False) -> PurgeReport:
+        removed = {table: self.removed.get(table, 0) + batch.get(table, 0) for table in self.removed | batch}
+        return replace(self, removed=removed, batches=self.batches + (0 if skipped else 1), skipped=skipped)
 
     def __str__(self) -> str:
         counts = ", ".join(f"{table} {n}" for table, n in self.removed.items()) if self.total else "nothing"
@@ -63,10 +62,10 @@ class PurgeHandledEvents:
                  actor: str = SYSTEM_ACTOR) -> PurgeReport:
         """Remove (dry run: count) what is older than `older_than` (default: the retention)."""
         cutoff = self.clock.now() - check_retention(self.retention if older_than is None else older_than)
-        report = PurgeReport(cutoff, dry_run)
+        report, last = PurgeReport(cutoff, dry_run), False
         try:
-            while not self._batch(report, actor, progress):
-                pass
+            while not last:
+                report, last = self._batch(report, actor, progress)
         except Exception as error:
             if report.total and not dry_run:  # what the committed batches removed is recorded all the same
                 with suppress(Exception), self.uow() as uow:
@@ -75,23 +74,24 @@ class PurgeHandledEvents:
             raise
         return report
 
-    def _batch(self, report: PurgeReport, actor: str, progress: Progress | None) -> bool:
-        """One transaction; True once the purge is over (nothing more to remove, or the lock held elsewhere)."""
+    def _batch(self, report: PurgeReport, actor: str, progress: Progress | None) -> tuple[PurgeReport, bool]:
+        """One transaction: the report with it, and whether the purge is over (nothing more to remove, or
+        the lock held elsewhere)."""
         batch: dict[str, int] = {}
         with self.uow() as uow:
-            report.skipped = not uow.retention.try_lock()
-            if not report.skipped:
+            locked = uow.retention.try_lock()
+            if locked:
                 store = uow.retention
                 batch = store.count(report.cutoff) if report.dry_run else store.purge(report.cutoff, self.batch_size)
-                report.add(batch)
-            last = report.skipped or report.dry_run or all(n < self.batch_size for n in batch.values())
+            report = report.after(batch, skipped=not locked)
+            last = not locked or report.dry_run or all(n < self.batch_size for n in batch.values())
             if not report.dry_run:
                 if last and report.total:
                     uow.audit.append([self._record(report, actor)])
                 uow.commit()
         if progress is not None and any(batch.values()):
             progress(batch)
-        return last
+        return report, last
 
     def _record(self, report: PurgeReport, actor: str, **details: object) -> AuditEntry:
         now, cutoff = self.clock.now(), report.cutoff.isoformat()

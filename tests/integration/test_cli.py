@@ -123,7 +123,8 @@ def test_outbox_purge_removes_what_is_older_than_the_retention_and_says_what(mon
     assert said[1].startswith("removed outbox_archive 2, processed_events 1 (older than ") and len(said) == 2
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM outbox_archive").scalar_one() == 0
-        actor, details = conn.exec_driver_sql("SELECT actor, details FROM audit_log WHERE action = 'OUTBOX_PURGED'").one()
+        actor, details = conn.exec_driver_sql(
+            "SELECT actor, details FROM audit_log WHERE action = 'OUTBOX_PURGED'").one()
     assert actor.startswith("cli") and '"outbox_archive": 2' in details
     assert "removed nothing" in runner.invoke(app, ["outbox", "purge", "--older-than", "1d"]).output
     engine.dispose()

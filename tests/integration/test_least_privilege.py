@@ -50,7 +50,8 @@ FORGERIES = {
     "delete a delivered event": "DELETE FROM outbox_archive",
     "backdate a delivered event to purge it": "UPDATE outbox_archive SET handled_at = now() - interval '1 year'",
     "forget a handled event": "DELETE FROM processed_events",
-    "backdate a handled event's key to purge it": "UPDATE processed_events SET processed_at = now() - interval '1 year'",
+    "backdate a handled event's key to purge it":
+        "UPDATE processed_events SET processed_at = now() - interval '1 year'",
     "rewrite the schema revision": "UPDATE alembic_version SET version_num = '0001'",
     "create a table": "CREATE TABLE shadow (id int)",
     "create a function": "CREATE FUNCTION public.forge() RETURNS int LANGUAGE sql AS 'SELECT 1'",
@@ -106,7 +107,8 @@ def test_the_runtime_role_purges_only_what_is_older_than_the_floor(runtime: sa.E
     with runtime.begin() as conn:
         archived(conn, 10**9 + 1, old)
         keys(conn, old, uuid.uuid4())
-    for table, at in ((outbox_archive, outbox_archive.c.handled_at), (processed_events, processed_events.c.processed_at)):
+    for table, at in ((outbox_archive, outbox_archive.c.handled_at),
+                      (processed_events, processed_events.c.processed_at)):
         refused = {"retention floor": sa.delete(table).where(at > old),  # the trigger of migration 0009
                    "permission denied": sa.update(table).where(at == old).values(event_id=uuid.uuid4())}  # no grant
         for reason, statement in refused.items():

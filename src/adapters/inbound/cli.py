@@ -238,7 +238,7 @@ def purge_outbox(
     = None,
     dry_run: Annotated[bool, typer.Option(help="Count what would go; remove nothing.")] = False,
 ) -> None:
-    """Delete handled events, their idempotency keys and delivery records older than the retention, in batches."""
+    """Delete the handled events older than the retention, with their idempotency keys, in batches (audited)."""
     age = None if older_than is None else _age(older_than)
     if age is not None and age < FLOOR:
         _refuse(f"--older-than {older_than} is under the 1-day floor: the database refuses to delete younger rows")
