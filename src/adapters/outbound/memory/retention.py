@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from application.ports import counters as names
-from application.ports.outbox import OutboxStatus
 from application.ports.retention import RetentionStore
 
 from adapters.outbound.memory.counters import MemoryCounters
@@ -20,12 +19,12 @@ class Rule(NamedTuple):
     table: str
     attribute: str  # the MemoryState dict (or list) holding the rows
     of: Callable[[Any, Any], tuple[UUID, datetime | None]]  # (key, row) → its event and time (None: never goes)
-    counter: str | None = None  # the counter each row counts one in
+    counter: Callable[[Any], str] | None = None  # the counter a row counts in (ADR 0012)
 
 
 RULES = (
     Rule("outbox_archive", "outbox", lambda event_id, row: (event_id, row.record.handled_at),
-         names.outbox(OutboxStatus.PUBLISHED)),
+         lambda row: names.outbox(row.record.status)),
     Rule("processed_events", "processed", lambda key, processed_at: (key[1], processed_at)),
 )
 
@@ -43,9 +42,9 @@ class MemoryRetentionStore(RetentionStore):
             rows = getattr(self.state, rule.attribute)
             old = self._old(rule, before)[:limit]
             for key in sorted(old, reverse=True) if isinstance(rows, list) else old:
+                if rule.counter:
+                    self.counters.add(rule.counter(rows[key]), -1)
                 del rows[key]
-            if rule.counter:
-                self.counters.add(rule.counter, -len(old))
             removed[rule.table] = len(old)
         return removed
 

@@ -8,6 +8,8 @@ whatever the caller asks.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -15,7 +17,6 @@ import sqlalchemy as sa
 
 from application.ports.counters import Counters
 from application.ports.counters import outbox as outbox_counter
-from application.ports.outbox import OutboxStatus
 from application.ports.retention import RetentionStore
 
 from adapters.outbound.sqlalchemy.tables import outbox_archive, outbox_events, processed_events
@@ -32,14 +33,14 @@ STEADY_PLANS = sa.select(*(sa.func.set_config(f"enable_{plan}", "off", True)
 class Rule(NamedTuple):
     table: sa.Table  # with an `event_id` column
     at: str  # its time column (indexed)
-    counter: str | None = None  # the counter each row counts one in (ADR 0012)
+    counter: Callable[[str], str] | None = None  # the counter a row counts in, named by its `status` (ADR 0012)
 
 
 # what a purge removes, in this order. A row goes once its time is older than the cutoff, unless its
 # event is still in the hot outbox or was archived since the cutoff: whatever is kept for an event
 # (its idempotency keys) goes with its archived event, or after it, never before
 RULES = (
-    Rule(outbox_archive, "handled_at", outbox_counter(OutboxStatus.PUBLISHED)),
+    Rule(outbox_archive, "handled_at", outbox_counter),
     Rule(processed_events, "processed_at"),
 )
 
@@ -59,13 +60,17 @@ class SqlRetentionStore(RetentionStore):
             self.conn.execute(STEADY_PLANS)
         removed = {}
         for rule in RULES:
-            expired = self._expired(rule, before)
-            oldest = (expired.with_only_columns(sa.literal_column(f"expired.{self.row_id}"))
-                      .order_by(expired.selected_columns[0]).limit(limit))
-            n = self.conn.execute(sa.delete(rule.table).where(sa.literal_column(self.row_id).in_(oldest))).rowcount
-            if rule.counter:
-                self.counters.add(rule.counter, -n)
-            removed[rule.table.name] = n
+            query = self._expired(rule, before)  # SELECT expired.<time> …
+            oldest = (query.with_only_columns(sa.literal_column(f"expired.{self.row_id}"))
+                      .order_by(*query.selected_columns).limit(limit))
+            delete = sa.delete(rule.table).where(sa.literal_column(self.row_id).in_(oldest))
+            if rule.counter is None:
+                removed[rule.table.name] = self.conn.execute(delete).rowcount
+                continue
+            statuses = Counter(self.conn.execute(delete.returning(rule.table.c.status)).scalars())
+            for status, n in statuses.items():
+                self.counters.add(rule.counter(status), -n)
+            removed[rule.table.name] = statuses.total()
         return removed
 
     def count(self, before: datetime) -> dict[str, int]:
