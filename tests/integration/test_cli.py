@@ -114,13 +114,13 @@ def test_outbox_purge_removes_what_is_older_than_the_retention_and_says_what(mon
 
     dry = runner.invoke(app, ["outbox", "purge", "--dry-run"])  # SUPPLYTRACE_RETENTION_DAYS: 7
     assert dry.exit_code == 0, dry.output
-    assert "\nwould remove outbox_archive 1, processed_events 1 (older than " in dry.output
+    assert "\nwould remove outbox_archive 1, processed_events 1" in dry.output and "(older than " in dry.output
 
     done = runner.invoke(app, ["outbox", "purge", "--older-than", "36h"])
     assert done.exit_code == 0, done.output
     said = [line for line in done.output.splitlines() if "[alembic" not in line]  # SQLite is migrated on start
-    assert said[0] == "batch 1: removed outbox_archive 2, processed_events 1"
-    assert said[1].startswith("removed outbox_archive 2, processed_events 1 (older than ") and len(said) == 2
+    assert said[0].startswith("batch 1: removed outbox_archive 2, processed_events 1")
+    assert said[1].startswith("removed outbox_archive 2, processed_events 1") and len(said) == 2
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM outbox_archive").scalar_one() == 0
         actor, details = conn.exec_driver_sql(
