@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import timedelta
 
 from dependency_injector import containers, providers
 
@@ -29,6 +30,7 @@ from application.ports.security import UserAccount
 from application.reconciliation import ReconcileDeliveries
 from application.registry import HandlerOptions
 from application.relay import LocalDelivery, OutboxRelay
+from application.retention import PurgeHandledEvents
 from application.security import LOGIN_CLIENT, LOGIN_FAILURES, Authenticate, Logout, VerifyToken
 from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
 
@@ -134,6 +136,10 @@ class Container(containers.DeclarativeContainer):
     )
     reconcile = providers.Singleton(
         ReconcileDeliveries, uow=uow.provider, clock=clock, after_seconds=config.reconcile_after_seconds
+    )
+    purge_handled_events = providers.Singleton(
+        PurgeHandledEvents, uow=uow.provider, clock=clock,
+        retention=providers.Callable(lambda days: timedelta(days=days), config.retention_days),
     )
     consumer_topics = providers.Callable(
         lambda prefix: [topic_for(prefix, aggregate) for aggregate in REGISTRY.aggregate_types],

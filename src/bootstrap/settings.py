@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(10.0, gt=0)  # renewed every third of it while a relay holds the batch
     reconcile_after_seconds: float = Field(300.0, gt=0)  # published, not handled for this long: re-driven
     worker_poll_interval_seconds: float = Field(0.2, gt=0)
+    # handled events and their idempotency keys are purged once this old: keep it longer than the
+    # broker's redelivery window and the replay window (ADR 0015); the database refuses under a day
+    retention_days: int = Field(7, ge=1)
+    retention_every_seconds: float = Field(3600.0, ge=0)  # how often the workers purge; 0: never
 
     fulfilment_auto: bool = False
     fulfilment_step_seconds: float = Field(1.0, ge=0)

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from adapters.inbound.cli import app
 from adapters.outbound.sqlalchemy import runtime_role
-from adapters.outbound.sqlalchemy.tables import audit_log, outbox_archive, outbox_events
 from application.audit_chain import GENESIS
+from adapters.outbound.sqlalchemy.tables import audit_log, outbox_archive, outbox_events, processed_events
+from tests.support.outbox_rows import archived, keys
 
 pytestmark = pytest.mark.postgres
 
@@ -45,10 +46,13 @@ FORGERIES = {
     "delete a pending event": "DELETE FROM outbox_events WHERE status = 'PENDING'",
     "truncate the outbox": "TRUNCATE outbox_events",
     "rewrite a delivered event": "UPDATE outbox_archive SET payload = '{\"forged\": true}'",
-    "delete a delivered event": "DELETE FROM outbox_archive",
     "truncate the archive": "TRUNCATE outbox_archive",
     "disable the outbox triggers": "ALTER TABLE outbox_events DISABLE TRIGGER ALL",
+    "delete a delivered event": "DELETE FROM outbox_archive",
+    "backdate a delivered event to purge it": "UPDATE outbox_archive SET handled_at = now() - interval '1 year'",
     "forget a handled event": "DELETE FROM processed_events",
+    "backdate a handled event's key to purge it":
+        "UPDATE processed_events SET processed_at = now() - interval '1 year'",
     "rewrite the schema revision": "UPDATE alembic_version SET version_num = '0001'",
     "create a table": "CREATE TABLE shadow (id int)",
     "create a function": "CREATE FUNCTION public.forge() RETURNS int LANGUAGE sql AS 'SELECT 1'",
@@ -68,11 +72,8 @@ def runtime(postgres_url: str) -> Iterator[sa.Engine]:
             event_id=uuid.uuid4(), event_type="SUPPLIER_CREATED", aggregate_type="supplier", aggregate_id="1",
             occurred_at=now, actor="alice", correlation_id="c", payload={"name": "Beta"}, status="PENDING",
             attempts=0, next_attempt_at=now, created_at=now))
-        conn.execute(sa.insert(outbox_archive).values(
-            position=10**9, event_id=uuid.uuid4(), event_type="SUPPLIER_CREATED", aggregate_type="supplier",
-            aggregate_id="2", occurred_at=now, actor="alice", correlation_id="c", payload={"name": "Gamma"},
-            status="PUBLISHED", attempts=0, next_attempt_at=now, created_at=now, published_at=now, handled_at=now,
-            handled_by="in-process"))
+        archived(conn, 10**9, now)
+        keys(conn, now, uuid.uuid4())
     yield engine
     engine.dispose()
 
@@ -100,6 +101,23 @@ def test_the_runtime_role_still_delivers_an_event(runtime: sa.Engine) -> None:
     with runtime.connect() as conn:
         row = conn.execute(sa.select(outbox_events)).one()
     assert (row.status, row.attempts, row.last_error, row.actor) == ("PUBLISHED", 1, "boom", "alice")
+
+
+def test_the_runtime_role_purges_only_what_is_older_than_the_floor(runtime: sa.Engine) -> None:
+    old = datetime.now(UTC) - timedelta(hours=25)  # the fixture's rows are from now
+    with runtime.begin() as conn:
+        archived(conn, 10**9 + 1, old)
+        keys(conn, old, uuid.uuid4())
+    for table, at in ((outbox_archive, outbox_archive.c.handled_at),
+                      (processed_events, processed_events.c.processed_at)):
+        refused = {"retention floor": sa.delete(table).where(at > old),  # the trigger of migration 0009
+                   "permission denied": sa.update(table).where(at == old).values(event_id=uuid.uuid4())}  # no grant
+        for reason, statement in refused.items():
+            with runtime.connect() as conn, conn.begin(), pytest.raises(sa.exc.ProgrammingError) as raised:
+                conn.execute(statement)
+            assert raised.value.orig.sqlstate == INSUFFICIENT_PRIVILEGE and reason in str(raised.value.orig)
+        with runtime.begin() as conn:
+            assert conn.execute(sa.delete(table).where(at == old)).rowcount == 1
 
 
 @pytest.fixture
@@ -161,7 +179,7 @@ def test_db_grant_creates_the_runtime_role_and_applying_again_changes_nothing(
     assert "  table audit_log: SELECT, INSERT\n" in first.output
     outbox = next(line for line in first.output.splitlines() if line.startswith("  table outbox_events: "))
     assert outbox.startswith("  table outbox_events: SELECT, INSERT, DELETE, UPDATE (attempts, ")
-    assert "last_error, locked_until, next_attempt_at, published_at, status)" in outbox
+    assert "last_error, lease_token, locked_until, next_attempt_at, published_at, status)" in outbox
     assert "payload" not in outbox and "actor" not in outbox
     assert f"checked: {cli_role} owns nothing and holds exactly these privileges" in first.output
     with owner.connect() as conn:  # libpq computed the verifier: the password never reached the server

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import getpass
+import itertools
 import json
+import re
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 
+from application.retention import FLOOR
 from bootstrap.container import build_container
 from bootstrap.logging import configure_logging
 from adapters.inbound.runtime import background_workers, kafka_consumer, prepare_database, relay_loop
@@ -25,6 +30,8 @@ events = typer.Typer(help="Operate delivery: event timelines, audited replay and
 app.add_typer(events, name="events")
 audit = typer.Typer(help="The audit log (a hash chain, ADR 0014).", no_args_is_help=True)
 app.add_typer(audit, name="audit")
+outbox = typer.Typer(help="The outbox: retention of handled events.", no_args_is_help=True)
+app.add_typer(outbox, name="outbox")
 
 
 def _settings() -> Settings:
@@ -198,13 +205,6 @@ def _refuse(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _operator() -> str:
-    """Who replays from the command line, for the audit log: the operating-system user."""
-    import getpass
-
-    return f"cli:{getpass.getuser()}"
-
-
 def _when(value: str | None, option: str) -> Any:
     from datetime import UTC, datetime
 
@@ -254,11 +254,11 @@ def replay_events(
                 target = UUID(event_id)
             except ValueError:
                 _refuse(f"not an event id: {event_id!r}")
-            _print_json(replay(target, _operator(), reason))
+            _print_json(replay(target, _os_user(), reason))
             return
         criteria = OutboxFilter(None, event_type, aggregate_type, aggregate_id,
                                 _when(failed_since, "--failed-since"), _when(failed_until, "--failed-until"))
-        done = replay.bulk(criteria, limit, dry_run, _operator(), reason)
+        done = replay.bulk(criteria, limit, dry_run, _os_user(), reason)
     except DomainError as error:
         _refuse(str(error))
     _print_json({"dry_run": dry_run, "count": len(done), "events": done})
@@ -275,7 +275,7 @@ def skip_event(event_id: Annotated[str, typer.Argument(help="The FAILED event to
     container = build_container(_settings())
     prepare_database(container, auto_migrate=False)
     try:
-        _print_json(container.replay_events().skip(UUID(event_id), _operator(), reason))
+        _print_json(container.replay_events().skip(UUID(event_id), _os_user(), reason))
     except (DomainError, ValueError) as error:
         _refuse(str(error))
 
@@ -319,6 +319,47 @@ def verify_audit_log() -> None:
     typer.echo(json.dumps(result))
     if not result["ok"]:
         raise typer.Exit(1)
+
+
+_AGE = re.compile(r"(\d+(?:\.\d+)?)([dh]?)")
+
+
+def _age(text: str) -> timedelta:
+    """`7d`, `36h`, or a number of days."""
+    match = _AGE.fullmatch(text.strip().lower())
+    if match is None:
+        raise typer.BadParameter(f"{text!r} is not an age like 7d, 36h or 7 (days)", param_hint="--older-than")
+    return timedelta(hours=float(match[1])) if match[2] == "h" else timedelta(days=float(match[1]))
+
+
+def _os_user() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container's anonymous uid)
+        return "cli"
+
+
+@outbox.command("purge")
+def purge_outbox(
+    older_than: Annotated[str | None, typer.Option(metavar="AGE", help="Purge what was handled longer ago than "
+                                                   "this: 7d, 36h, or days (default SUPPLYTRACE_RETENTION_DAYS).")]
+    = None,
+    dry_run: Annotated[bool, typer.Option(help="Count what would go; remove nothing.")] = False,
+) -> None:
+    """Delete the handled events older than the retention, with their idempotency keys, in batches (audited)."""
+    age = None if older_than is None else _age(older_than)
+    if age is not None and age < FLOOR:
+        _refuse(f"--older-than {older_than} is under the 1-day floor: the database refuses to delete younger rows")
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    batches = itertools.count(1)
+
+    def progress(batch: Mapping[str, int]) -> None:
+        typer.echo(f"batch {next(batches)}: removed " + ", ".join(f"{table} {n}" for table, n in batch.items()))
+
+    report = container.purge_handled_events()(older_than=age, dry_run=dry_run, actor=_os_user(),
+                                              progress=None if dry_run else progress)
+    typer.echo(str(report))
 
 
 @app.command("hash-password")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.inbound.kafka_consumer import KafkaEventConsumer
-from adapters.inbound.worker import RelayLoop
+from adapters.inbound.worker import RelayLoop, RetentionLoop
 from adapters.outbound.sqlalchemy import migrate
 from bootstrap.container import Container
 from bootstrap.settings import EventMode
@@ -50,7 +50,12 @@ def kafka_consumer(container: Container) -> KafkaEventConsumer:
 
 
 def background_workers(container: Container) -> list[Any]:
-    """The loops `serve` embeds: the relay, and in kafka mode the consumer group member too."""
+    """The loops `serve` and `worker` run: the relay, in kafka mode the consumer group member too, and
+    the retention purge unless SUPPLYTRACE_RETENTION_EVERY_SECONDS is 0."""
+    workers: list[Any] = [relay_loop(container)]
     if container.config.event_mode() == EventMode.KAFKA:
-        return [relay_loop(container), kafka_consumer(container)]
-    return [relay_loop(container)]
+        workers.append(kafka_consumer(container))
+    every = container.config.retention_every_seconds()
+    if every > 0:
+        workers.append(RetentionLoop(container.purge_handled_events(), every))
+    return workers

@@ -1,4 +1,4 @@
-"""The polling worker loop: drives the outbox relay until told to stop."""
+"""The worker loops: the polling loop drives the outbox relay until told to stop; the retention loop purges."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import structlog
 from application.fulfilment import FulfilmentScheduler
 from application.ports.wakeup import Wakeup
 from application.relay import Relay
+from application.retention import PurgeHandledEvents, PurgeReport
 
 log = structlog.get_logger("supplytrace.worker")
 
@@ -78,5 +79,43 @@ class RelayLoop:
         self.stopping.set()
         if self.wakeup is not None:
             self.wakeup.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+class RetentionLoop:
+    """Purges what the retention lets go (application/retention.py) at start, then every `every` seconds.
+    Several processes may run one: a purge that finds another running skips its round. A failure is
+    logged and tried again at the next round; it never ends the loop."""
+
+    def __init__(self, purge: PurgeHandledEvents, every: float, name: str = "retention") -> None:
+        self.purge, self.every, self.name = purge, every, name
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        log.info("worker.started", worker=self.name)
+        while not self.stopping.is_set():
+            self.run_once()
+            self.stopping.wait(self.every)
+        log.info("worker.stopped", worker=self.name)
+
+    def run_once(self) -> PurgeReport | None:
+        try:
+            report = self.purge()
+        except Exception as error:  # noqa: BLE001 - reported and retried next round
+            log.error("retention.failed", worker=self.name, error=f"{type(error).__name__}: {error}")
+            return None
+        if report.skipped or report.total:
+            log.info("retention.purged", worker=self.name, cutoff=report.cutoff.isoformat(), skipped=report.skipped,
+                     batches=report.batches, **report.removed)
+        return report
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name=f"supplytrace-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)

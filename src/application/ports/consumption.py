@@ -20,7 +20,8 @@ ProcessedKey = tuple[str, UUID]  # (handler name, event id)
 
 
 class ProcessedEventStore(ABC):
-    """Which handler has applied which event: the idempotency keys, never removed by the service."""
+    """Which handler has applied which event: the idempotency keys, removed only by the retention purge,
+    with their archived event or after it (application/retention.py)."""
 
     @abstractmethod
     def record_new(self, keys: Sequence[ProcessedKey], processed_at: datetime) -> set[ProcessedKey]:

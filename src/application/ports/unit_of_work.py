@@ -17,6 +17,7 @@ from application.ports.inventories import InventoryRepository, InventorySummaryS
 from application.ports.orders import FulfilmentSchedule, OrderHistory, OrderRepository
 from application.ports.outbox import OutboxRepository
 from application.ports.repositories import NonConformityRepository, Repository, SupplierRepository
+from application.ports.retention import RetentionStore
 from application.ports.security import RevokedTokens
 
 
@@ -41,6 +42,7 @@ class UnitOfWork(ABC):
     revoked_tokens: RevokedTokens
     steps: DeliverySteps  # the delivery timeline: buffered, written with the commit
     dead_letters: DeadLetters
+    retention: RetentionStore  # the purge of what the retention lets go
     counters: Counters  # add() with every change of a counted row; written with the commit
 
     def __init__(self, clock: Clock, after_commit: Callable[[], None] | None = None) -> None:

@@ -21,6 +21,7 @@ from adapters.outbound.memory.repositories import (
     MemoryRevokedTokens,
     MemorySupplierRepository,
 )
+from adapters.outbound.memory.retention import MemoryRetentionStore
 
 STORES: dict[str, Callable[[MemoryState], Any]] = {
     "suppliers": MemorySupplierRepository,
@@ -36,6 +37,7 @@ STORES: dict[str, Callable[[MemoryState], Any]] = {
     "revoked_tokens": MemoryRevokedTokens,
     "steps": MemoryDeliverySteps,
     "dead_letters": MemoryDeadLetters,
+    "retention": MemoryRetentionStore,
 }
 
 

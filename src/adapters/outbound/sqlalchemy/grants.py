@@ -22,10 +22,13 @@ APPEND_ONLY = ("SELECT", "INSERT")
 TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "audit_log": APPEND_ONLY,  # the audit trail: appended to, never rewritten
     "order_history": APPEND_ONLY,
-    "processed_events": APPEND_ONLY,  # a handled event stays handled
     "outbox_events": APPEND_ONLY + ("DELETE",),  # UPDATE of its delivery state only (IMMUTABLE_COLUMNS);
     # a DELETE passes only for events already in the archive (a trigger of migration 0005)
-    "outbox_archive": APPEND_ONLY,  # handled events, as they were delivered
+    # handled events, as they were delivered, and their idempotency keys (a handled event stays handled):
+    # never updated; DELETE for the retention purge, which a trigger of migration 0009 refuses for any row
+    # younger than the 1-day floor (handled_at, processed_at by the database's clock), so recent history stays
+    "outbox_archive": APPEND_ONLY + ("DELETE",),
+    "processed_events": APPEND_ONLY + ("DELETE",),
 }
 
 # what happened, to what, when and by whom: written once by the business transaction; the relay may

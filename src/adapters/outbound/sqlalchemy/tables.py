@@ -113,7 +113,8 @@ outbox_events = sa.Table(
 )
 
 # handled events, moved out of the hot outbox in the transaction that handled them: written once
-# (insert only), read by the outbox listing and the delivery timeline; the hot table stays small
+# (never updated), read by the outbox listing and the delivery timeline; the hot table stays small;
+# deleted by the retention purge only, a day old at least (migration 0009)
 outbox_archive = sa.Table(
     "outbox_archive",
     metadata,
@@ -122,6 +123,7 @@ outbox_archive = sa.Table(
       for c in outbox_events.columns if c.name != "locked_until"),
     sa.Index(None, "event_id", unique=True),
     sa.Index(None, "aggregate_type", "aggregate_id"),
+    sa.Index(None, "handled_at"),  # the retention purge, oldest first
 )
 
 # the delivery timeline: one row per step an event took (application/ports/delivery_log.py)
@@ -172,6 +174,7 @@ processed_events = sa.Table(
     sa.Column("handler", sa.String(100), primary_key=True),
     sa.Column("event_id", sa.Uuid, primary_key=True),
     sa.Column("processed_at", UtcDateTime, nullable=False),
+    sa.Index(None, "processed_at"),  # the retention purge, oldest first
 )
 
 audit_log = sa.Table(

@@ -17,6 +17,7 @@ from adapters.outbound.sqlalchemy.engine import READ_ONLY
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
 from adapters.outbound.sqlalchemy.outbox import SqlOutboxRepository, SqlProcessedEventStore
+from adapters.outbound.sqlalchemy.retention import SqlRetentionStore
 from adapters.outbound.sqlalchemy.security import SqlRevokedTokens
 
 def uncounted(store: Callable[[sa.Connection], Any]) -> Callable[[sa.Connection, SqlCounters], Any]:
@@ -39,6 +40,7 @@ STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
     "revoked_tokens": uncounted(SqlRevokedTokens),
     "steps": uncounted(SqlDeliverySteps),
     "dead_letters": uncounted(SqlDeadLetters),
+    "retention": SqlRetentionStore,
 }
 
 
