@@ -14,6 +14,7 @@ from adapters.outbound.clock import SystemClock
 from adapters.outbound.sqlalchemy.counters import SqlCounters, recount, reset
 from adapters.outbound.sqlalchemy.engine import create_engine
 from adapters.outbound.sqlalchemy.retention import SqlRetentionStore
+from application.audit_chain import GENESIS
 from adapters.outbound.sqlalchemy.tables import audit_log, outbox_archive, outbox_events, processed_events
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
 from application.retention import OUTBOX_PURGED, PurgeHandledEvents
@@ -46,7 +47,7 @@ def history(engine: sa.Engine) -> dict[str, uuid.UUID]:
         keys(conn, OLD, ids["old"], ids["older"], ids["young"], ids["failed"], ids["orphan"])
         conn.execute(sa.insert(audit_log).values(
             event_id=ids["old"], action="SUPPLIER_CREATED", entity_type="supplier", entity_id="1", actor="alice",
-            correlation_id="c", occurred_at=OLD, recorded_at=OLD, details={}))
+            correlation_id="c", occurred_at=OLD, recorded_at=OLD, details={}, prev_hash=GENESIS, hash=GENESIS))
         reset(conn)  # the counters of the rows above
     return ids
 
