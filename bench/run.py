@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark of issue 10, one table.
+"""`make bench`: every benchmark of issues 10 and 11, one table.
 
     .venv/bin/python bench/run.py [--smoke] [--only NAME[,NAME…]] [--runs 3] [--events 20000] …
 
@@ -9,6 +9,7 @@ figure was taken. The table is printed and written to bench/last-run.md and benc
 Scenarios (--only takes their names):
   polling  NC events fully handled/s, `supplytrace worker` ×1 and ×2 on PostgreSQL, all real handlers,
            against the set-based floor (bench/floor.py) measured with 1 and 2 connections in the same run
+  timeline the same one-worker drain with and without the delivery timeline's steps (their cost)
   orders   order events fully handled/s, one worker, fulfilment on with step 0
   kafka    Kafka mode: the backlog delivered through the test broker and consumed with the handlers
   latency  commit→handled p50/p99, idle / 200/s / 1,000/s offered, polling and Kafka; Kafka's goal against
@@ -70,7 +71,7 @@ from common import (  # noqa: E402
     wait_http,
 )
 
-SCENARIOS = ["polling", "orders", "kafka", "latency", "http", "sustain", "rss", "sqlite"]
+SCENARIOS = ["polling", "timeline", "orders", "kafka", "latency", "http", "sustain", "rss", "sqlite"]
 SUPPLIERS = common.SUPPLIERS
 
 
@@ -316,6 +317,20 @@ class Bench:
                          met(median >= 10_000 and median >= 0.6 * ref), loads[workers], product[workers],
                          f"{expected} events" + (f", {timeouts} run(s) timed out" if timeouts else "")))
         self.drain_rate_1w = statistics.median(product[1])
+
+    def timeline(self) -> None:
+        """The delivery timeline's cost: the same drain with and without its steps, interleaved."""
+        template, expected = self.template("nc", self.args.events)
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for run in range(self.args.runs):
+            for recorded in (True, False):
+                result = self.drain(template, expected, 1, delivery_timeline=recorded)
+                rates[recorded].append(result.rate)
+                log(f"timeline run {run + 1}, steps {'on' if recorded else 'off'}: {result.rate:,.0f}/s")
+        on, off = (statistics.median(rates[flag]) for flag in (True, False))
+        self.add(Row("polling PG, 1 worker: events/s with the delivery timeline (vs without)", "report only",
+                     fmt_rate(rates[True]), f"without {fmt_rate(rates[False])}; cost {100 * (1 - on / off):.1f}%",
+                     None, loadavg(), rates[True], f"{expected} events"))
 
     # --- 2. orders --------------------------------------------------------------------------------
 
@@ -669,7 +684,8 @@ def main() -> None:
     bench = Bench(args)
     started_load, began = loadavg(), time.monotonic()
     methods: dict[str, Callable[[], None]] = {
-        "polling": bench.polling, "orders": bench.orders, "kafka": bench.kafka_drain, "latency": bench.latency,
+        "polling": bench.polling, "timeline": bench.timeline, "orders": bench.orders, "kafka": bench.kafka_drain,
+        "latency": bench.latency,
         "http": bench.http, "sustain": bench.sustain, "rss": bench.rss, "sqlite": bench.sqlite}
     failures = []
 
@@ -688,7 +704,7 @@ def main() -> None:
         if args.smoke:  # seconds, not figures: three scenarios side by side, the longest first
             from concurrent.futures import ThreadPoolExecutor
 
-            longest = ["latency", "polling", "kafka", "rss", "sustain", "http", "orders", "sqlite"]
+            longest = ["latency", "polling", "kafka", "rss", "sustain", "http", "orders", "sqlite", "timeline"]
             with ThreadPoolExecutor(3) as pool:
                 list(pool.map(run, sorted(selected, key=longest.index)))
         else:  # figures: one scenario at a time, nothing of the bench's own competing with it

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIGURES = [
     "polling PG, NC events handled/s, 1 worker",
     "polling PG, NC events handled/s, 2 workers",
+    "polling PG, 1 worker: events/s with the delivery timeline",
     "order events handled/s",
     "Kafka mode drain",
     "latency polling, idle",
