@@ -19,7 +19,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
 
 import common
 from common import connect, log, percentile

@@ -30,12 +30,9 @@ database and every run drains a fresh copy of it (CREATE DATABASE … TEMPLATE).
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import math
 import os
-import resource
-import shutil
 import sqlite3
 import statistics
 import sys
@@ -63,7 +60,6 @@ from common import (  # noqa: E402
     loadavg,
     log,
     median_range,
-    percentile,
     product_env,
     spawn,
     spawn_script,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from domain.errors import DomainError
-from domain.orders import OrderCancelled, OrderReceived, OrderStatus, OrderStatusChanged
+from domain.orders import OrderCancelled, OrderReceived, OrderStatusChanged
 
 from application.dispatch import Delivery, EventHandler
 from application.envelope import Origin

@@ -8,7 +8,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from uuid import UUID
 
 from application.delivery import RetryPolicy, lease_lost, record_claim, steps
 from application.dispatch import AggregateGate, ApplyEvents

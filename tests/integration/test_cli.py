@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
@@ -128,3 +130,44 @@ def test_outbox_purge_removes_what_is_older_than_the_retention_and_says_what(mon
     assert actor.startswith("cli") and '"outbox_archive": 2' in details
     assert "removed nothing" in runner.invoke(app, ["outbox", "purge", "--older-than", "1d"]).output
     engine.dispose()
+
+
+def test_events_replay_replays_failed_events_with_a_reason_and_shows_their_timeline(monkeypatch: pytest.MonkeyPatch,
+                                                                                     tmp_path) -> None:
+    import json
+    from datetime import date
+
+    from application.envelope import Origin
+    from application.ports.outbox import OutboxStatus
+    from bootstrap.container import build_container
+    from bootstrap.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'replay.db'}"
+    monkeypatch.setenv("SUPPLYTRACE_DATABASE_URL", url)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    container = build_container(Settings(_env_file=None, database_url=url))
+    container.create_supplier()("A", date(2027, 1, 31), Origin())
+    with container.uow() as uow:  # out of attempts
+        [record] = uow.outbox.claim(10, container.clock().now()).records
+        uow.outbox.record_failure(record, 5, "RuntimeError: down", OutboxStatus.FAILED, record.next_attempt_at,
+                                  record.next_attempt_at)
+        uow.commit()
+    container.engine().dispose()
+    event_id = str(record.envelope.event_id)
+
+    def printed(result: Any) -> Any:  # the JSON after the log lines (the logs go to stdout too)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output[result.output.index("{\n"):])
+
+    dry = printed(runner.invoke(app, ["events", "replay", "--failed-since", "2000-01-01", "--dry-run", "--reason", "x"]))
+    assert (dry["count"], dry["dry_run"]) == (1, True)
+    no_reason = runner.invoke(app, ["events", "replay", event_id])
+    assert no_reason.exit_code == 2 and "reason" in no_reason.output
+    done = printed(runner.invoke(app, ["events", "replay", event_id, "--reason", "handler fixed"]))
+    assert (done["before"], done["after"]) == ("FAILED", "PENDING")
+    again = runner.invoke(app, ["events", "replay", event_id, "--reason", "again"])
+    assert again.exit_code == 2 and "only FAILED events are replayed" in again.output
+    shown = printed(runner.invoke(app, ["events", "show", event_id]))
+    replayed = [s for s in shown["steps"] if s["step"] == "REPLAYED"]
+    assert shown["status"] == "PENDING" and replayed[0]["detail"]["reason"] == "handler fixed"
+    assert replayed[0]["detail"]["actor"].startswith("cli")

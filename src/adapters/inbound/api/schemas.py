@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
@@ -84,7 +84,8 @@ Amount = Annotated[Decimal, BeforeValidator(_amount_text), Field(ge=0, le=MAX_AM
                                    "description": f"0 to {MAX_AMOUNT}, at most 2 decimals"})]
 IsoDate = Annotated[date, BeforeValidator(_iso("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z", "2026-06-30"))]
 IsoDateTime = Annotated[datetime, BeforeValidator(
-    _iso("datetime", r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", "2026-06-30T15:00:00Z"))]
+    _iso("datetime", r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", "2026-06-30T15:00:00Z")),
+    AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))]  # no offset: UTC (as the earlier systems sent)
 Username = text(100)
 Name = text(NAME_MAX_LENGTH)
 Description = text(DESCRIPTION_MAX_LENGTH, multiline=True)
@@ -251,11 +252,21 @@ class BulkReplayIn(Body):
     reason: Reason
 
 
+class EventIn(Body):
+    event_id: UUID
+    event_type: text(100)
+    aggregate_type: text(50)
+    aggregate_id: text(100)
+    occurred_at: IsoDateTime
+    actor: text(100)
+    correlation_id: text(100)
+    payload: dict[str, Any]
+
+
 class DeadLetterReplayIn(Body):
     reason: Reason
-    event: dict[str, Any] | None = Field(None, description="The corrected event envelope (event_id, event_type, "
-                                         "aggregate_type, aggregate_id, occurred_at, actor, correlation_id, "
-                                         "payload), when its stored bytes cannot be read as one")
+    event: EventIn | None = Field(None, description="The corrected event, when the dead letter's stored bytes "
+                                  "cannot be read as one (its event id must stay the dead letter's)")
 
 
 class ReplayedOut(BaseModel):

@@ -12,7 +12,6 @@ from application.outbox_admin import Replayed, Timeline
 from application.pagination import PageRequest
 from application.ports.delivery_log import DeadLetter, DeadLetterFilter, DeadLetterStatus
 from application.ports.outbox import OutboxFilter, OutboxRecord, OutboxStatus
-from domain.errors import ValidationError
 
 from adapters.inbound.api.deps import ContainerDep, OutboxReader, Replayer
 from adapters.inbound.api.schemas import (
@@ -143,10 +142,7 @@ def dead_letter(letter_id: Id, _: OutboxReader, container: ContainerDep):
 def replay_dead_letter(letter_id: Id, body: DeadLetterReplayIn, principal: Replayer, container: ContainerDep):
     """Back into delivery with its original event id: a FAILED event is replayed; a broker record is
     read again from its stored bytes, or taken as corrected in `event`. Audited."""
-    corrected = None
-    if body.event is not None:
-        try:
-            corrected = EventEnvelope.from_dict(body.event)
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValidationError("event", f"not an event envelope: {error}") from error
+    e = body.event
+    corrected = None if e is None else EventEnvelope(e.event_id, e.event_type, e.aggregate_type, e.aggregate_id,
+                                                     e.occurred_at, e.actor, e.correlation_id, e.payload)
     return replayed_out(container.replay_events().dead_letter(letter_id, principal.username, body.reason, corrected))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
@@ -23,7 +23,6 @@ from domain.orders import (
     REFERENCE_MAX_LENGTH,
     SKU_MAX_LENGTH,
     ItemSpec,
-    ItemStatus,
     Order,
     OrderItem,
     OrderStatus,
@@ -41,13 +40,6 @@ OrderStatusName = Literal["RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_
 ItemStatusName = Literal["PENDING", "PICKED", "IN_TRANSIT", "DELIVERED", "CANCELLED"]
 Reason = text(REASON_MAX_LENGTH, min_length=0, multiline=True) | None
 CustomerId = text(CUSTOMER_ID_MAX_LENGTH)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Times without an offset are read as UTC (the order-management system sent them so)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 class ItemIn(Body):
@@ -171,7 +163,7 @@ def _event_out(e: OrderHistoryEntry) -> OrderEventOut:
 def place_order(body: OrderIn, request: Request, principal: OrderWriter, container: ContainerDep):
     new = NewOrder(
         reference=body.order_id, customer_id=body.customer_id, customer_name=body.customer_name,
-        address=body.address, facility_id=body.facility_id, eta=_utc(body.eta), ordered_at=_utc(body.order_datetime),
+        address=body.address, facility_id=body.facility_id, eta=body.eta, ordered_at=body.order_datetime,
         items=[ItemSpec(i.sku, i.quantity, i.unit_price, i.sale_price) for i in body.items],
         total_amount=body.total_amount,
     )
