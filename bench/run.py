@@ -326,7 +326,7 @@ class Bench:
         on, off = (statistics.median(rates[flag]) for flag in (True, False))
         self.add(Row("polling PG, 1 worker: events/s with the delivery timeline (vs without)", "report only",
                      fmt_rate(rates[True]), f"without {fmt_rate(rates[False])}; cost {100 * (1 - on / off):.1f}%",
-                     None, loadavg(), rates[True], f"{expected} events"))
+                     values=rates[True], note=f"{expected} events, runs interleaved"))
 
     # --- 2. orders --------------------------------------------------------------------------------
 

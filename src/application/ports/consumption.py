@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from application.pagination import Page, PageRequest
+from application.ports.delivery_log import Buffered
 
 
 class AlreadyProcessed(Exception):
@@ -58,14 +59,15 @@ class AuditFilter:
     entity_id: str | None = None
 
 
-class AuditLog(ABC):
+class AuditLog(Buffered, ABC):
     """Append-only: no update, no delete; a hash chain in id order (ADR 0014)."""
 
     @abstractmethod
     def append(self, entries: Sequence[AuditEntry]) -> None:
         """Append in one statement; an entry whose event is already recorded is skipped. The new entries
         are linked (`audit_chain.link`) onto the last record in one serialized step: concurrent
-        appends never link onto the same record, and id order is chain order."""
+        appends never link onto the same record, and id order is chain order. A store may keep them
+        until the commit (`flush`), so that the serialized step is as short as it can be."""
 
     @abstractmethod
     def chain(self, after_id: int, limit: int) -> list[AuditEntry]:

@@ -41,7 +41,19 @@ class DeliveryStep:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-class DeliverySteps(ABC):
+class Buffered:
+    """A store that keeps what a transaction adds until it commits (`flush`, called by the unit of
+    work just before the commit, writes it with one statement). Inside a savepoint, what it added is
+    written when the savepoint ends, so that a failure of that write is the savepoint's own."""
+
+    def __init__(self) -> None:
+        self.pending: list[Any] = []
+
+    def flush(self, since: int = 0) -> None:
+        """Write what is pending from `since` on; a store that writes at once has nothing to do."""
+
+
+class DeliverySteps(Buffered, ABC):
     @abstractmethod
     def record(self, steps: Sequence[DeliveryStep]) -> None:
         """Add steps to this transaction (written with it, one insert)."""
@@ -49,9 +61,6 @@ class DeliverySteps(ABC):
     @abstractmethod
     def of_event(self, event_id: UUID) -> list[DeliveryStep]:
         """The event's steps, in the order they were taken."""
-
-    def flush(self) -> None:
-        """Write what `record` buffered (the unit of work calls it before committing)."""
 
 
 class DeadLetterStatus(StrEnum):

@@ -12,7 +12,7 @@ from application.envelope import EventEnvelope, Origin
 from application.ports.clock import Clock
 from application.ports.counters import Counters
 from application.ports.consumption import AuditLog, ProcessedEventStore
-from application.ports.delivery_log import DeadLetters, DeliverySteps
+from application.ports.delivery_log import Buffered, DeadLetters, DeliverySteps
 from application.ports.inventories import InventoryRepository, InventorySummaryStore
 from application.ports.orders import FulfilmentSchedule, OrderHistory, OrderRepository
 from application.ports.outbox import OutboxRepository
@@ -75,7 +75,8 @@ class UnitOfWork(ABC):
         self.stage_events()
         for repository in self._aggregate_repositories():
             repository.flush()
-        self.steps.flush()
+        for store in self._buffered():  # the audit log last: its chain lock is then held only to the commit
+            store.flush()
         self._commit()
         if self.staged and self.after_commit is not None:
             self.after_commit()
@@ -93,13 +94,18 @@ class UnitOfWork(ABC):
         """A nested transaction: on an exception its writes are undone and the exception goes on;
         the aggregates it loaded are forgotten too."""
         marks = [(repository, len(repository.seen)) for repository in self._aggregate_repositories()]
+        buffers = [(store, len(store.pending)) for store in self._buffered()]
         staged = self.staged
         try:
             with self._savepoint():
                 yield
+                for store, mark in buffers:
+                    store.flush(since=mark)
         except BaseException:
             for repository, mark in marks:
                 del repository.seen[mark:]
+            for store, mark in buffers:
+                del store.pending[mark:]
             self.staged = staged
             raise
 
@@ -111,6 +117,11 @@ class UnitOfWork(ABC):
 
     def _aggregate_repositories(self) -> list[Repository]:
         return [store for store in vars(self).values() if isinstance(store, Repository)]
+
+    def _buffered(self) -> list[Buffered]:
+        """The stores that write with the commit, the audit log last."""
+        return sorted((store for store in vars(self).values() if isinstance(store, Buffered)),
+                      key=lambda store: store is self.audit)
 
     @abstractmethod
     def _savepoint(self) -> AbstractContextManager[object]: ...

@@ -23,6 +23,7 @@ from adapters.outbound.memory.repositories import paginate
 
 class MemoryDeliverySteps(DeliverySteps):
     def __init__(self, state: MemoryState) -> None:
+        super().__init__()
         self.state = state
 
     def record(self, steps: Sequence[DeliveryStep]) -> None:

@@ -299,7 +299,10 @@ class MemoryProcessedEventStore(ProcessedEventStore):
 
 
 class MemoryAuditLog(AuditLog):
+    """Appends at once: one transaction at a time, nothing to keep short."""
+
     def __init__(self, state: MemoryState) -> None:
+        super().__init__()
         self.state, self.counters = state, MemoryCounters(state)
 
     def append(self, entries: Sequence[AuditEntry]) -> None:

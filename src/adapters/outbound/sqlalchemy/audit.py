@@ -42,16 +42,25 @@ def _entry(row: sa.Row) -> AuditEntry:
 
 
 class SqlAuditLog(AuditLog):
+    """Keeps the entries of a transaction until it commits: the chain lock is then taken at the very end
+    (after the handlers, the archive and the timeline), so concurrent deliveries wait for each other
+    only for the insert and the commit."""
+
     def __init__(self, conn: sa.Connection, counters: Counters) -> None:
+        super().__init__()
         self.conn, self.counters = conn, counters
 
     def append(self, entries: Sequence[AuditEntry]) -> None:
+        self.pending.extend(entries)
+
+    def flush(self, since: int = 0) -> None:
         """One serialized step: on PostgreSQL the chain lock, held until the transaction ends, is taken
         before the head is read (each statement then sees every chain commit before it), so concurrent
         appends link one after the other and get their ids (assigned by the insert) in chain order.
         SQLite has one writer at a time (BEGIN IMMEDIATE). Under the lock the events already recorded are
         known exactly, so the insert skips nothing itself: a conflict would be an append that bypassed
         the lock, refused rather than left as a gap in the chain."""
+        entries, self.pending = self.pending[since:], self.pending[:since]
         if not entries:
             return
         a = audit_log.c
@@ -70,11 +79,13 @@ class SqlAuditLog(AuditLog):
             self.counters.add(audit_counter(e.entity_type, e.event_type))
 
     def chain(self, after_id: int, limit: int) -> list[AuditEntry]:
+        self.flush()
         a = audit_log.c
         query = sa.select(audit_log).where(a.id > after_id).order_by(a.id).limit(limit)
         return [_entry(row) for row in self.conn.execute(query)]
 
     def list(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
+        self.flush()
         a = audit_log.c
         query = sa.select(audit_log)
         for column, value in ((a.action, criteria.event_type), (a.entity_type, criteria.entity_type),
@@ -84,4 +95,5 @@ class SqlAuditLog(AuditLog):
         return fetch_page(self.conn, query, a.id.desc(), page, _entry, audit_total(self.counters, criteria))
 
     def count(self) -> int:
+        self.flush()
         return sum(v for name, v in self.counters.read().items() if name.startswith(AUDIT_PREFIX))

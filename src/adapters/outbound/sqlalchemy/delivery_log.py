@@ -32,14 +32,14 @@ class SqlDeliverySteps(DeliverySteps):
     """Buffered: the steps of a transaction go in with one multi-row insert just before it commits."""
 
     def __init__(self, conn: sa.Connection) -> None:
+        super().__init__()
         self.conn = conn
-        self.pending: list[DeliveryStep] = []
 
     def record(self, steps: Sequence[DeliveryStep]) -> None:
         self.pending.extend(steps)
 
-    def flush(self) -> None:
-        steps, self.pending = self.pending, []
+    def flush(self, since: int = 0) -> None:
+        steps, self.pending = self.pending[since:], self.pending[:since]
         bulk_insert(self.conn, delivery_steps, [
             {"event_id": step.event_id, "kind": step.kind.value, "at": step.at, "worker": step.worker,
              "lease_token": step.lease_token, "detail": step.detail} for step in steps])
