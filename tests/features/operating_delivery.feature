@@ -6,7 +6,7 @@ Feature: Operators steer delivery
     Given today is 2026-03-10
     And procurement has registered supplier "Beta Metals" certified until 2026-06-30
     And a downstream handler is failing
-    And the worker keeps running for 10 minutes
+    And the worker keeps running for 2 minutes
 
   Scenario: A FAILED event parks the later events of its aggregate; one audited replay delivers them in order
     When procurement sets the certification of "Beta Metals" to 2027-01-01

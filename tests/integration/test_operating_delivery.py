@@ -110,7 +110,7 @@ def test_a_relay_that_outlived_its_lease_completes_nothing(app: RunningApp, late
 
 def fail_all(app: RunningApp) -> None:
     app.failure.failing = True
-    for _ in range(120):
+    for _ in range(24):  # two minutes: out of attempts after 1 + 2 + 4 + 8 s of backoff
         app.run_worker()
         app.clock.advance(5)
     app.failure.failing = False
