@@ -71,4 +71,7 @@ class DeliverReceivedEvents:
             uow.outbox.redrive(again, now, HELD_BACK_NOTE)
             steps(uow, StepKind.REDRIVEN, again, now, self.group, note=HELD_BACK_NOTE)
             uow.commit()
+        waiting = [e for e in envelopes if e.event_id in held]  # left to the relay: held back, for the metrics
+        self.apply.observe([*ready, *waiting], [*outcomes, *[NotAttempted(HELD_BACK_NOTE)] * len(waiting)],
+                           self.clock.now())
         return [results.get(e.event_id) for e in envelopes]

@@ -12,9 +12,12 @@ alone fails, the later events of its aggregate wait (`AggregateGate`), and the r
 from __future__ import annotations
 
 import logging
+import time
 from abc import ABC
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from domain.events import DomainEvent
@@ -22,6 +25,7 @@ from domain.events import DomainEvent
 from application.envelope import EventEnvelope
 from application.error_text import describe
 from application.ports.clock import Clock
+from application.ports.metrics import NO_METRICS, DeliveryMetrics, Outcome
 from application.ports.publisher import NotAttempted
 from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
@@ -108,8 +112,10 @@ class ApplyEvents:
     StoreUnavailable is raised: the database is away, the caller's transaction is lost.
     """
 
-    def __init__(self, events: dict[str, type[DomainEvent]], handlers: Iterable[EventHandler], clock: Clock) -> None:
-        self.events, self.handlers, self.clock = events, list(handlers), clock
+    def __init__(self, events: dict[str, type[DomainEvent]], handlers: Iterable[EventHandler], clock: Clock,
+                 metrics: DeliveryMetrics = NO_METRICS) -> None:
+        self.events, self.handlers, self.clock, self.metrics = events, list(handlers), clock, metrics
+        self._subscribers: dict[str, list[str]] = {}
 
     def __call__(self, uow: UnitOfWork, envelopes: Sequence[EventEnvelope],
                  isolated: bool = True) -> list[Exception | None]:
@@ -176,4 +182,33 @@ class ApplyEvents:
         for handler in handlers:
             mine = [d for key, (h, d) in wanted.items() if h is handler and key in fresh]
             if mine:
+                started = time.perf_counter()
                 handler.apply_batch(uow, mine)
+                self.metrics.handler_duration(handler.name, time.perf_counter() - started)
+
+    def observe(self, envelopes: Sequence[EventEnvelope], outcomes: Sequence[Exception | None], now: datetime) -> None:
+        """Tell the metrics what the caller committed: each event per handler and outcome, and the
+        commit→handled latency of every event all its handlers have (one tally per batch)."""
+        if self.metrics is NO_METRICS:
+            return
+        tally: Counter[tuple[str, str]] = Counter()
+        for envelope, outcome in zip(envelopes, outcomes, strict=True):
+            if isinstance(outcome, UnhandledEvent):
+                tally["none", Outcome.UNHANDLED] += 1
+                continue
+            failed = outcome.failures if isinstance(outcome, HandlerFailures) else None
+            for name in self._subscribed(envelope.event_type):
+                if isinstance(outcome, NotAttempted):
+                    tally[name, Outcome.HELD_BACK] += 1
+                else:
+                    tally[name, Outcome.OK if outcome is None or (failed is not None and name not in failed)
+                          else Outcome.FAILED] += 1
+            if outcome is None:
+                self.metrics.commit_to_handled(max((now - envelope.occurred_at).total_seconds(), 0.0))
+        for (name, kind), count in tally.items():
+            self.metrics.handled(name, kind, count)
+
+    def _subscribed(self, event_type: str) -> list[str]:
+        if event_type not in self._subscribers:
+            self._subscribers[event_type] = [h.name for h in self.handlers if h.handles(event_type)]
+        return self._subscribers[event_type]

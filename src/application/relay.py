@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from application.dispatch import AggregateGate, ApplyEvents
 from application.error_text import describe
 from application.ports.clock import Clock
 from application.ports.delivery_log import StepKind
+from application.ports.metrics import NO_METRICS, DeliveryMetrics
 from application.ports.outbox import Claim, OutboxRecord, OutboxStatus
 from application.ports.publisher import EventPublisher, NotAttempted, Published, TransportUnavailable
 from application.ports.unit_of_work import StoreUnavailable, UnitOfWork, UowFactory
@@ -35,6 +37,7 @@ class RelayReport:
     unavailable: int = 0
     lease_lost: int = 0
     errors: list[str] = field(default_factory=list)
+    published_types: Counter[str] = field(default_factory=Counter)  # published events by type (metrics)
 
     def add(self, other: RelayReport) -> None:
         for f in fields(self):
@@ -78,6 +81,8 @@ def settle(uow: UnitOfWork, claim: Claim, outcomes: Sequence[Outcome], policy: R
         if isinstance(published, Published) and record.envelope.event_id not in not_marked:
             steps(uow, StepKind.PUBLISHED, [record.envelope.event_id], now, worker, claim.lease_token,
                   topic=published.topic, partition=published.partition, offset=published.offset)
+    report.published_types.update(record.envelope.event_type for record, _ in delivered
+                                  if record.envelope.event_id not in not_marked)
     report.published = len(delivered) - len(not_marked)
     if report.unavailable:
         log.warning("event transport unavailable: %d events stay pending", report.unavailable)
@@ -86,6 +91,15 @@ def settle(uow: UnitOfWork, claim: Claim, outcomes: Sequence[Outcome], policy: R
 
 class Relay(ABC):
     batch_size: int
+    metrics: DeliveryMetrics = NO_METRICS
+
+    def observe(self, report: RelayReport) -> None:
+        """After the batch's outcome committed: what it did, to the metrics."""
+        if report.claimed:
+            self.metrics.batch_claimed(report.claimed)
+            self.metrics.published(report.published_types)
+            if report.lease_lost:
+                self.metrics.lease_lost(report.lease_lost)
 
     @abstractmethod
     def run_once(self) -> RelayReport:
@@ -111,9 +125,9 @@ class LocalDelivery(Relay):
     handled_by = "in-process"
 
     def __init__(self, uow: UowFactory, apply: ApplyEvents, clock: Clock, policy: RetryPolicy,
-                 batch_size: int = 100, worker: str = "relay") -> None:
+                 batch_size: int = 100, worker: str = "relay", metrics: DeliveryMetrics = NO_METRICS) -> None:
         self.uow, self.apply, self.clock, self.policy, self.batch_size = uow, apply, clock, policy, batch_size
-        self.worker = worker
+        self.worker, self.metrics = worker, metrics
 
     def run_once(self) -> RelayReport:
         try:
@@ -142,6 +156,8 @@ class LocalDelivery(Relay):
             report = settle(uow, claim, outcomes, self.policy, self.clock.now(), self.handled_by, leased=False,
                             worker=self.worker)
             uow.commit()
+        self.observe(report)
+        self.apply.observe([record.envelope for record in batch], outcomes, self.clock.now())
         return report
 
 
@@ -158,9 +174,11 @@ class OutboxRelay(Relay):
         batch_size: int = 100,
         lease_seconds: float = 60.0,
         worker: str = "relay",
+        metrics: DeliveryMetrics = NO_METRICS,
     ) -> None:
         self.uow, self.publisher, self.clock, self.policy = uow, publisher, clock, policy
         self.batch_size, self.lease, self.worker = batch_size, timedelta(seconds=lease_seconds), worker
+        self.metrics = metrics
 
     def run_once(self) -> RelayReport:
         """One batch: claim, publish (renewing the lease meanwhile), record. Returns what happened."""
@@ -178,6 +196,7 @@ class OutboxRelay(Relay):
             report = settle(uow, claim, outcomes, self.policy, self.clock.now(), self.publisher.handled_on_publish,
                             leased=True, worker=self.worker)
             uow.commit()
+        self.observe(report)
         return report
 
     def _publish(self, batch: list[OutboxRecord]) -> list[Outcome]:

@@ -22,7 +22,7 @@ from application.inventories import (
     RebuildInventoryProjection,
 )
 from application.fulfilment import FulfilmentScheduler
-from application.kpi import KpiQuery
+from application.kpi import KpiQuery, OutboxBacklogQuery
 from application.nonconformities import CloseNonConformity, NonConformityQueries, RaiseNonConformity
 from application.orders import CancelOrder, ChangeItemStatus, ChangeOrderStatus, OrderQueries, PlaceOrder
 from application.outbox_admin import EventTimeline, OutboxQueries, RecordDeadLetters, ReplayEvents
@@ -39,6 +39,7 @@ from adapters.outbound.inprocess import InProcessPublisher
 from adapters.outbound.kafka.messages import topic_for
 from adapters.outbound.kafka.publisher import KafkaPublisher
 from adapters.outbound.memory.database import MemoryDatabase
+from adapters.outbound.metrics import delivery_metrics, scrape_registry
 from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
 from adapters.outbound.ratelimit import LimitsRateLimiter
 from adapters.outbound.security import Argon2Hasher, JwtTokenService, StaticUserDirectory, demo_accounts
@@ -109,7 +110,13 @@ class Container(containers.DeclarativeContainer):
                                   fulfilment_step_seconds=config.fulfilment_step_seconds),
         extra=extra_handlers,
     )
-    apply_events = providers.Singleton(ApplyEvents, events=REGISTRY.events, handlers=handlers, clock=clock)
+    # metrics: the observer the core calls, and what a process exposes (with the outbox gauges)
+    metrics = providers.Singleton(delivery_metrics, enabled=config.metrics_enabled)
+    metrics_registry = providers.Singleton(
+        scrape_registry, backlog=providers.Singleton(OutboxBacklogQuery, uow=uow.provider, clock=clock)
+    )
+    apply_events = providers.Singleton(ApplyEvents, events=REGISTRY.events, handlers=handlers, clock=clock,
+                                       metrics=metrics)
 
     publisher = providers.Selector(
         config.event_mode,
@@ -149,7 +156,7 @@ class Container(containers.DeclarativeContainer):
         config.event_mode,
         polling=providers.Singleton(
             LocalDelivery, uow=uow.provider, apply=apply_events, clock=clock, policy=retry_policy,
-            batch_size=config.outbox_batch_size, worker=worker_id,
+            batch_size=config.outbox_batch_size, worker=worker_id, metrics=metrics,
         ),
         kafka=providers.Singleton(
             OutboxRelay,
@@ -160,6 +167,7 @@ class Container(containers.DeclarativeContainer):
             batch_size=config.outbox_batch_size,
             lease_seconds=config.outbox_lease_seconds,
             worker=worker_id,
+            metrics=metrics,
         ),
     )
 

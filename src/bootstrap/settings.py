@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     docs_enabled: bool | None = None  # /docs, /redoc, /openapi.json; default: on outside production
 
+    # Prometheus: /metrics on the API and the delivery observer (false: neither, e.g. to measure their cost);
+    # the port on which `worker`, `relay` and `consume` serve /metrics (none: they do not)
+    metrics_enabled: bool = True
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -18,7 +18,7 @@ import uvicorn
 from application.retention import FLOOR
 from bootstrap.container import build_container
 from bootstrap.logging import configure_logging
-from adapters.inbound.runtime import background_workers, kafka_consumer, prepare_database, relay_loop
+from adapters.inbound.runtime import background_workers, kafka_consumer, prepare_database, relay_loop, serve_metrics
 from bootstrap.settings import EventMode, Settings
 
 app = typer.Typer(help="SupplyTrace: supply-chain quality and operations backend.", no_args_is_help=True)
@@ -55,9 +55,14 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_config=None, server_header=False)
 
 
+MetricsPort = Annotated[int | None, typer.Option(
+    metavar="PORT", help="Serve /metrics on this port (default SUPPLYTRACE_METRICS_PORT; none: no metrics server).")]
+
+
 @app.command("worker")
 def run_worker(
     once: Annotated[bool, typer.Option(help="Drain what is due, then exit.")] = False,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Run the event workers of the configured mode (polling: the relay; kafka: relay and consumer)."""
     container = build_container(_settings())
@@ -70,25 +75,28 @@ def run_worker(
         typer.echo(f"published={report.published} retried={report.retried} failed={report.failed} "
                    f"fulfilment_steps={steps.advanced} redriven={redriven}")
         return
+    serve_metrics(container, metrics_port)
     _run_until_signal(background_workers(container))
 
 
 @app.command("relay")
-def run_relay() -> None:
+def run_relay(metrics_port: MetricsPort = None) -> None:
     """Run only the outbox relay (in kafka mode: publish pending events to the broker)."""
     container = build_container(_settings())
     prepare_database(container, auto_migrate=False)
+    serve_metrics(container, metrics_port)
     _run_until_signal([relay_loop(container)])
 
 
 @app.command("consume")
-def run_consumer() -> None:
+def run_consumer(metrics_port: MetricsPort = None) -> None:
     """Run only a Kafka consumer-group member that hands events to the handlers (kafka mode)."""
     settings = _settings()
     if settings.event_mode != EventMode.KAFKA:
         raise typer.BadParameter("`consume` needs SUPPLYTRACE_EVENT_MODE=kafka")
     container = build_container(settings)
     prepare_database(container, auto_migrate=False)
+    serve_metrics(container, metrics_port)
     _run_until_signal([kafka_consumer(container)])
 
 

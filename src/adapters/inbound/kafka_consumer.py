@@ -4,6 +4,7 @@ only after the handlers' transactions (or the dead-lettering) are done."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import structlog
@@ -13,6 +14,7 @@ from application.consumption import DeliverReceivedEvents
 from application.outbox_admin import RecordDeadLetters, undecodable
 from application.envelope import EventEnvelope
 from application.error_text import describe
+from application.ports.metrics import NO_METRICS, DeliveryMetrics
 from application.ports.outbox import OutboxStatus
 
 from adapters.outbound.kafka.messages import dead_letter_topic, decode, ensure_topics
@@ -24,9 +26,10 @@ log = structlog.get_logger("supplytrace.consumer")
 class KafkaEventConsumer:
     def __init__(self, deliver: DeliverReceivedEvents, bootstrap_servers: str, topics: list[str], group_id: str,
                  session_timeout_ms: int = 10000, batch_size: int = 500, poll_timeout: float = 0.5,
-                 fetch_wait_ms: int = 100, record_dead_letters: RecordDeadLetters | None = None) -> None:
+                 fetch_wait_ms: int = 100, record_dead_letters: RecordDeadLetters | None = None,
+                 metrics: DeliveryMetrics = NO_METRICS) -> None:
         self.deliver, self.topics, self.batch_size, self.poll_timeout = deliver, topics, batch_size, poll_timeout
-        self.record_dead_letters = record_dead_letters
+        self.record_dead_letters, self.metrics, self._lag_due = record_dead_letters, metrics, 0.0
         self.config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
         self.group_config = {
             **self.config,
@@ -115,11 +118,26 @@ class KafkaEventConsumer:
         while not self.stopping.is_set():
             try:
                 self.run_once()
+                self.report_lag()
             except Exception as error:  # noqa: BLE001 - reported; the batch is redelivered (offsets not committed)
                 log.error("consumer.batch_failed", error=f"{type(error).__name__}: {error}")
                 self._rewind()
                 self.stopping.wait(1.0)
         self.close()
+
+    def report_lag(self, every: float = 1.0) -> None:
+        """The lag of each assigned partition, at most once per `every` seconds and without asking the
+        broker: the high watermark its last fetch brought (cached) minus the position. A partition with
+        neither yet (nothing fetched or consumed since the assignment) is left out."""
+        if self.metrics is NO_METRICS or self.consumer is None or time.monotonic() < self._lag_due:
+            return
+        self._lag_due = time.monotonic() + every
+        lags = {}
+        for position in self.consumer.position(self.consumer.assignment()):
+            _, high = self.consumer.get_watermark_offsets(position, cached=True)
+            if high >= 0 and position.offset >= 0:
+                lags[position.topic, position.partition] = max(high - position.offset, 0)
+        self.metrics.consumer_lag(lags)
 
     def _rewind(self) -> None:
         """Drop the consumer so uncommitted records are read again from the committed offsets."""

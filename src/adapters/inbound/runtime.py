@@ -20,13 +20,30 @@ def prepare_database(container: Container, auto_migrate: bool) -> None:
     kind = container.config.database_kind()
     if kind == "memory":
         return
-    engine = container.engine()
     if auto_migrate or kind == "sqlite":
-        migrate.upgrade(engine)
+        migrate.upgrade(container.engine())
         return
+    check_schema(container)
+
+
+def check_schema(container: Container) -> None:
+    """Raise SchemaOutOfDate unless the database is at the code's head revision (memory: always)."""
+    if container.config.database_kind() == "memory":
+        return
+    engine = container.engine()
     current, head = migrate.current_revision(engine), migrate.head_revision(engine)
     if current != head:
         raise SchemaOutOfDate(f"database schema is at {current}, code expects {head}: run `supplytrace db upgrade`")
+
+
+def serve_metrics(container: Container, port: int | None) -> None:
+    """`--metrics-port` (else SUPPLYTRACE_METRICS_PORT): /metrics of this worker process on every
+    interface, from a daemon thread; none of either, or metrics off: no server."""
+    port = port or container.config.metrics_port()
+    if port and container.config.metrics_enabled():
+        from prometheus_client import start_http_server
+
+        start_http_server(port, registry=container.metrics_registry())
 
 
 def relay_loop(container: Container) -> RelayLoop:
@@ -46,6 +63,7 @@ def kafka_consumer(container: Container) -> KafkaEventConsumer:
         session_timeout_ms=config.kafka_session_timeout_ms(),
         batch_size=config.kafka_consumer_batch_size(),
         fetch_wait_ms=config.kafka_consumer_fetch_wait_ms(),
+        metrics=container.metrics(),
     )
 
 

@@ -114,6 +114,10 @@ class OutboxRepository(ABC):
     def count_unhandled(self, published_before: datetime) -> int: ...
 
     @abstractmethod
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest PENDING event was written (None: nothing pending); one index entry, no scan."""
+
+    @abstractmethod
     def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
         """Make published but unhandled events PENDING again, due now; attempts are kept (not their fault)."""
 

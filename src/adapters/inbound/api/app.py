@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from adapters.inbound.api.errors import install_error_handlers
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
-from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, suppliers
+from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
 from bootstrap.container import Container
 
 DOCS, REDOC, OPENAPI = "/docs", "/redoc", "/openapi.json"
@@ -46,10 +46,13 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (auth, suppliers, ncs, orders, operations, delivery, inventories):
+    for module in (auth, suppliers, ncs, orders, operations, delivery, inventories, probes):
         app.include_router(module.router)
+    app.state.readiness = probes.readiness(container)
     # added innermost first: Guard ends up outermost
     app.add_middleware(SecureHeaders, docs_paths=frozenset({DOCS, REDOC, "/docs/oauth2-redirect"}))
     app.add_middleware(Correlation)
     app.add_middleware(Guard, max_body_bytes=config.max_body_bytes())
+    if config.metrics_enabled():
+        probes.install_metrics(app, container)  # its HTTP metrics outermost: refusals are counted too
     return app

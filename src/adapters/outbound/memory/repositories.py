@@ -203,6 +203,9 @@ class MemoryOutboxRepository(OutboxRepository):
     def count_unhandled(self, published_before: datetime) -> int:
         return len(self._unhandled(published_before))
 
+    def oldest_pending(self) -> datetime | None:
+        return min((row.record.created_at for row in self._rows(OutboxStatus.PENDING)), default=None)
+
     def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
         for event_id in event_ids:
             row = self.state.outbox[event_id]

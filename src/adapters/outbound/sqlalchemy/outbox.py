@@ -295,6 +295,11 @@ class SqlOutboxRepository(OutboxRepository):
         query = sa.select(sa.func.count()).select_from(outbox_events).where(self._unhandled(published_before))
         return self.conn.execute(query).scalar_one()
 
+    def oldest_pending(self) -> datetime | None:
+        # the first entry of the due partial index (position order is commit order), then its row
+        query = sa.select(o.created_at).where(o.status == PENDING).order_by(o.position).limit(1)
+        return self.conn.execute(query).scalar()
+
     def redrive(self, event_ids: Sequence[UUID], now: datetime, note: str) -> None:
         if event_ids:
             updated = self.conn.execute(
