@@ -22,7 +22,7 @@ from adapters.inbound.runtime import check_schema
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger("supplytrace.api")
-DEADLINE_SECONDS = 0.8  # /ready answers within 1 s, whatever hangs
+DEADLINE_SECONDS = 0.75  # /ready answers within 1 s, whatever hangs
 SCHEMA_CACHE_SECONDS = 30.0
 
 
