@@ -10,6 +10,7 @@ Scenarios (--only takes their names):
   polling  NC events fully handled/s, `supplytrace worker` ×1 and ×2 on PostgreSQL, all real handlers,
            against the set-based floor (bench/floor.py) measured with 1 and 2 connections in the same run
   timeline the same one-worker drain with and without the delivery timeline's steps (their cost)
+  metrics  the same one-worker drain with metrics on and off (SUPPLYTRACE_METRICS_ENABLED: the observer's cost)
   orders   order events fully handled/s, one worker, fulfilment on with step 0
   kafka    Kafka mode: the backlog delivered through the test broker and consumed with the handlers
   latency  commit→handled p50/p99, idle / 200/s / 1,000/s offered, polling and Kafka; Kafka's goal against
@@ -67,7 +68,7 @@ from common import (  # noqa: E402
     wait_http,
 )
 
-SCENARIOS = ["polling", "timeline", "orders", "kafka", "latency", "http", "sustain", "rss", "sqlite"]
+SCENARIOS = ["polling", "timeline", "metrics", "orders", "kafka", "latency", "http", "sustain", "rss", "sqlite"]
 SUPPLIERS = common.SUPPLIERS
 
 
@@ -316,16 +317,24 @@ class Bench:
 
     def timeline(self) -> None:
         """The delivery timeline's cost: the same drain with and without its steps, interleaved."""
+        self.cost_of("delivery_timeline", "polling PG, 1 worker: events/s with the delivery timeline (vs without)")
+
+    def metrics(self) -> None:
+        """The metrics' cost: the same drain with the observer on and off, interleaved."""
+        self.cost_of("metrics_enabled", "polling PG, 1 worker: events/s with metrics (vs without)")
+
+    def cost_of(self, setting: str, figure: str) -> None:
+        """One worker drains the same backlog with a boolean setting on and off, runs interleaved."""
         template, expected = self.template("nc", self.args.events)
         rates: dict[bool, list[float]] = {True: [], False: []}
         for run in range(self.args.runs):
-            for recorded in (True, False):
-                result = self.drain(template, expected, 1, delivery_timeline=recorded)
-                rates[recorded].append(result.rate)
-                log(f"timeline run {run + 1}, steps {'on' if recorded else 'off'}: {result.rate:,.0f}/s")
+            for on in (True, False):
+                result = self.drain(template, expected, 1, **{setting: on})
+                rates[on].append(result.rate)
+                log(f"{setting} run {run + 1}, {'on' if on else 'off'}: {result.rate:,.0f}/s")
         on, off = (statistics.median(rates[flag]) for flag in (True, False))
-        self.add(Row("polling PG, 1 worker: events/s with the delivery timeline (vs without)", "report only",
-                     fmt_rate(rates[True]), f"without {fmt_rate(rates[False])}; cost {100 * (1 - on / off):.1f}%",
+        self.add(Row(figure, "report only", fmt_rate(rates[True]),
+                     f"without {fmt_rate(rates[False])}; cost {100 * (1 - on / off):.1f}%",
                      values=rates[True], note=f"{expected} events, runs interleaved"))
 
     # --- 2. orders --------------------------------------------------------------------------------
@@ -680,8 +689,8 @@ def main() -> None:
     bench = Bench(args)
     started_load, began = loadavg(), time.monotonic()
     methods: dict[str, Callable[[], None]] = {
-        "polling": bench.polling, "timeline": bench.timeline, "orders": bench.orders, "kafka": bench.kafka_drain,
-        "latency": bench.latency,
+        "polling": bench.polling, "timeline": bench.timeline, "metrics": bench.metrics, "orders": bench.orders,
+        "kafka": bench.kafka_drain, "latency": bench.latency,
         "http": bench.http, "sustain": bench.sustain, "rss": bench.rss, "sqlite": bench.sqlite}
     failures = []
 
@@ -700,7 +709,7 @@ def main() -> None:
         if args.smoke:  # seconds, not figures: three scenarios side by side, the longest first
             from concurrent.futures import ThreadPoolExecutor
 
-            longest = ["latency", "polling", "kafka", "rss", "sustain", "http", "orders", "sqlite", "timeline"]
+            longest = ["latency", "polling", "kafka", "rss", "sustain", "http", "orders", "sqlite", "timeline", "metrics"]
             with ThreadPoolExecutor(3) as pool:
                 list(pool.map(run, sorted(selected, key=longest.index)))
         else:  # figures: one scenario at a time, nothing of the bench's own competing with it

@@ -20,6 +20,7 @@ FIGURES = [
     "polling PG, NC events handled/s, 1 worker",
     "polling PG, NC events handled/s, 2 workers",
     "polling PG, 1 worker: events/s with the delivery timeline",
+    "polling PG, 1 worker: events/s with metrics",
     "order events handled/s",
     "Kafka mode drain",
     "latency polling, idle",
