@@ -162,3 +162,47 @@ def test_ready_is_503_within_a_second_while_the_broker_is_down() -> None:
             assert time.monotonic() - started < 1.0
             assert answer.status_code == 503
             assert answer.json() == {"status": "unavailable", "database": "ok", "schema": "ok", "events": "unavailable"}
+
+
+class FakeConsumer:
+    """What report_lag asks of a confluent_kafka Consumer: all local calls, no broker round trip."""
+
+    def __init__(self, partitions: dict[tuple[str, int], tuple[int, int]]) -> None:
+        self.partitions = partitions  # (topic, partition) → (position, cached high watermark)
+
+    def assignment(self) -> list:
+        from confluent_kafka import TopicPartition
+
+        return [TopicPartition(topic, partition) for topic, partition in self.partitions]
+
+    def position(self, assigned: list) -> list:
+        for tp in assigned:
+            tp.offset = self.partitions[tp.topic, tp.partition][0]
+        return assigned
+
+    def get_watermark_offsets(self, tp, cached: bool = False) -> tuple[int, int]:
+        assert cached
+        return 0, self.partitions[tp.topic, tp.partition][1]
+
+
+def test_consumer_lag_per_assigned_partition_and_dropped_when_revoked() -> None:
+    from adapters.inbound.kafka_consumer import KafkaEventConsumer
+    from adapters.outbound.metrics import PrometheusMetrics
+
+    consumer = KafkaEventConsumer(None, "127.0.0.1:1", ["t.lag"], "g", metrics=PrometheusMetrics())  # type: ignore[arg-type]
+    consumer.consumer = FakeConsumer({("t.lag", 0): (5, 12), ("t.lag", 1): (-1001, 3), ("t.lag", 2): (7, 7)})
+    consumer.report_lag()
+    from prometheus_client import REGISTRY
+
+    def lag(partition: int) -> float | None:
+        return REGISTRY.get_sample_value("supplytrace_kafka_consumer_lag", {"topic": "t.lag", "partition": str(partition)})
+
+    assert (lag(0), lag(1), lag(2)) == (7, None, 0)  # partition 1 has no position yet: left out
+    consumer.consumer = FakeConsumer({("t.lag", 2): (8, 10)})
+    consumer.report_lag()
+    assert lag(2) == 0  # once a second at most: unchanged yet
+    consumer._lag_due = 0.0
+    consumer.report_lag()
+    assert (lag(0), lag(2)) == (None, 2)  # revoked partitions are dropped
+    consumer.consumer = None
+    consumer.dead_letters.flush(0)
