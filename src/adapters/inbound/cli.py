@@ -52,7 +52,8 @@ def serve(
     container = build_container(_settings())
     prepare_database(container, auto_migrate=False)
     api = create_app(container, background_workers(container) if worker else [])
-    uvicorn.run(api, host=host, port=port, log_config=None, server_header=False)
+    uvicorn.run(api, host=host, port=port, log_config=None, access_log=False,  # Correlation logs them
+                server_header=False)
 
 
 @app.command("worker")
