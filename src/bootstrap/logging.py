@@ -57,6 +57,15 @@ def _exception_here(_logger: object, _name: str, event_dict: structlog.typing.Ev
     return event_dict
 
 
+def _librdkafka_fields(_logger: object, _name: str, event_dict: structlog.typing.EventDict
+                       ) -> structlog.typing.EventDict:
+    """librdkafka's lines (every Kafka client's `logger`) as fields: facility, client, and the text."""
+    args = event_dict.pop("positional_args", ())
+    if event_dict["_record"].name == "librdkafka" and len(args) == 3:
+        event_dict["facility"], event_dict["client"], event_dict["event"] = args
+    return event_dict
+
+
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     global _listener
     if json:
@@ -73,10 +82,9 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     output = _Stderr()
     output.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[_merge_bound_context, structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
-        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        foreign_pre_chain=[_librdkafka_fields, *shared, structlog.stdlib.add_logger_name], pass_foreign_args=True,
     ))
-    if _listener is not None:
-        _listener.stop()
+    _flush()
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     _listener = logging.handlers.QueueListener(records, output, respect_handler_level=False)
     _listener.start()
@@ -87,5 +95,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
 
 @atexit.register
 def _flush() -> None:
+    global _listener
     if _listener is not None:
-        _listener.stop()
+        _listener.stop()  # writes what is queued
+        _listener = None
