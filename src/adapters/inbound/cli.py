@@ -380,6 +380,7 @@ def demo(
     """The QHSE workflow end to end over HTTP, step by step, with the KPIs."""
     from adapters.inbound.demo import run_demo
 
+    configure_logging("WARNING")  # stdout is the demo's story; the embedded server's warnings go to stderr
     raise typer.Exit(run_demo(url, password, typer.echo))
 
 
