@@ -200,6 +200,8 @@ def _ms(started: float) -> float:
 
 def _log_applied(applied: Sequence[tuple[str, list[Delivery], float]]) -> None:
     """One line per handler and event; `duration_ms` is the handler's time on its whole batch."""
+    if not log.isEnabledFor(logging.INFO):
+        return
     for handler, deliveries, duration_ms in applied:
         for delivery in deliveries:
             with bound(**event_fields(delivery.envelope), handler=handler, duration_ms=duration_ms,
