@@ -96,16 +96,18 @@ def test_route_labels_are_templates_never_raw_paths(app) -> None:
     assert "unmatched" in routes and not any(route.startswith(("/ncs/1", "/no/")) for route in routes)
 
 
-def test_the_outbox_gauges_are_cached_and_an_outage_leaves_them_out() -> None:
-    reads, failing = [], False
+def test_the_outbox_gauges_are_cached_and_an_outage_or_a_hang_leaves_them_out() -> None:
+    reads, failing, hanging = [], False, threading.Event()
 
     def read() -> OutboxBacklog:
         reads.append(1)
         if failing:
             raise ConnectionError("database down")
+        hanging.wait(5)
         return OutboxBacklog(pending=5, failed=1, parked=2, oldest_pending_age_seconds=None)
 
-    gauges = OutboxGauges(read, ttl=0.3)
+    hanging.set()
+    gauges = OutboxGauges(read, ttl=0.3, wait=0.2)
     values = {m.name: m.samples[0].value for m in gauges.collect()}
     assert values == {"supplytrace_outbox_pending": 5, "supplytrace_outbox_failed": 1, "supplytrace_outbox_parked": 2,
                       "supplytrace_outbox_oldest_pending_age_seconds": 0.0}
@@ -119,6 +121,15 @@ def test_the_outbox_gauges_are_cached_and_an_outage_leaves_them_out() -> None:
     time.sleep(0.3)
     assert list(gauges.collect()) == []  # absent, and the scrape goes on
     assert len(reads) == 2
+    failing = False
+    hanging.clear()
+    time.sleep(0.3)
+    for _ in range(3):  # a database that never answers: each scrape waits 0.2 s, one read hangs
+        started = time.monotonic()
+        assert list(gauges.collect()) == []
+        assert time.monotonic() - started < 0.4
+    assert len(reads) == 3
+    hanging.set()
 
 
 def test_metrics_can_be_turned_off() -> None:

@@ -18,7 +18,7 @@ from application.ports.metrics import NO_METRICS, DeliveryMetrics
 from application.ports.outbox import OutboxStatus
 
 from adapters.outbound.kafka.messages import dead_letter_topic, decode, ensure_topics
-from adapters.outbound.kafka.producer import HealingProducer
+from adapters.outbound.kafka.producer import HealingProducer, client_config
 
 log = structlog.get_logger("supplytrace.consumer")
 
@@ -30,7 +30,7 @@ class KafkaEventConsumer:
                  metrics: DeliveryMetrics = NO_METRICS) -> None:
         self.deliver, self.topics, self.batch_size, self.poll_timeout = deliver, topics, batch_size, poll_timeout
         self.record_dead_letters, self.metrics, self._lag_due = record_dead_letters, metrics, 0.0
-        self.config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
+        self.config: dict[str, Any] = client_config(bootstrap_servers)
         self.group_config = {
             **self.config,
             "group.id": group_id,
@@ -120,7 +120,7 @@ class KafkaEventConsumer:
                 self.run_once()
                 self.report_lag()
             except Exception as error:  # noqa: BLE001 - reported; the batch is redelivered (offsets not committed)
-                log.error("consumer.batch_failed", error=f"{type(error).__name__}: {error}")
+                log.error("consumer.batch_failed", error=f"{type(error).__name__}: {error}", exc_info=error)
                 self._rewind()
                 self.stopping.wait(1.0)
         self.close()

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -93,23 +94,36 @@ def observe_http(method: str, route: str, status: int, seconds: float) -> None:
 
 class OutboxGauges(Collector):
     """pending, failed, parked and the oldest pending event's age, read at scrape time at most once
-    per `ttl` seconds (concurrent scrapes wait for the one read; a failed read is cached too)."""
+    per `ttl` seconds, in a thread of its own: concurrent scrapes share one read, and a scrape waits
+    for it `wait` seconds at most. A database that fails or hangs leaves the gauges out; the scrape
+    still answers at once (a liveness probe may be pointed at a worker's /metrics)."""
 
-    def __init__(self, read: Callable[[], OutboxBacklog], ttl: float = 1.0) -> None:
-        self.read, self.ttl = read, ttl
+    def __init__(self, read: Callable[[], OutboxBacklog], ttl: float = 1.0, wait: float = 0.5) -> None:
+        self.read, self.ttl, self.wait = read, ttl, wait
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="supplytrace-gauges")
+        self._reading: Future[None] | None = None
         self._read_at, self._backlog = float("-inf"), None
+
+    def _refresh(self) -> None:
+        try:
+            backlog = self.read()
+        except Exception as error:  # noqa: BLE001 - the gauges are left out until a read succeeds
+            log.warning("metrics: outbox gauges unavailable: %s", describe(error))
+            backlog = None
+        self._backlog, self._read_at = backlog, time.monotonic()
 
     def backlog(self) -> OutboxBacklog | None:
         with self._lock:
-            if time.monotonic() - self._read_at >= self.ttl:
-                try:
-                    self._backlog = self.read()
-                except Exception as error:  # noqa: BLE001 - the gauges are left out of this scrape
-                    log.warning("metrics: outbox gauges unavailable: %s", describe(error))
-                    self._backlog = None
-                self._read_at = time.monotonic()
-            return self._backlog
+            if time.monotonic() - self._read_at >= self.ttl and (self._reading is None or self._reading.done()):
+                self._reading = self._pool.submit(self._refresh)
+            reading = self._reading
+        try:
+            reading.result(timeout=self.wait)  # at once when the last read is fresh
+        except TimeoutError:
+            log.warning("metrics: outbox gauges not read within %s s: left out", self.wait)
+            return None
+        return self._backlog
 
     def collect(self) -> Iterator[Metric]:
         backlog = self.backlog()
