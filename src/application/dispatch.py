@@ -23,6 +23,7 @@ from application.envelope import EventEnvelope
 from application.error_text import describe
 from application.ports.clock import Clock
 from application.ports.publisher import NotAttempted
+from application.ports.tracing import NO_TRACER, Tracer
 from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 if TYPE_CHECKING:
@@ -108,8 +109,9 @@ class ApplyEvents:
     StoreUnavailable is raised: the database is away, the caller's transaction is lost.
     """
 
-    def __init__(self, events: dict[str, type[DomainEvent]], handlers: Iterable[EventHandler], clock: Clock) -> None:
-        self.events, self.handlers, self.clock = events, list(handlers), clock
+    def __init__(self, events: dict[str, type[DomainEvent]], handlers: Iterable[EventHandler], clock: Clock,
+                 tracer: Tracer = NO_TRACER) -> None:
+        self.events, self.handlers, self.clock, self.tracer = events, list(handlers), clock, tracer
 
     def __call__(self, uow: UnitOfWork, envelopes: Sequence[EventEnvelope],
                  isolated: bool = True) -> list[Exception | None]:
@@ -176,4 +178,5 @@ class ApplyEvents:
         for handler in handlers:
             mine = [d for key, (h, d) in wanted.items() if h is handler and key in fresh]
             if mine:
-                handler.apply_batch(uow, mine)
+                with self.tracer.spans("handle", [d.envelope for d in mine], handler=handler.name):
+                    handler.apply_batch(uow, mine)

@@ -47,6 +47,7 @@ from adapters.outbound.sqlalchemy.notify import PostgresWakeup
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
 from adapters.outbound.wakeup import InProcessWakeup
 from bootstrap.settings import Settings
+from bootstrap.tracing import build_tracer
 
 def database_kind(url: str) -> str:
     if url.startswith("memory://"):
@@ -109,7 +110,15 @@ class Container(containers.DeclarativeContainer):
                                   fulfilment_step_seconds=config.fulfilment_step_seconds),
         extra=extra_handlers,
     )
-    apply_events = providers.Singleton(ApplyEvents, events=REGISTRY.events, handlers=handlers, clock=clock)
+    # spans of the delivery (and of SQL and HTTP): OpenTelemetry only with an OTLP endpoint (bootstrap/tracing.py)
+    tracer = providers.Selector(
+        config.database_kind,
+        memory=providers.Singleton(build_tracer),
+        sqlite=providers.Singleton(build_tracer, engine=engine.provider),
+        postgresql=providers.Singleton(build_tracer, engine=engine.provider),
+    )
+    apply_events = providers.Singleton(ApplyEvents, events=REGISTRY.events, handlers=handlers, clock=clock,
+                                       tracer=tracer)
 
     publisher = providers.Selector(
         config.event_mode,
@@ -160,6 +169,7 @@ class Container(containers.DeclarativeContainer):
             batch_size=config.outbox_batch_size,
             lease_seconds=config.outbox_lease_seconds,
             worker=worker_id,
+            tracer=tracer,
         ),
     )
 
