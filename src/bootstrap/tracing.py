@@ -18,13 +18,11 @@ def build_tracer(engine: Callable[[], Any] | None = None, provider: Any = None) 
     its SQL statements traced on `engine`; else the no-op one."""
     if provider is None and not os.environ.get(ENDPOINT):
         return NO_TRACER
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-    from adapters.outbound.tracing import OtelTracer, otlp_provider
+    from adapters.outbound.tracing import OtelTracer, otlp_provider, trace_sql
 
     provider = provider or otlp_provider()
     if engine is not None:
-        SQLAlchemyInstrumentor().instrument(engine=engine(), tracer_provider=provider)
+        trace_sql(provider, engine())
     return OtelTracer(provider)
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-from opentelemetry import context, trace
+from opentelemetry import context, metrics, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanProcessor
-from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -25,14 +26,14 @@ KINDS = {"publish": SpanKind.PRODUCER, "handle": SpanKind.CONSUMER}
 
 
 class NoLoneStatements(Sampler):
-    """Traces start at requests and deliveries: a SQL statement outside any span (a relay polling an
-    empty outbox) is dropped instead of starting a trace of its own every poll."""
+    """Traces start at requests and deliveries: a client call outside any span (the SQL statements of
+    a relay polling an empty outbox) is dropped instead of starting a trace of its own every poll."""
 
     def __init__(self) -> None:
-        self.root = TraceIdRatioBased(1.0)
+        self.root = ALWAYS_ON
 
     def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
-        if attributes and ("db.system" in attributes or "db.system.name" in attributes):
+        if kind is SpanKind.CLIENT:
             return SamplingResult(Decision.DROP)
         return self.root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
@@ -55,6 +56,15 @@ def otlp_provider(exporter: SpanExporter | None = None) -> TracerProvider:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # reads OTEL_EXPORTER_OTLP_*
         exporter = OTLPSpanExporter()
     return tracer_provider(BatchSpanProcessor(exporter))
+
+
+def trace_sql(provider: TracerProvider, engine: Any) -> None:
+    """Spans of the engine's statements. The instrumentation's engine listener, not its instrumentor:
+    that one also patches sqlalchemy.ext.asyncio, which SQLAlchemy 2.1 cannot import without greenlet."""
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    usage = metrics.get_meter("supplytrace").create_up_down_counter("db.client.connections.usage")
+    EngineTracer(provider.get_tracer("opentelemetry.instrumentation.sqlalchemy"), engine, usage)
 
 
 def parent_of(envelope: EventEnvelope) -> context.Context | None:
