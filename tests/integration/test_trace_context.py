@@ -72,7 +72,8 @@ def spans_of(exporter: InMemorySpanExporter, name: str, event_id: str) -> list[R
 
 
 def switchable_spans(exporter: InMemorySpanExporter, event_id: str) -> list[ReadableSpan]:
-    return [s for s in spans_of(exporter, "handle", event_id) if s.attributes["supplytrace.handler"] == "switchable_failure"]
+    return [s for s in spans_of(exporter, "handle", event_id)
+            if s.attributes["supplytrace.handler"] == "switchable_failure"]
 
 
 def assert_child_of(span: ReadableSpan, traceparent: str) -> None:
