@@ -20,7 +20,11 @@ def build_tracer(engine: Callable[[], Any] | None = None, provider: Any = None) 
         return NO_TRACER
     from adapters.outbound.tracing import OtelTracer, otlp_provider, trace_sql
 
-    provider = provider or otlp_provider()
+    if provider is None:
+        from opentelemetry import trace
+
+        provider = otlp_provider()
+        trace.set_tracer_provider(provider)  # for libraries that trace through the global API
     if engine is not None:
         trace_sql(provider, engine())
     return OtelTracer(provider)

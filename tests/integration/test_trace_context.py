@@ -3,6 +3,9 @@ the delivery's spans (OpenTelemetry SDK, in-memory exporter), retries and replay
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -10,12 +13,14 @@ from uuid import UUID
 import pytest
 import sqlalchemy as sa
 from dependency_injector import providers
+from fastapi.testclient import TestClient
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from adapters.inbound.api.app import create_app
 from adapters.outbound.sqlalchemy.tables import outbox_archive, outbox_events
 from adapters.outbound.tracing import tracer_provider
 from application.trace_context import span_id, trace_id
@@ -132,3 +137,30 @@ def test_retries_and_replays_stay_in_the_original_trace(traced) -> None:
     again = switchable_spans(exporter, event_id)
     assert len(again) == 1 and again[0].status.is_ok
     assert_child_of(again[0], TRACEPARENT)
+
+
+def test_with_http_traced_the_events_trace_is_the_requests_server_span(sqlite_url: str) -> None:
+    exporter = InMemorySpanExporter()
+    with running_app("sqlite", sqlite_url) as app:
+        tracer = build_tracer(provider=tracer_provider(SimpleSpanProcessor(exporter)))
+        app.container.tracer.override(providers.Object(tracer))
+        app.client = TestClient(create_app(app.container), raise_server_exceptions=False)  # FastAPI instrumented
+        event_id = raise_nc(app, traceparent=TRACEPARENT)
+        [server] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER and s.name == "POST /ncs"]
+        assert_child_of(server, TRACEPARENT)
+        traceparent, _ = stored(app, event_id)
+        assert traceparent == f"00-{trace_id(TRACEPARENT)}-{format(server.context.span_id, '016x')}-01"
+        app.run_worker()
+        for span in spans_of(exporter, "handle", event_id):
+            assert_child_of(span, traceparent)
+
+
+def test_without_an_otlp_endpoint_no_sdk_is_set_up() -> None:
+    script = ("import sys; from bootstrap.container import build_container; from bootstrap.settings import Settings;"
+              "from adapters.inbound.api.app import create_app; c = build_container(Settings(_env_file=None, "
+              "database_url='memory://')); create_app(c); c.apply_events();"
+              "assert type(c.tracer()).__name__ == 'Tracer', c.tracer();"
+              "assert not [m for m in sys.modules if m.startswith(('opentelemetry.sdk', 'opentelemetry.exporter',"
+              "'opentelemetry.instrumentation'))], 'OpenTelemetry SDK imported'")  # the API: FastAPI imports it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
