@@ -69,6 +69,12 @@ class Timeline:
     dead_letter: DeadLetter | None
 
 
+def _traced(trace: str | None) -> dict[str, str]:
+    """A traceparent in a step's detail: the event's on WRITTEN, the operator request's on REPLAYED
+    (which links the replay to both traces)."""
+    return {"traceparent": trace} if trace else {}
+
+
 class EventTimeline:
     """An event's way, in order: written (its commit), the steps the relays, consumers and operators
     took (delivery_steps), each handler that applied it (processed_events) and its confirmation."""
@@ -86,7 +92,8 @@ class EventTimeline:
             letter = uow.dead_letters.find(DeadLetter.event_key(event_id))
         e = record.envelope
         timeline = [TimelineStep(record.created_at, "WRITTEN", detail={"actor": e.actor,
-                                                                      "correlation_id": e.correlation_id})]
+                                                                      "correlation_id": e.correlation_id,
+                                                                      **_traced(e.traceparent)})]
         timeline += [TimelineStep(s.at, s.kind.value, s.worker, s.lease_token, s.detail) for s in taken]
         timeline += [TimelineStep(at, "HANDLED", detail={"handler": handler}) for handler, at in handled]
         if record.handled_at is not None and record.status is OutboxStatus.PUBLISHED:
@@ -115,11 +122,6 @@ def _audit(uow: UnitOfWork, action: str, envelope: EventEnvelope, actor: str, no
         correlation_id=envelope.correlation_id, occurred_at=now, recorded_at=now,
         details={"event_type": envelope.event_type, "aggregate_type": envelope.aggregate_type,
                  "aggregate_id": envelope.aggregate_id, **details})])
-
-
-def _traced(trace: str | None) -> dict[str, str]:
-    """The operator request's traceparent, on the REPLAYED step: the replay linked to both traces."""
-    return {"traceparent": trace} if trace else {}
 
 
 class ReplayEvents:

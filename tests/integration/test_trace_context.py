@@ -131,9 +131,9 @@ def test_retries_and_replays_stay_in_the_original_trace(traced) -> None:
     ok(app.call("admin", "POST", f"/events/{event_id}/replay", json={"reason": "fixed"},
                 headers={"traceparent": OPERATOR}), 200)
     app.run_worker()
-    [replayed] = [s for s in ok(app.call("auditor", "GET", f"/events/{event_id}"), 200)["steps"]
-                  if s["step"] == "REPLAYED"]
-    assert replayed["detail"]["traceparent"] == OPERATOR  # the operator's request, linked to the replay
+    steps = {s["step"]: s for s in ok(app.call("auditor", "GET", f"/events/{event_id}"), 200)["steps"]}
+    assert steps["WRITTEN"]["detail"]["traceparent"] == TRACEPARENT
+    assert steps["REPLAYED"]["detail"]["traceparent"] == OPERATOR  # the operator's request, linked to the replay
     again = switchable_spans(exporter, event_id)
     assert len(again) == 1 and again[0].status.is_ok
     assert_child_of(again[0], TRACEPARENT)
