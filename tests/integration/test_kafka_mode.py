@@ -14,10 +14,15 @@ import pytest
 import sqlalchemy as sa
 from cloudevents.core.bindings import kafka as kafka_binding
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from dependency_injector import providers
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from adapters.inbound.runtime import kafka_consumer
 from adapters.outbound.kafka.messages import dead_letter_topic, ensure_topics, topic_for
 from adapters.outbound.sqlalchemy.tables import outbox_events
+from adapters.outbound.tracing import tracer_provider
+from bootstrap.tracing import build_tracer
 from tests.support.broker import TestBroker
 from tests.support.harness import RunningApp, running_app
 
@@ -161,7 +166,11 @@ def test_a_requests_trace_context_survives_to_the_kafka_record_as_cloudevents_re
         row = conn.execute(sa.select(outbox_events).where(outbox_events.c.aggregate_type == "nc",
                                                           outbox_events.c.aggregate_id == str(nc["id"]))).one()
     assert (row.traceparent, row.tracestate) == (traceparent, tracestate)
-    app.container.relay().drain()
+    exporter = InMemorySpanExporter()
+    tracer = build_tracer(provider=tracer_provider(SimpleSpanProcessor(exporter)))
+    app.container.tracer.override(providers.Object(tracer))  # the relay's
+    app.container.apply_events().tracer = tracer  # the consumer's, built with the app
+    app.consume(app.container.relay().drain().published)
 
     [record] = read_topic(bootstrap(app), topic_for(prefix(app), "nc"), expected=1)
     message = kafka_binding.KafkaMessage(headers_of(record), record.key(), record.value())
@@ -174,6 +183,12 @@ def test_a_requests_trace_context_survives_to_the_kafka_record_as_cloudevents_re
     }
     data = event.get_data()
     assert (data["event_id"], data["traceparent"], data["tracestate"]) == (str(row.event_id), traceparent, tracestate)
+    spans = [s for s in exporter.get_finished_spans() if s.attributes.get("supplytrace.event_id") == str(row.event_id)]
+    assert {s.name for s in spans} == {"publish", "handle"}
+    for span in spans:  # publish restored from the outbox row, handle from the record: the request's children
+        assert span.parent is not None and span.parent.is_remote
+        assert (format(span.context.trace_id, "032x"), format(span.parent.span_id, "016x")) == (
+            "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
 
 
 # --- 2. per-aggregate ordering ----------------------------------------------------------------
