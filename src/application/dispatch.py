@@ -12,6 +12,7 @@ alone fails, the later events of its aggregate wait (`AggregateGate`), and the r
 from __future__ import annotations
 
 import logging
+import time
 from abc import ABC
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from domain.events import DomainEvent
 
 from application.envelope import EventEnvelope
 from application.error_text import describe
+from application.log_context import bound, event_fields
 from application.ports.clock import Clock
 from application.ports.publisher import NotAttempted
 from application.ports.tracing import NO_TRACER, Tracer
@@ -67,7 +69,8 @@ class EventHandler(ABC):
     def apply_batch(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:
             uow.acting_as(delivery.envelope.origin())  # events a handler records carry the origin of this one
-            self.apply(uow, delivery)
+            with bound(**event_fields(delivery.envelope)):
+                self.apply(uow, delivery)
             uow.stage_events()
 
     def apply(self, uow: UnitOfWork, delivery: Delivery) -> None:
@@ -129,7 +132,7 @@ class ApplyEvents:
                 outcomes[index] = error
                 gate.close(envelope)
         if not isolated:
-            self._apply(uow, [delivery for _, delivery in ready], self.handlers)
+            _log_applied(self._apply(uow, [delivery for _, delivery in ready], self.handlers))
             return outcomes
         for index, delivery in ready:
             if gate.blocked(delivery.envelope):
@@ -158,25 +161,52 @@ class ApplyEvents:
         for handler in self.handlers:
             if not handler.handles(delivery.envelope.event_type):
                 continue
+            started = time.perf_counter()
             try:
-                with uow.savepoint():
-                    self._apply(uow, [delivery], [handler])
+                with uow.savepoint(), bound(**event_fields(delivery.envelope)):
+                    applied = self._apply(uow, [delivery], [handler])
             except StoreUnavailable:
                 raise
             except Exception as error:  # noqa: BLE001 - collected into the outcome
-                log.warning("handler %s failed on %s: %s", handler.name, delivery.envelope.event_id, describe(error))
+                with bound(**event_fields(delivery.envelope), handler=handler.name, duration_ms=_ms(started),
+                           error=describe(error)):
+                    log.warning("handler.failed", exc_info=error)
                 failures[handler.name] = error
+            else:
+                _log_applied(applied)
         return failures
 
-    def _apply(self, uow: UnitOfWork, deliveries: Sequence[Delivery], handlers: Sequence[EventHandler]) -> None:
+    def _apply(self, uow: UnitOfWork, deliveries: Sequence[Delivery], handlers: Sequence[EventHandler]
+               ) -> list[tuple[str, list[Delivery], float]]:
+        """Returns what each handler applied and its time in ms, logged once the batch held together."""
         wanted: dict[tuple[str, object], tuple[EventHandler, Delivery]] = {}
         for handler in handlers:
             for delivery in deliveries:  # an event delivered twice in one batch (a re-drive) counts once
                 if handler.handles(delivery.envelope.event_type):
                     wanted.setdefault((handler.name, delivery.envelope.event_id), (handler, delivery))
         fresh = uow.processed.record_new(list(wanted), self.clock.now())
+        applied = []
         for handler in handlers:
             mine = [d for key, (h, d) in wanted.items() if h is handler and key in fresh]
             if mine:
-                with self.tracer.spans("handle", [d.envelope for d in mine], handler=handler.name):
+                started = time.perf_counter()
+                with bound(handler=handler.name), self.tracer.spans("handle", [d.envelope for d in mine],
+                                                                    handler=handler.name):
                     handler.apply_batch(uow, mine)
+                applied.append((handler.name, mine, _ms(started)))
+        return applied
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _log_applied(applied: Sequence[tuple[str, list[Delivery], float]]) -> None:
+    """One line per handler and event; `duration_ms` is the handler's time on its whole batch."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    for handler, deliveries, duration_ms in applied:
+        for delivery in deliveries:
+            with bound(**event_fields(delivery.envelope), handler=handler, duration_ms=duration_ms,
+                       batch_size=len(deliveries)):
+                log.info("handler.applied")

@@ -17,6 +17,8 @@ import sys
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
+from application import log_context
+
 _listener: logging.handlers.QueueListener | None = None
 
 
@@ -36,7 +38,7 @@ class _PassThroughQueueHandler(logging.handlers.QueueHandler):
     """Queues the record itself: the structlog formatter runs on the listener's thread."""
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        record.bound_context = structlog.contextvars.get_contextvars()  # the logging thread's ids
+        record.bound_context = {**structlog.contextvars.get_contextvars(), **log_context.current()}
         return record
 
 
@@ -47,6 +49,23 @@ def _merge_bound_context(_logger: object, _name: str, event_dict: structlog.typi
     return event_dict
 
 
+def _exception_here(_logger: object, _name: str, event_dict: structlog.typing.EventDict
+                    ) -> structlog.typing.EventDict:
+    """`log.exception()` / `exc_info=True` mean the exception this thread handles, not the listener's."""
+    if event_dict.get("exc_info") is True:
+        event_dict["exc_info"] = sys.exc_info()[1]
+    return event_dict
+
+
+def _librdkafka_fields(_logger: object, _name: str, event_dict: structlog.typing.EventDict
+                       ) -> structlog.typing.EventDict:
+    """librdkafka's lines (every Kafka client's `logger`) as fields: facility, client, and the text."""
+    args = event_dict.pop("positional_args", ())
+    if event_dict["_record"].name == "librdkafka" and len(args) == 3:
+        event_dict["facility"], event_dict["client"], event_dict["event"] = args
+    return event_dict
+
+
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     global _listener
     if json:
@@ -54,23 +73,18 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         final = [exceptions, structlog.processors.JSONRenderer()]
     else:
         final = [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
-    shared = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
+    shared = [structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[_exception_here, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
     output = _Stderr()
     output.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
-        foreign_pre_chain=[_merge_bound_context, *shared[1:], structlog.stdlib.add_logger_name],
+        processors=[_merge_bound_context, structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+        foreign_pre_chain=[_librdkafka_fields, *shared, structlog.stdlib.add_logger_name], pass_foreign_args=True,
     ))
-    if _listener is not None:
-        _listener.stop()
+    _flush()
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     _listener = logging.handlers.QueueListener(records, output, respect_handler_level=False)
     _listener.start()
@@ -81,5 +95,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
 
 @atexit.register
 def _flush() -> None:
+    global _listener
     if _listener is not None:
-        _listener.stop()
+        _listener.stop()  # writes what is queued
+        _listener = None

@@ -155,9 +155,11 @@ def test_events_replay_replays_failed_events_with_a_reason_and_shows_their_timel
     container.engine().dispose()
     event_id = str(record.envelope.event_id)
 
-    def printed(result: Any) -> Any:  # the JSON after the log lines (the logs go to stdout too)
+    monkeypatch.setenv("SUPPLYTRACE_LOG_JSON", "true")
+
+    def printed(result: Any) -> Any:  # stdout is the JSON alone: the log lines (alembic's too) go to stderr
         assert result.exit_code == 0, result.output
-        return json.loads(result.output[result.output.index("{\n"):])
+        return json.loads(result.stdout)
 
     dry = printed(runner.invoke(app, ["events", "replay", "--failed-since", "2000-01-01", "--dry-run", "--reason", "x"]))
     assert (dry["count"], dry["dry_run"]) == (1, True)
@@ -171,3 +173,4 @@ def test_events_replay_replays_failed_events_with_a_reason_and_shows_their_timel
     replayed = [s for s in shown["steps"] if s["step"] == "REPLAYED"]
     assert shown["status"] == "PENDING" and replayed[0]["detail"]["reason"] == "handler fixed"
     assert replayed[0]["detail"]["actor"].startswith("cli")
+    assert printed(runner.invoke(app, ["audit", "verify"]))["ok"] is True

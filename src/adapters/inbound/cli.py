@@ -52,7 +52,8 @@ def serve(
     container = build_container(_settings())
     prepare_database(container, auto_migrate=False)
     api = create_app(container, background_workers(container) if worker else [])
-    uvicorn.run(api, host=host, port=port, log_config=None, server_header=False)
+    uvicorn.run(api, host=host, port=port, log_config=None, access_log=False,  # Correlation logs them
+                server_header=False)
 
 
 @app.command("worker")
@@ -379,6 +380,7 @@ def demo(
     """The QHSE workflow end to end over HTTP, step by step, with the KPIs."""
     from adapters.inbound.demo import run_demo
 
+    configure_logging("WARNING")  # stdout is the demo's story; the embedded server's warnings go to stderr
     raise typer.Exit(run_demo(url, password, typer.echo))
 
 

@@ -16,7 +16,7 @@ from application.error_text import describe
 from application.ports.outbox import OutboxStatus
 
 from adapters.outbound.kafka.messages import dead_letter_topic, decode, ensure_topics
-from adapters.outbound.kafka.producer import HealingProducer
+from adapters.outbound.kafka.producer import HealingProducer, client_config
 
 log = structlog.get_logger("supplytrace.consumer")
 
@@ -27,7 +27,7 @@ class KafkaEventConsumer:
                  fetch_wait_ms: int = 100, record_dead_letters: RecordDeadLetters | None = None) -> None:
         self.deliver, self.topics, self.batch_size, self.poll_timeout = deliver, topics, batch_size, poll_timeout
         self.record_dead_letters = record_dead_letters
-        self.config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
+        self.config: dict[str, Any] = client_config(bootstrap_servers)
         self.group_config = {
             **self.config,
             "group.id": group_id,
@@ -116,7 +116,7 @@ class KafkaEventConsumer:
             try:
                 self.run_once()
             except Exception as error:  # noqa: BLE001 - reported; the batch is redelivered (offsets not committed)
-                log.error("consumer.batch_failed", error=f"{type(error).__name__}: {error}")
+                log.error("consumer.batch_failed", error=f"{type(error).__name__}: {error}", exc_info=error)
                 self._rewind()
                 self.stopping.wait(1.0)
         self.close()

@@ -41,13 +41,16 @@ class RelayLoop:
         while not self.stopping.is_set():
             mark = self.wakeup.mark() if self.wakeup else 0
             try:
+                started = time.perf_counter()
                 report = self.relay.run_once()
+                duration_ms = round((time.perf_counter() - started) * 1000, 3)
                 steps = self.scheduler.run_once() if self.scheduler else None
                 if self.reconcile and time.monotonic() >= self._next_reconcile:
                     self.reconcile()
                     self._next_reconcile = time.monotonic() + self.reconcile_every
             except Exception as error:  # noqa: BLE001 - reported and retried
-                log.error("worker.batch_failed", worker=self.name, error=f"{type(error).__name__}: {error}")
+                log.error("worker.batch_failed", worker=self.name, error=f"{type(error).__name__}: {error}",
+                          exc_info=error)
                 self.stopping.wait(pause)
                 pause = min(pause * 2, self.max_pause)
                 continue
@@ -61,8 +64,9 @@ class RelayLoop:
                 log.info("worker.fulfilment", worker=self.name, due=steps.due, advanced=steps.advanced,
                          skipped=steps.skipped, failed=steps.failed)
             if report.claimed:
-                log.debug("worker.batch", worker=self.name, claimed=report.claimed, published=report.published,
-                          retried=report.retried, failed=report.failed, deferred=report.deferred)
+                log.info("worker.batch", worker=self.name, claimed=report.claimed, published=report.published,
+                         retried=report.retried, failed=report.failed, deferred=report.deferred,
+                         unavailable=report.unavailable, duration_ms=duration_ms)
                 if report.claimed == report.deferred:  # everything due waits behind an earlier event
                     self.stopping.wait(self.interval)
             elif self.wakeup is not None:

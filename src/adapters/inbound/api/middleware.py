@@ -2,19 +2,23 @@
 
 Pure ASGI (no BaseHTTPMiddleware), outermost first: `Guard` turns anything unhandled into a JSON
 500 (and an oversized body into a 413) and logs it as a structured event, off the event loop (see
-bootstrap/logging.py); `Correlation` binds the correlation id; `SecureHeaders` adds the headers.
+bootstrap/logging.py); `Correlation` binds a fresh request id and the correlation id to every line
+the request logs, and writes its access line; `SecureHeaders` adds the headers.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from uuid import uuid4
 
 import structlog
 from starlette.exceptions import HTTPException
+
+from application.log_context import bound
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -73,14 +77,16 @@ class Guard:
             state = scope.get("state") or {}
             error_id = state.get("correlation_id") or str(uuid4())
             log.error("request.failed", method=scope.get("method"), path=scope.get("path"), error_id=error_id,
-                      error_type=type(error).__name__, exc_info=error)
+                      error_type=type(error).__name__, exc_info=error, correlation_id=state.get("correlation_id"),
+                      request_id=state.get("request_id"))
             if not started:
                 await _send_json(send, 500, {"detail": "internal server error", "error_id": error_id},
                                  [(CORRELATION_HEADER.lower().encode(), error_id.encode())])
 
 
 class Correlation:
-    """Takes the caller's X-Correlation-ID (printable ASCII, 100 characters at most) or makes one."""
+    """Takes the caller's X-Correlation-ID (printable ASCII, 100 characters at most) or makes one; logs
+    one `http.request` line per request: method, route template, path, status, duration, client."""
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -91,17 +97,29 @@ class Correlation:
             return
         given = dict(scope.get("headers") or []).get(CORRELATION_HEADER.lower().encode(), b"").decode("latin-1")
         correlation_id = given if _CORRELATION.match(given) else str(uuid4())
-        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        ids = {"request_id": str(uuid4()), "correlation_id": correlation_id}
+        scope.setdefault("state", {}).update(ids)
+        started, status = time.perf_counter(), 500  # an error that escapes is answered 500 by Guard
 
         async def stamped(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"],
                                       (CORRELATION_HEADER.lower().encode(), correlation_id.encode())]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
-            await self.app(scope, receive, stamped)
+        with bound(**ids):
+            try:
+                await self.app(scope, receive, stamped)
+            finally:
+                route = scope.get("route")
+                client = scope.get("client")
+                log.info("http.request", method=scope.get("method"), route=getattr(route, "path", None),
+                         path=scope.get("path"), status=status,
+                         duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                         client=client[0] if client else None)
 
 
 API_HEADERS = [

@@ -8,6 +8,7 @@ session starts; the events it held count no attempt (they were not at fault).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,14 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from application.ports.publisher import TransportUnavailable
 
 log = structlog.get_logger("supplytrace.kafka")
+# librdkafka writes its own lines (`%3|…|FAIL|…`) to stderr unless given a logger: then they are
+# records of this one, handed over when the client is polled (produce, flush, consumer poll)
+LIBRDKAFKA = logging.getLogger("librdkafka")
+
+
+def client_config(bootstrap_servers: str) -> dict[str, Any]:
+    """What every client (producer, consumer, admin) is configured with."""
+    return {"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA}
 
 # the broker is unreachable, slow or out of step with the producer: not the event's fault
 TRANSPORT_ERRORS = {

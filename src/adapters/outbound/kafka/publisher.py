@@ -13,13 +13,13 @@ from application.dispatch import HELD_BACK, AggregateGate
 from application.ports.publisher import EventPublisher, NotAttempted, Published, TransportUnavailable
 
 from adapters.outbound.kafka.messages import encode, ensure_topics, topic_for
-from adapters.outbound.kafka.producer import HealingProducer, classify
+from adapters.outbound.kafka.producer import HealingProducer, classify, client_config
 
 
 class KafkaPublisher(EventPublisher):
     def __init__(self, bootstrap_servers: str, topic_prefix: str, delivery_timeout_ms: int = 30000,
                  linger_ms: float = 1.0) -> None:
-        self.config = {"bootstrap.servers": bootstrap_servers}
+        self.config = client_config(bootstrap_servers)
         self.prefix = topic_prefix
         self.delivery_timeout = delivery_timeout_ms / 1000
         self.producer = HealingProducer({

@@ -29,6 +29,8 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     # younger than the 1-day floor (handled_at, processed_at by the database's clock), so recent history stays
     "outbox_archive": APPEND_ONLY + ("DELETE",),
     "processed_events": APPEND_ONLY + ("DELETE",),
+    "delivery_steps": APPEND_ONLY + ("DELETE",),  # the delivery timeline: steps are added, never rewritten;
+    # DELETE for the retention purge (with their archived event)
 }
 
 # what happened, to what, when and by whom: written once by the business transaction; the relay may
