@@ -28,6 +28,7 @@ from application.log_context import bound, event_fields
 from application.ports.clock import Clock
 from application.ports.metrics import NO_METRICS, DeliveryMetrics, Outcome
 from application.ports.publisher import NotAttempted
+from application.ports.tracing import NO_TRACER, Tracer
 from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 if TYPE_CHECKING:
@@ -115,9 +116,9 @@ class ApplyEvents:
     """
 
     def __init__(self, events: dict[str, type[DomainEvent]], handlers: Iterable[EventHandler], clock: Clock,
-                 metrics: DeliveryMetrics = NO_METRICS) -> None:
-        self.events, self.handlers, self.clock, self.metrics = events, list(handlers), clock, metrics
-        self._subscribers: dict[str, list[str]] = {}
+                 tracer: Tracer = NO_TRACER, metrics: DeliveryMetrics = NO_METRICS) -> None:
+        self.events, self.handlers, self.clock, self.tracer = events, list(handlers), clock, tracer
+        self.metrics, self._subscribers = metrics, {}
 
     def __call__(self, uow: UnitOfWork, envelopes: Sequence[EventEnvelope],
                  isolated: bool = True) -> list[Exception | None]:
@@ -193,7 +194,8 @@ class ApplyEvents:
             mine = [d for key, (h, d) in wanted.items() if h is handler and key in fresh]
             if mine:
                 started = time.perf_counter()
-                with bound(handler=handler.name):
+                with bound(handler=handler.name), self.tracer.spans("handle", [d.envelope for d in mine],
+                                                                    handler=handler.name):
                     handler.apply_batch(uow, mine)
                 seconds = time.perf_counter() - started
                 self.metrics.handler_duration(handler.name, seconds)

@@ -9,6 +9,8 @@ from uuid import UUID, uuid4
 
 from domain.events import DomainEvent
 
+from application.trace_context import valid_traceparent, valid_tracestate
+
 SYSTEM_ACTOR = "system"
 
 
@@ -18,6 +20,8 @@ class Origin:
 
     actor: str = SYSTEM_ACTOR
     correlation_id: str = field(default_factory=lambda: str(uuid4()))
+    traceparent: str | None = None  # W3C trace context of the request (application/trace_context.py)
+    tracestate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class EventEnvelope:
     actor: str
     correlation_id: str
     payload: dict[str, Any]
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @classmethod
     def wrap(cls, event: DomainEvent, origin: Origin) -> EventEnvelope:
@@ -42,11 +48,13 @@ class EventEnvelope:
             actor=origin.actor,
             correlation_id=origin.correlation_id,
             payload=event.payload(),
+            traceparent=origin.traceparent,
+            tracestate=origin.tracestate,
         )
 
     def origin(self) -> Origin:
-        """The origin of events caused by this one: same correlation, acted by the system."""
-        return Origin(actor=SYSTEM_ACTOR, correlation_id=self.correlation_id)
+        """The origin of events caused by this one: same correlation and trace, acted by the system."""
+        return Origin(SYSTEM_ACTOR, self.correlation_id, self.traceparent, self.tracestate)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +66,7 @@ class EventEnvelope:
             "actor": self.actor,
             "correlation_id": self.correlation_id,
             "payload": self.payload,
+            **{k: v for k, v in (("traceparent", self.traceparent), ("tracestate", self.tracestate)) if v},
         }
 
     @classmethod
@@ -80,4 +89,6 @@ class EventEnvelope:
             actor=str(data["actor"]),
             correlation_id=str(data["correlation_id"]),
             payload=payload,
+            traceparent=valid_traceparent(data.get("traceparent")),
+            tracestate=valid_tracestate(data.get("tracestate")),
         )

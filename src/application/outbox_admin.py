@@ -69,6 +69,12 @@ class Timeline:
     dead_letter: DeadLetter | None
 
 
+def _traced(trace: str | None) -> dict[str, str]:
+    """A traceparent in a step's detail: the event's on WRITTEN, the operator request's on REPLAYED
+    (which links the replay to both traces)."""
+    return {"traceparent": trace} if trace else {}
+
+
 class EventTimeline:
     """An event's way, in order: written (its commit), the steps the relays, consumers and operators
     took (delivery_steps), each handler that applied it (processed_events) and its confirmation."""
@@ -86,7 +92,8 @@ class EventTimeline:
             letter = uow.dead_letters.find(DeadLetter.event_key(event_id))
         e = record.envelope
         timeline = [TimelineStep(record.created_at, "WRITTEN", detail={"actor": e.actor,
-                                                                      "correlation_id": e.correlation_id})]
+                                                                      "correlation_id": e.correlation_id,
+                                                                      **_traced(e.traceparent)})]
         timeline += [TimelineStep(s.at, s.kind.value, s.worker, s.lease_token, s.detail) for s in taken]
         timeline += [TimelineStep(at, "HANDLED", detail={"handler": handler}) for handler, at in handled]
         if record.handled_at is not None and record.status is OutboxStatus.PUBLISHED:
@@ -124,16 +131,19 @@ class ReplayEvents:
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
 
-    def __call__(self, event_id: UUID, actor: str, reason: str) -> Replayed:
+    def __call__(self, event_id: UUID, actor: str, reason: str, trace: str | None = None) -> Replayed:
+        """`trace`: the traceparent of the operator's request, kept on the REPLAYED step (the event
+        itself stays in the trace of the request that wrote it)."""
         reason = _required_reason(reason)
         with self.uow() as uow:
-            replayed = self._replay(uow, event_id, actor, reason, self.clock.now())
+            replayed = self._replay(uow, event_id, actor, reason, self.clock.now(), trace)
             uow.commit()
         log.info("event %s replayed by %s (%s); %d parked events released", event_id, actor, reason,
                  len(replayed.released))
         return replayed
 
-    def bulk(self, criteria: OutboxFilter, limit: int, dry_run: bool, actor: str, reason: str) -> list[Replayed]:
+    def bulk(self, criteria: OutboxFilter, limit: int, dry_run: bool, actor: str, reason: str,
+             trace: str | None = None) -> list[Replayed]:
         """The FAILED events matching (oldest first, at most `limit`): replayed, or with `dry_run`
         only listed. One transaction: all of them, or none."""
         reason = _required_reason(reason)
@@ -146,7 +156,7 @@ class ReplayEvents:
             if dry_run:
                 return [Replayed(r.envelope.event_id, r.status.value, r.status.value) for r in failed]
             now = self.clock.now()
-            done = [self._replay(uow, r.envelope.event_id, actor, reason, now) for r in failed]
+            done = [self._replay(uow, r.envelope.event_id, actor, reason, now, trace) for r in failed]
             uow.commit()
         log.info("%d FAILED events replayed by %s (%s)", len(done), actor, reason)
         return done
@@ -169,7 +179,8 @@ class ReplayEvents:
         log.info("event %s skipped by %s (%s)", event_id, actor, reason)
         return Replayed(event_id, OutboxStatus.FAILED.value, OutboxStatus.SKIPPED.value, released)
 
-    def dead_letter(self, letter_id: int, actor: str, reason: str, corrected: EventEnvelope | None = None) -> Replayed:
+    def dead_letter(self, letter_id: int, actor: str, reason: str, corrected: EventEnvelope | None = None,
+                    trace: str | None = None) -> Replayed:
         """A dead letter back into delivery. An outbox event's is its FAILED event's replay; a broker
         record nobody could decode re-enters the outbox with its original event id, decoded from its
         stored bytes (once the code that reads them is fixed) or as the operator `corrected` it."""
@@ -182,7 +193,7 @@ class ReplayEvents:
             if letter.status is not DeadLetterStatus.OPEN:
                 raise Conflict(f"dead letter {letter_id} is {letter.status.value}")
             if letter.event_id is not None and uow.outbox.get(letter.event_id) is not None and corrected is None:
-                replayed = self._replay(uow, letter.event_id, actor, reason, now)
+                replayed = self._replay(uow, letter.event_id, actor, reason, now, trace)
             else:
                 envelope = corrected or _decoded(letter)
                 if letter.event_id is not None and envelope.event_id != letter.event_id:
@@ -193,7 +204,7 @@ class ReplayEvents:
                 if not uow.dead_letters.resolve(letter_id, DeadLetterStatus.REPLAYED, now, actor):
                     raise Conflict(f"dead letter {letter_id} was replayed by someone else meanwhile")
                 steps(uow, StepKind.REPLAYED, [envelope.event_id], now, actor=actor, reason=reason,
-                      dead_letter=letter_id, before="DEAD_LETTER", after="PENDING")
+                      dead_letter=letter_id, before="DEAD_LETTER", after="PENDING", **_traced(trace))
                 _audit(uow, EVENT_REPLAYED, envelope, actor, now, reason=reason, before="DEAD_LETTER",
                        after="PENDING", dead_letter=letter_id)
                 replayed = Replayed(envelope.event_id, "DEAD_LETTER", OutboxStatus.PENDING.value)
@@ -211,14 +222,15 @@ class ReplayEvents:
             raise Conflict(f"event {event_id} is {record.status.value}; only FAILED events are replayed")
         return record
 
-    def _replay(self, uow: UnitOfWork, event_id: UUID, actor: str, reason: str, now: datetime) -> Replayed:
+    def _replay(self, uow: UnitOfWork, event_id: UUID, actor: str, reason: str, now: datetime,
+                trace: str | None) -> Replayed:
         record = self._failed(uow, event_id)
         released = uow.outbox.replay(event_id, now)
         if released is None:
             raise Conflict(f"event {event_id} is no longer FAILED (another operator replayed it)")
         self._resolve(uow, event_id, DeadLetterStatus.REPLAYED, now, actor)
         steps(uow, StepKind.REPLAYED, [event_id], now, actor=actor, reason=reason, before="FAILED", after="PENDING",
-              attempts_before=record.attempts)
+              attempts_before=record.attempts, **_traced(trace))
         steps(uow, StepKind.UNPARKED, released, now, by=str(event_id))
         _audit(uow, EVENT_REPLAYED, record.envelope, actor, now, reason=reason, before="FAILED", after="PENDING",
                attempts_before=record.attempts, released=len(released))

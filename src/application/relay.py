@@ -18,6 +18,7 @@ from application.ports.delivery_log import StepKind
 from application.ports.metrics import NO_METRICS, DeliveryMetrics
 from application.ports.outbox import Claim, OutboxRecord, OutboxStatus
 from application.ports.publisher import EventPublisher, NotAttempted, Published, TransportUnavailable
+from application.ports.tracing import NO_TRACER, Tracer
 from application.ports.unit_of_work import StoreUnavailable, UnitOfWork, UowFactory
 
 __all__ = ["LocalDelivery", "OutboxRelay", "Relay", "RelayReport", "RetryPolicy"]
@@ -148,8 +149,10 @@ class LocalDelivery(Relay):
                 if claim.parked:
                     uow.commit()
                 return RelayReport()
+            envelopes = [record.envelope for record in batch]
             try:
-                outcomes = self.apply(uow, [record.envelope for record in batch], isolated=isolated)
+                with self.apply.tracer.spans("relay", envelopes, worker=self.worker):
+                    outcomes = self.apply(uow, envelopes, isolated=isolated)
             except StoreUnavailable as error:  # rolled back: the batch stays as it was, no attempt counted
                 log.warning("database unavailable while handling %d events: %s", len(batch), error)
                 return RelayReport(claimed=len(batch), unavailable=len(batch))
@@ -175,8 +178,9 @@ class OutboxRelay(Relay):
         lease_seconds: float = 60.0,
         worker: str = "relay",
         metrics: DeliveryMetrics = NO_METRICS,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
-        self.uow, self.publisher, self.clock, self.policy = uow, publisher, clock, policy
+        self.uow, self.publisher, self.clock, self.policy, self.tracer = uow, publisher, clock, policy, tracer
         self.batch_size, self.lease, self.worker = batch_size, timedelta(seconds=lease_seconds), worker
         self.metrics = metrics
 
@@ -201,7 +205,9 @@ class OutboxRelay(Relay):
 
     def _publish(self, batch: list[OutboxRecord]) -> list[Outcome]:
         try:
-            return self.publisher.publish([record.envelope for record in batch])
+            envelopes = [record.envelope for record in batch]
+            with self.tracer.spans("publish", envelopes):
+                return self.publisher.publish(envelopes)
         except Exception as error:  # noqa: BLE001 - the whole batch failed: every event records it
             return [error] * len(batch)
 

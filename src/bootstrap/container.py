@@ -39,8 +39,8 @@ from adapters.outbound.inprocess import InProcessPublisher
 from adapters.outbound.kafka.messages import topic_for
 from adapters.outbound.kafka.publisher import KafkaPublisher
 from adapters.outbound.memory.database import MemoryDatabase
-from adapters.outbound.metrics import delivery_metrics, scrape_registry
 from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
+from adapters.outbound.metrics import delivery_metrics, scrape_registry
 from adapters.outbound.ratelimit import LimitsRateLimiter
 from adapters.outbound.security import Argon2Hasher, JwtTokenService, StaticUserDirectory, demo_accounts
 from adapters.outbound.sqlalchemy.engine import create_engine
@@ -48,6 +48,7 @@ from adapters.outbound.sqlalchemy.notify import PostgresWakeup
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
 from adapters.outbound.wakeup import InProcessWakeup
 from bootstrap.settings import Settings
+from bootstrap.tracing import build_tracer
 
 def database_kind(url: str) -> str:
     if url.startswith("memory://"):
@@ -115,8 +116,15 @@ class Container(containers.DeclarativeContainer):
     metrics_registry = providers.Singleton(
         scrape_registry, backlog=providers.Singleton(OutboxBacklogQuery, uow=uow.provider, clock=clock)
     )
+    # spans of the delivery (and of SQL and HTTP): OpenTelemetry only with an OTLP endpoint (bootstrap/tracing.py)
+    tracer = providers.Selector(
+        config.database_kind,
+        memory=providers.Singleton(build_tracer),
+        sqlite=providers.Singleton(build_tracer, engine=engine.provider),
+        postgresql=providers.Singleton(build_tracer, engine=engine.provider),
+    )
     apply_events = providers.Singleton(ApplyEvents, events=REGISTRY.events, handlers=handlers, clock=clock,
-                                       metrics=metrics)
+                                       tracer=tracer, metrics=metrics)
 
     publisher = providers.Selector(
         config.event_mode,
@@ -167,6 +175,7 @@ class Container(containers.DeclarativeContainer):
             batch_size=config.outbox_batch_size,
             lease_seconds=config.outbox_lease_seconds,
             worker=worker_id,
+            tracer=tracer,
             metrics=metrics,
         ),
     )

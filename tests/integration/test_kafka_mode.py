@@ -11,10 +11,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from cloudevents.core.bindings import kafka as kafka_binding
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from dependency_injector import providers
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from adapters.inbound.runtime import kafka_consumer
 from adapters.outbound.kafka.messages import dead_letter_topic, ensure_topics, topic_for
+from adapters.outbound.sqlalchemy.tables import outbox_events
+from adapters.outbound.tracing import tracer_provider
+from bootstrap.tracing import build_tracer
 from tests.support.broker import TestBroker
 from tests.support.harness import RunningApp, running_app
 
@@ -131,7 +139,7 @@ def test_record_carries_key_cloudevents_headers_and_json_envelope(kafka_app: Run
     assert headers["ce_type"] == b"SUPPLIER_CREATED"
     assert headers["ce_source"] == b"/supplytrace"
     assert headers["ce_subject"] == str(supplier_id).encode()
-    assert headers["correlation_id"] == correlation.encode()
+    assert headers["ce_correlationid"] == headers["correlation_id"] == correlation.encode()  # old name: one release
     ce_time = datetime.fromisoformat(headers["ce_time"].decode())
     assert ce_time.tzinfo is not None
 
@@ -144,6 +152,43 @@ def test_record_carries_key_cloudevents_headers_and_json_envelope(kafka_app: Run
     assert value["actor"] == "procurement"
     assert datetime.fromisoformat(value["occurred_at"]) == ce_time
     assert value["payload"]["certification_expiry"] == "2026-12-31"
+
+
+def test_a_requests_trace_context_survives_to_the_kafka_record_as_cloudevents_read_it(kafka_app: RunningApp) -> None:
+    app = kafka_app
+    supplier_id = create_supplier(app, "Traced")
+    traceparent, tracestate = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "congo=t61rcWkgMzE"
+    nc = ok(app.call("quality", "POST", "/ncs",
+                     json={"supplier_id": supplier_id, "severity": "low", "description": "x"},
+                     headers={"traceparent": traceparent, "tracestate": tracestate, "X-Correlation-ID": "corr-nc"}),
+            201)
+    with app.container.engine().connect() as conn:
+        row = conn.execute(sa.select(outbox_events).where(outbox_events.c.aggregate_type == "nc",
+                                                          outbox_events.c.aggregate_id == str(nc["id"]))).one()
+    assert (row.traceparent, row.tracestate) == (traceparent, tracestate)
+    exporter = InMemorySpanExporter()
+    tracer = build_tracer(provider=tracer_provider(SimpleSpanProcessor(exporter)))
+    app.container.tracer.override(providers.Object(tracer))  # the relay's
+    app.container.apply_events().tracer = tracer  # the consumer's, built with the app
+    app.consume(app.container.relay().drain().published)
+
+    [record] = read_topic(bootstrap(app), topic_for(prefix(app), "nc"), expected=1)
+    message = kafka_binding.KafkaMessage(headers_of(record), record.key(), record.value())
+    event = kafka_binding.from_binary_event(message)  # the official CloudEvents SDK
+    assert event.get_attributes() == {  # every attribute, extensions included
+        "specversion": "1.0", "id": str(row.event_id), "type": row.event_type, "source": "/supplytrace",
+        "subject": str(nc["id"]), "time": row.occurred_at, "datacontenttype": "application/json",
+        "correlationid": "corr-nc", "traceparent": traceparent, "tracestate": tracestate,
+        "partitionkey": str(nc["id"]),
+    }
+    data = event.get_data()
+    assert (data["event_id"], data["traceparent"], data["tracestate"]) == (str(row.event_id), traceparent, tracestate)
+    spans = [s for s in exporter.get_finished_spans() if s.attributes.get("supplytrace.event_id") == str(row.event_id)]
+    assert {s.name for s in spans} == {"publish", "handle"}
+    for span in spans:  # publish restored from the outbox row, handle from the record: the request's children
+        assert span.parent is not None and span.parent.is_remote
+        assert (format(span.context.trace_id, "032x"), format(span.parent.span_id, "016x")) == (
+            "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
 
 
 # --- 2. per-aggregate ordering ----------------------------------------------------------------

@@ -13,6 +13,7 @@ from adapters.inbound.api.errors import install_error_handlers
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
 from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
 from bootstrap.container import Container
+from bootstrap.tracing import trace_http
 
 DOCS, REDOC, OPENAPI = "/docs", "/redoc", "/openapi.json"
 
@@ -53,6 +54,7 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
     app.add_middleware(SecureHeaders, docs_paths=frozenset({DOCS, REDOC, "/docs/oauth2-redirect"}))
     app.add_middleware(Correlation)
     app.add_middleware(Guard, max_body_bytes=config.max_body_bytes())
+    trace_http(app, container.tracer())
     if config.metrics_enabled():
         probes.install_metrics(app, container)  # its HTTP metrics outermost: refusals are counted too
     return app

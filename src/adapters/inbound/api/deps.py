@@ -14,6 +14,7 @@ from fastapi.security import OAuth2PasswordBearer
 from application.envelope import Origin
 from application.ports.security import InvalidToken, Principal
 from application.security import Permission, authorize
+from application.trace_context import new_traceparent, valid_traceparent, valid_tracestate
 from bootstrap.container import Container
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
@@ -58,9 +59,26 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
     return check
 
 
+def trace_of(request: Request) -> tuple[str, str | None]:
+    """(traceparent, tracestate) of the request: its span's when HTTP is traced, else the caller's
+    valid `traceparent` (and `tracestate`), else a new trace."""
+    current = request.app.state.container.tracer().current()
+    if current is not None:
+        return current
+    given = valid_traceparent(request.headers.get("traceparent"))
+    return (given, valid_tracestate(request.headers.get("tracestate"))) if given else (new_traceparent(), None)
+
+
+async def request_traceparent(request: Request) -> str:
+    return trace_of(request)[0]
+
+
+RequestTrace = Annotated[str, Depends(request_traceparent)]
+
+
 def origin_of(request: Request, principal: Principal) -> Origin:
     correlation = getattr(request.state, "correlation_id", None) or str(uuid4())
-    return Origin(actor=principal.username, correlation_id=correlation)
+    return Origin(principal.username, correlation, *trace_of(request))
 
 
 Reader = Annotated[Principal, Depends(require(Permission.READ))]

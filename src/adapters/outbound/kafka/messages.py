@@ -10,7 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from application.envelope import EventEnvelope
 
 SOURCE = "/supplytrace"
-CORRELATION_HEADER = "correlation_id"
+CORRELATION_HEADER = "correlation_id"  # deprecated: ce_correlationid instead; sent until the next release
 
 
 def topic_for(prefix: str, aggregate_type: str) -> str:
@@ -31,6 +31,9 @@ def encode(envelope: EventEnvelope) -> tuple[bytes, bytes, list[tuple[str, bytes
         ("ce_subject", envelope.aggregate_id.encode()),
         ("ce_time", envelope.occurred_at.isoformat().encode()),
         ("content-type", b"application/json"),
+        ("ce_correlationid", envelope.correlation_id.encode()),
+        *((f"ce_{name}", value.encode()) for name, value in (("traceparent", envelope.traceparent),
+                                                               ("tracestate", envelope.tracestate)) if value),
         (CORRELATION_HEADER, envelope.correlation_id.encode()),
     ]
     value = json.dumps(envelope.to_dict(), separators=(",", ":")).encode()

@@ -37,7 +37,7 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
 # update only the other columns (status, attempts, last_error, next_attempt_at, locked_until, …)
 IMMUTABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "outbox_events": ("position", "event_id", "event_type", "aggregate_type", "aggregate_id", "occurred_at",
-                      "actor", "correlation_id", "payload", "created_at"),
+                      "actor", "correlation_id", "payload", "created_at", "traceparent", "tracestate"),
 }
 
 # tables of Alembic rather than of tables.py: the service reads the schema revision when it starts

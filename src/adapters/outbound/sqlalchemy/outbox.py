@@ -91,7 +91,7 @@ def _matching(query: sa.Select, table: sa.Table, criteria: OutboxFilter) -> sa.S
 
 def _record(row: sa.Row) -> OutboxRecord:
     envelope = EventEnvelope(row.event_id, row.event_type, row.aggregate_type, row.aggregate_id, row.occurred_at,
-                             row.actor, row.correlation_id, row.payload)
+                             row.actor, row.correlation_id, row.payload, row.traceparent, row.tracestate)
     return OutboxRecord(envelope, OutboxStatus(row.status), row.attempts, row.last_error, row.next_attempt_at,
                         row.created_at, row.published_at, row.handled_at, row.handled_by, row.lease_token,
                         row.failed_at)
@@ -108,7 +108,8 @@ class SqlOutboxRepository(OutboxRepository):
         bulk_insert(self.conn, outbox_events, [
             {"event_id": e.event_id, "event_type": e.event_type, "aggregate_type": e.aggregate_type,
              "aggregate_id": e.aggregate_id, "occurred_at": e.occurred_at, "actor": e.actor,
-             "correlation_id": e.correlation_id, "payload": e.payload, "status": PENDING, "attempts": 0,
+             "correlation_id": e.correlation_id, "payload": e.payload, "traceparent": e.traceparent,
+             "tracestate": e.tracestate, "status": PENDING, "attempts": 0,
              "next_attempt_at": now, "created_at": now}
             for e in envelopes])
         self.counters.add(outbox_counter(PENDING), len(envelopes))

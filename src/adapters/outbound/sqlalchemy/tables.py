@@ -97,6 +97,8 @@ outbox_events = sa.Table(
     sa.Column("handled_by", sa.String(100)),
     sa.Column("lease_token", sa.String(36)),  # the claim holding the lease (fence: completions must present it)
     sa.Column("failed_at", UtcDateTime),
+    sa.Column("traceparent", sa.String(55)),  # W3C trace context of the request that wrote it (ADR 0017)
+    sa.Column("tracestate", sa.String(512)),
     sa.Index("ix_outbox_events_due", "position", postgresql_where=sa.text("status = 'PENDING'"),
              sqlite_where=sa.text("status = 'PENDING'")),
     sa.Index("ix_outbox_events_aggregate_pending", "aggregate_type", "aggregate_id", "position",

@@ -13,7 +13,7 @@ from application.pagination import PageRequest
 from application.ports.delivery_log import DeadLetter, DeadLetterFilter, DeadLetterStatus
 from application.ports.outbox import OutboxFilter, OutboxRecord, OutboxStatus
 
-from adapters.inbound.api.deps import ContainerDep, OutboxReader, Replayer
+from adapters.inbound.api.deps import ContainerDep, OutboxReader, Replayer, RequestTrace
 from adapters.inbound.api.schemas import (
     BulkReplayIn,
     BulkReplayOut,
@@ -94,20 +94,21 @@ def event_timeline(event_id: UUID, _: OutboxReader, container: ContainerDep):
 
 
 @router.post("/events/replay", response_model=BulkReplayOut)
-def replay_events(body: BulkReplayIn, principal: Replayer, container: ContainerDep):
+def replay_events(body: BulkReplayIn, principal: Replayer, container: ContainerDep, trace: RequestTrace):
     """Replay the FAILED events matching the filter (oldest first, at most `limit`), all in one
     transaction; `dry_run` only lists what would be replayed. Each replay is audited."""
     f = body.filter
     criteria = OutboxFilter(None, f.event_type, f.aggregate_type, f.aggregate_id, f.failed_since, f.failed_until)
-    done = container.replay_events().bulk(criteria, body.limit, body.dry_run, principal.username, body.reason)
+    done = container.replay_events().bulk(criteria, body.limit, body.dry_run, principal.username, body.reason,
+                                          trace)
     return BulkReplayOut(dry_run=body.dry_run, count=len(done), events=[replayed_out(r) for r in done])
 
 
 @router.post("/events/{event_id}/replay", response_model=ReplayedOut, responses=ONLY_FAILED)
-def replay_event(event_id: UUID, body: ReasonIn, principal: Replayer, container: ContainerDep):
+def replay_event(event_id: UUID, body: ReasonIn, principal: Replayer, container: ContainerDep, trace: RequestTrace):
     """Send a FAILED event through delivery again: same event id, attempts reset; the events parked
     behind it are released in their order. Audited (EVENT_REPLAYED, actor, reason)."""
-    return replayed_out(container.replay_events()(event_id, principal.username, body.reason))
+    return replayed_out(container.replay_events()(event_id, principal.username, body.reason, trace))
 
 
 @router.post("/events/{event_id}/skip", response_model=ReplayedOut, responses=ONLY_FAILED)
@@ -139,10 +140,12 @@ def dead_letter(letter_id: Id, _: OutboxReader, container: ContainerDep):
 @router.post("/dead-letters/{letter_id}/replay", response_model=ReplayedOut,
              responses={404: {"description": "No such dead letter"},
                         409: {"description": "Already replayed or skipped, or its event is in the outbox"}})
-def replay_dead_letter(letter_id: Id, body: DeadLetterReplayIn, principal: Replayer, container: ContainerDep):
+def replay_dead_letter(letter_id: Id, body: DeadLetterReplayIn, principal: Replayer, container: ContainerDep,
+                       trace: RequestTrace):
     """Back into delivery with its original event id: a FAILED event is replayed; a broker record is
     read again from its stored bytes, or taken as corrected in `event`. Audited."""
     e = body.event
     corrected = None if e is None else EventEnvelope(e.event_id, e.event_type, e.aggregate_type, e.aggregate_id,
                                                      e.occurred_at, e.actor, e.correlation_id, e.payload)
-    return replayed_out(container.replay_events().dead_letter(letter_id, principal.username, body.reason, corrected))
+    replay = container.replay_events()
+    return replayed_out(replay.dead_letter(letter_id, principal.username, body.reason, corrected, trace))
