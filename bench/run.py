@@ -11,6 +11,8 @@ Scenarios (--only takes their names):
            against the set-based floor (bench/floor.py) measured with 1 and 2 connections in the same run
   timeline the same one-worker drain with and without the delivery timeline's steps (their cost)
   metrics  the same one-worker drain with metrics on and off (SUPPLYTRACE_METRICS_ENABLED: the observer's cost)
+  observability  the drain and `POST /ncs` (4 clients) with neither metrics nor tracing, and with both (spans
+           exported over OTLP/HTTP to a local sink the bench runs)
   orders   order events fully handled/s, one worker, fulfilment on with step 0
   kafka    Kafka mode: the backlog delivered through the test broker and consumed with the handlers
   latency  commit→handled p50/p99, idle / 200/s / 1,000/s offered, polling and Kafka; Kafka's goal against
@@ -68,7 +70,8 @@ from common import (  # noqa: E402
     wait_http,
 )
 
-SCENARIOS = ["polling", "timeline", "metrics", "orders", "kafka", "latency", "http", "sustain", "rss", "sqlite"]
+SCENARIOS = ["polling", "timeline", "observability", "metrics", "orders", "kafka", "latency", "http", "sustain", "rss",
+             "sqlite"]
 SUPPLIERS = common.SUPPLIERS
 
 
@@ -265,15 +268,16 @@ class Bench:
         self.templates[key] = (name, events)
         return name, events
 
-    def worker(self, url: str, name: str = "worker", **settings: Any) -> Process:
-        return spawn(name, ["worker"], product_env(url, **settings))
+    def worker(self, url: str, name: str = "worker", env: dict[str, str] | None = None, **settings: Any) -> Process:
+        return spawn(name, ["worker"], {**product_env(url, **settings), **(env or {})})
 
-    def drain(self, template: str, expected: int, workers: int = 1, done: Any = None, **settings: Any) -> common.Drain:
+    def drain(self, template: str, expected: int, workers: int = 1, done: Any = None, env: dict[str, str] | None = None,
+              **settings: Any) -> common.Drain:
         """A fresh copy of `template`, `workers` worker processes until the audit log holds `expected` rows."""
         dbs = self.databases
         name = dbs.clone(template)
         url = dbs.url(name)
-        processes = [self.worker(url, f"worker{n}", **settings) for n in range(workers)]
+        processes = [self.worker(url, f"worker{n}", env, **settings) for n in range(workers)]
         try:
             result = wait_drained(dbs.url(name, owner=True), expected, processes, self.args.drain_timeout, done=done)
         finally:
@@ -322,6 +326,45 @@ class Bench:
     def metrics(self) -> None:
         """The metrics' cost: the same drain with the observer on and off, interleaved."""
         self.cost_of("metrics_enabled", "polling PG, 1 worker: events/s with metrics (vs without)")
+
+    def observability(self) -> None:
+        """What metrics and tracing cost together, same run: one worker's drain and `POST /ncs` with 4
+        clients, with neither, and with metrics on and spans exported over OTLP to a local sink."""
+        from load import hammer, login
+
+        sink = otlp_sink()
+        variants = {"neither": ({"metrics_enabled": False}, {}),
+                    "metrics + tracing": ({"metrics_enabled": True},
+                                          {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.server_port}"})}
+        template, expected = self.template("nc", self.args.events)
+        drains: dict[str, list[float]] = {v: [] for v in variants}
+        writes: dict[str, list[float]] = {v: [] for v in variants}
+        dbs = self.databases
+        try:
+            for run in range(self.args.runs):
+                for variant, (settings, env) in variants.items():
+                    drains[variant].append(self.drain(template, expected, 1, env=env, **settings).rate)
+                    name, port = dbs.clone(self.template("nc", 0)[0]), free_port()
+                    served = spawn("serve", ["serve", "--port", str(port), "--no-worker"],
+                                   {**product_env(dbs.url(name), **settings), **env})
+                    try:
+                        wait_http(f"http://127.0.0.1:{port}/live", served)
+                        token = login(port, "quality", PASSWORD)
+                        stats = hammer(port, {"Authorization": f"Bearer {token}"}, 4, self.args.http_seconds, served)
+                        writes[variant].append(stats["rate"])
+                    finally:
+                        served.stop()
+                        dbs.drop(name)
+                    log(f"observability run {run + 1}, {variant}: drain {drains[variant][-1]:,.0f}/s, "
+                        f"POST /ncs {writes[variant][-1]:,.0f}/s; spans received {sink.spans}")
+        finally:
+            sink.shutdown()
+        for figure, rates in (("polling PG, 1 worker: events/s with metrics + tracing (vs neither)", drains),
+                              ("POST /ncs writes/s, 4 clients, with metrics + tracing (vs neither)", writes)):
+            on, off = statistics.median(rates["metrics + tracing"]), statistics.median(rates["neither"])
+            self.add(Row(figure, "report only", fmt_rate(rates["metrics + tracing"]),
+                         f"neither {fmt_rate(rates['neither'])}; cost {100 * (1 - on / off):.1f}%",
+                         values=rates["metrics + tracing"], note=f"OTLP export requests received: {sink.spans}"))
 
     def cost_of(self, setting: str, figure: str) -> None:
         """One worker drains the same backlog with a boolean setting on and off, runs interleaved."""
@@ -642,6 +685,28 @@ class Bench:
 
 # --- output ---------------------------------------------------------------------------------------
 
+def otlp_sink() -> Any:
+    """A local OTLP/HTTP endpoint that accepts every export (and counts them), in a thread."""
+    import http.server
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the handler's protocol
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.server.spans += 1  # type: ignore[attr-defined]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    server.spans = 0  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def table(rows: list[Row], started: str, ended: str, header: str) -> str:
     lines = [header, "", f"load average (1/5/15 min) at start: {started}", "",
              "| figure | goal | measured (median of runs, min–max) | reference (same run) | met? | load |",
@@ -689,7 +754,8 @@ def main() -> None:
     bench = Bench(args)
     started_load, began = loadavg(), time.monotonic()
     methods: dict[str, Callable[[], None]] = {
-        "polling": bench.polling, "timeline": bench.timeline, "metrics": bench.metrics, "orders": bench.orders,
+        "polling": bench.polling, "timeline": bench.timeline, "observability": bench.observability,
+        "metrics": bench.metrics, "orders": bench.orders,
         "kafka": bench.kafka_drain, "latency": bench.latency,
         "http": bench.http, "sustain": bench.sustain, "rss": bench.rss, "sqlite": bench.sqlite}
     failures = []
@@ -709,7 +775,8 @@ def main() -> None:
         if args.smoke:  # seconds, not figures: three scenarios side by side, the longest first
             from concurrent.futures import ThreadPoolExecutor
 
-            longest = ["latency", "polling", "kafka", "rss", "sustain", "http", "orders", "sqlite", "timeline", "metrics"]
+            longest = ["latency", "polling", "kafka", "rss", "sustain", "http", "orders", "sqlite", "timeline",
+                       "observability", "metrics"]
             with ThreadPoolExecutor(3) as pool:
                 list(pool.map(run, sorted(selected, key=longest.index)))
         else:  # figures: one scenario at a time, nothing of the bench's own competing with it
