@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
+import structlog
+
+from bootstrap import logging as log_setup
 
 from tests.support.broker import TestBroker
 from tests.support.databases import ScratchPostgres, SqliteTemplate, scratch_postgres
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A test that configures logging (the CLI in process, the log tests) leaves it as it found it:
+    the tests after it keep pytest's handlers and level, instead of writing every line to stderr."""
+    root = logging.getLogger()
+    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
+    yield
+    if root.handlers != handlers:
+        log_setup._flush()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**config)
 
 
 @pytest.fixture(scope="session")

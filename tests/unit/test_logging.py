@@ -15,14 +15,13 @@ from bootstrap import logging as log_setup
 
 @pytest.fixture
 def json_lines(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], list[dict]]]:
-    log_setup.configure_logging("INFO", json=True)
+    log_setup.configure_logging("INFO", json=True)  # undone after the test (tests/conftest.py)
 
     def lines() -> list[dict]:
         log_setup._flush()  # the listener writes what is queued, then stops
         return [json.loads(line) for line in capsys.readouterr().err.splitlines()]
 
     yield lines
-    log_setup.configure_logging("INFO", json=False)
 
 
 def test_every_line_carries_what_is_bound_and_tracebacks_are_frames(json_lines) -> None:
