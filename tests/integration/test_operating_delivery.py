@@ -170,3 +170,13 @@ def test_a_parked_sequence_is_released_in_commit_order_and_other_aggregates_flow
     assert [e["event_id"] for e in sorted(audit, key=lambda e: e["id"])] == [e["event_id"] for e in first]
     kpi = ok(app.call("auditor", "GET", "/kpi"), 200)
     assert (kpi["outbox_failed"], kpi["outbox_parked"], kpi["outbox_pending"]) == (0, 0, 0)
+
+
+def test_the_earlier_replay_path_delegates_and_needs_a_reason(app: RunningApp) -> None:
+    suppliers(app, 1)
+    fail_all(app)
+    [failed] = events(app, "FAILED")
+    path = f"/outbox/{failed['event_id']}/replay"
+    assert app.call("admin", "POST", path, json={}).status_code == 422
+    replayed = ok(app.call("admin", "POST", path, json={"reason": "the old client"}), 200)
+    assert (replayed["before"], replayed["after"]) == ("FAILED", "PENDING")

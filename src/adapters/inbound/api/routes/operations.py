@@ -14,7 +14,7 @@ from application.pagination import PageRequest
 from application.ports.consumption import AuditEntry, AuditFilter
 from application.ports.outbox import OutboxFilter, OutboxStatus
 
-from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, OutboxReader, Replayer
+from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, OutboxReader, Replayer, RequestTrace
 from adapters.inbound.api.routes.delivery import ONLY_FAILED, events_page, replay_event
 from adapters.inbound.api.schemas import (
     AuditEntryOut,
@@ -66,9 +66,9 @@ def outbox(_: OutboxReader, container: ContainerDep,
 
 
 @router.post("/outbox/{event_id}/replay", response_model=ReplayedOut, responses=ONLY_FAILED, deprecated=True)
-def replay(event_id: UUID, body: ReasonIn, principal: Replayer, container: ContainerDep):
+def replay(event_id: UUID, body: ReasonIn, principal: Replayer, container: ContainerDep, trace: RequestTrace):
     """The earlier path of `POST /events/{event_id}/replay`, which it delegates to: a reason is now required."""
-    return replay_event(event_id, body, principal, container)
+    return replay_event(event_id, body, principal, container, trace)
 
 
 @router.get("/health", responses={503: {"description": "The database or the event transport is unavailable"}})
