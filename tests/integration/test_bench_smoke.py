@@ -20,7 +20,7 @@ FIGURES = [
     "polling PG, NC events handled/s, 1 worker",
     "polling PG, NC events handled/s, 2 workers",
     "polling PG, 1 worker: events/s with the delivery timeline",
-    "polling PG, 1 worker: events/s with metrics",
+    "polling PG, 1 worker: events/s with metrics (vs without)",
     "polling PG, 1 worker: events/s with metrics + tracing",
     "POST /ncs writes/s, 4 clients, with metrics + tracing",
     "order events handled/s",
