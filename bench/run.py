@@ -360,7 +360,7 @@ class Bench:
         finally:
             sink.shutdown()
         for figure, rates in (("polling PG, 1 worker: events/s with metrics + tracing (vs neither)", drains),
-                              ("POST /ncs writes/s, 4 clients, with metrics + tracing (vs neither)", writes)):
+                              ("POST /ncs, 4 clients: writes/s with metrics + tracing (vs neither)", writes)):
             on, off = statistics.median(rates["metrics + tracing"]), statistics.median(rates["neither"])
             self.add(Row(figure, "report only", fmt_rate(rates["metrics + tracing"]),
                          f"neither {fmt_rate(rates['neither'])}; cost {100 * (1 - on / off):.1f}%",

@@ -22,7 +22,7 @@ FIGURES = [
     "polling PG, 1 worker: events/s with the delivery timeline",
     "polling PG, 1 worker: events/s with metrics (vs without)",
     "polling PG, 1 worker: events/s with metrics + tracing",
-    "POST /ncs writes/s, 4 clients, with metrics + tracing",
+    "POST /ncs, 4 clients: writes/s with metrics + tracing",
     "order events handled/s",
     "Kafka mode drain",
     "latency polling, idle",
