@@ -13,6 +13,7 @@ Scenarios (--only takes their names):
   metrics  the same one-worker drain with metrics on and off (SUPPLYTRACE_METRICS_ENABLED: the observer's cost)
   observability  the drain and `POST /ncs` (4 clients) with neither metrics nor tracing, and with both (spans
            exported over OTLP/HTTP to a local sink the bench runs)
+  baseline the same one-worker drain, this tree against --baseline DIR (a checkout of another commit), interleaved
   orders   order events fully handled/s, one worker, fulfilment on with step 0
   kafka    Kafka mode: the backlog delivered through the test broker and consumed with the handlers
   latency  commit→handled p50/p99, idle / 200/s / 1,000/s offered, polling and Kafka; Kafka's goal against
@@ -38,6 +39,7 @@ import math
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -70,8 +72,8 @@ from common import (  # noqa: E402
     wait_http,
 )
 
-SCENARIOS = ["polling", "timeline", "observability", "metrics", "orders", "kafka", "latency", "http", "sustain", "rss",
-             "sqlite"]
+SCENARIOS = ["polling", "timeline", "observability", "metrics", "baseline", "orders", "kafka", "latency", "http",
+             "sustain", "rss", "sqlite"]
 SUPPLIERS = common.SUPPLIERS
 
 
@@ -379,6 +381,53 @@ class Bench:
         self.add(Row(figure, "report only", fmt_rate(rates[True]),
                      f"without {fmt_rate(rates[False])}; cost {100 * (1 - on / off):.1f}%",
                      values=rates[True], note=f"{expected} events, runs interleaved"))
+
+    def baseline(self) -> None:
+        """This tree against another checkout (--baseline DIR, e.g. a `git worktree` of an earlier commit): the
+        same one-worker drain of the same backlog, runs interleaved, so that a change's cost is measured in one
+        run on the same machine. The backlog is seeded by this tree, so the other one must accept its schema."""
+        if not self.args.baseline:
+            log("baseline: no --baseline DIR given, nothing to compare")
+            return
+        other = Path(self.args.baseline).resolve()
+        label = subprocess.run(["git", "-C", str(other), "log", "-1", "--format=%h"], capture_output=True,
+                               text=True).stdout.strip() or other.name
+        env = {"PYTHONPATH": os.pathsep.join([str(other / "src"), str(other)])}
+        template, expected = self.template("nc", self.args.events)
+        older = self.schema_of(template, other)
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        try:
+            for run in range(self.args.runs):
+                for this in (True, False):
+                    result = self.drain(template if this else older, expected, 1, env=None if this else env)
+                    rates[this].append(result.rate)
+                    log(f"baseline run {run + 1}, {'this tree' if this else label}: {result.rate:,.0f}/s")
+        finally:
+            self.databases.drop(older)
+        this, then = (statistics.median(rates[flag]) for flag in (True, False))
+        self.add(Row(f"polling PG, 1 worker: events/s of this tree (vs {label})", "report only",
+                     fmt_rate(rates[True]), f"{label} {fmt_rate(rates[False])}; change {100 * (this / then - 1):+.1f}%",
+                     values=rates[True], note=f"{expected} events, runs interleaved"))
+
+    def schema_of(self, template: str, other: Path) -> str:
+        """A copy of `template` taken down to the schema revision the other tree expects (its migrations' head),
+        by this tree's own downgrade steps: the same rows, in the shape the other tree reads."""
+        import sqlalchemy as sa
+        from alembic import command
+        from alembic.script import ScriptDirectory
+        from adapters.outbound.sqlalchemy import migrate
+
+        folder = other / "src" / "adapters" / "outbound" / "sqlalchemy" / "migrations"
+        config = migrate.alembic_config(sa.create_engine("sqlite://"))
+        config.set_main_option("script_location", str(folder))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        name = self.databases.clone(template)
+        engine = sa.create_engine(self.databases.url(name, owner=True), poolclass=sa.pool.NullPool)
+        try:
+            command.downgrade(migrate.alembic_config(engine), head)
+        finally:
+            engine.dispose()
+        return name
 
     # --- 2. orders --------------------------------------------------------------------------------
 
@@ -735,6 +784,7 @@ def main() -> None:
     parser.add_argument("--rss-events", type=int, default=100_000)
     parser.add_argument("--rss-seconds", type=float, default=420, help="cap of the RSS run")
     parser.add_argument("--sqlite-events", type=int, default=3000)
+    parser.add_argument("--baseline", default="", help="a checkout of another commit for the baseline scenario")
     parser.add_argument("--output", default=str(Path(__file__).resolve().parent / "last-run"),
                         help="writes OUTPUT.md and OUTPUT.json")
     args = parser.parse_args()
@@ -755,7 +805,7 @@ def main() -> None:
     started_load, began = loadavg(), time.monotonic()
     methods: dict[str, Callable[[], None]] = {
         "polling": bench.polling, "timeline": bench.timeline, "observability": bench.observability,
-        "metrics": bench.metrics, "orders": bench.orders,
+        "metrics": bench.metrics, "baseline": bench.baseline, "orders": bench.orders,
         "kafka": bench.kafka_drain, "latency": bench.latency,
         "http": bench.http, "sustain": bench.sustain, "rss": bench.rss, "sqlite": bench.sqlite}
     failures = []
@@ -776,7 +826,7 @@ def main() -> None:
             from concurrent.futures import ThreadPoolExecutor
 
             longest = ["latency", "polling", "kafka", "rss", "sustain", "http", "orders", "sqlite", "timeline",
-                       "observability", "metrics"]
+                       "observability", "metrics", "baseline"]
             with ThreadPoolExecutor(3) as pool:
                 list(pool.map(run, sorted(selected, key=longest.index)))
         else:  # figures: one scenario at a time, nothing of the bench's own competing with it

@@ -229,3 +229,35 @@ def test_concurrent_record_new_gives_each_key_to_exactly_one_transaction(postgre
         assert second_got == [{only_second}]  # the shared key went to the first transaction only
     else:
         assert second_got == [{shared, only_second}]  # the first gave it up: the second has it
+
+
+def test_archiving_never_scans_the_whole_archive_even_without_statistics(postgres_url: str,
+                                                                         postgres_owner_url: str) -> None:
+    """The guard that lets an event leave the outbox only into the archive (a trigger) looks each event up by
+    the archive's index. Its earlier anti-join was planned once per connection, as a sequential scan while
+    the archive had no statistics (no autovacuum here, no ANALYZE yet): every batch read the whole archive."""
+    clock = FixedClock(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    engine = create_engine(postgres_url)
+    owner = sa.create_engine(postgres_owner_url, poolclass=sa.pool.NullPool)
+    try:
+        with owner.begin() as conn:  # as a new archive is: never analysed
+            conn.execute(sa.text("SELECT pg_stat_reset_single_table_counters('outbox_archive'::regclass)"))
+            assert conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE relname = 'outbox_archive'")
+                                ).scalar_one() <= 0
+
+        def uow() -> SqlUnitOfWork:
+            return SqlUnitOfWork(engine, clock)
+
+        for n in range(3):
+            CreateSupplier(uow, clock)(f"S{n}", date(2027, 1, 1), Origin("alice", "corr"))
+        with uow() as tx:
+            records = tx.outbox.claim(10, clock.now(), clock.now()).records
+            tx.outbox.mark_published(records, clock.now(), handled_by="in-process")
+            scans = tx.conn.execute(sa.text("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables "
+                                            "WHERE relname = 'outbox_archive'")).one()
+            tx.commit()
+        assert len(records) == 3 and _count(engine, outbox_archive) == 3
+        assert scans.seq_scan == 0 and scans.idx_scan >= 3, scans
+    finally:
+        engine.dispose()
+        owner.dispose()
