@@ -27,7 +27,7 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CORRELATION_HEADER = "X-Correlation-ID"
-_CORRELATION = re.compile(r"^[\x21-\x7e]{1,100}$")  # printable ASCII, as stored with every event
+_CORRELATION = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, as stored with every event (fullmatch)
 log = structlog.get_logger("supplytrace.api")
 
 
@@ -96,7 +96,7 @@ class Correlation:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers") or []).get(CORRELATION_HEADER.lower().encode(), b"").decode("latin-1")
-        correlation_id = given if _CORRELATION.match(given) else str(uuid4())
+        correlation_id = given if _CORRELATION.fullmatch(given) else str(uuid4())
         ids = {"request_id": str(uuid4()), "correlation_id": correlation_id}
         scope.setdefault("state", {}).update(ids)
         started, status = time.perf_counter(), 500  # an error that escapes is answered 500 by Guard
