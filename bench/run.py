@@ -13,6 +13,7 @@ Scenarios (--only takes their names):
   metrics  the same one-worker drain with metrics on and off (SUPPLYTRACE_METRICS_ENABLED: the observer's cost)
   observability  the drain and `POST /ncs` (4 clients) with neither metrics nor tracing, and with both (spans
            exported over OTLP/HTTP to a local sink the bench runs)
+  logs     the same one-worker drain at SUPPLYTRACE_LOG_LEVEL=INFO (a line per handler and event) and WARNING
   baseline the same one-worker drain, this tree against --baseline DIR (a checkout of another commit), interleaved
   orders   order events fully handled/s, one worker, fulfilment on with step 0
   kafka    Kafka mode: the backlog delivered through the test broker and consumed with the handlers
@@ -72,7 +73,7 @@ from common import (  # noqa: E402
     wait_http,
 )
 
-SCENARIOS = ["polling", "timeline", "observability", "metrics", "baseline", "orders", "kafka", "latency", "http",
+SCENARIOS = ["polling", "timeline", "observability", "metrics", "logs", "baseline", "orders", "kafka", "latency", "http",
              "sustain", "rss", "sqlite"]
 SUPPLIERS = common.SUPPLIERS
 
@@ -368,18 +369,23 @@ class Bench:
                          f"neither {fmt_rate(rates['neither'])}; cost {100 * (1 - on / off):.1f}%",
                          values=rates["metrics + tracing"], note=f"OTLP export requests received: {sink.spans}"))
 
-    def cost_of(self, setting: str, figure: str) -> None:
-        """One worker drains the same backlog with a boolean setting on and off, runs interleaved."""
+    def logs(self) -> None:
+        """The handler lines' cost: the same drain at INFO (a line per handler and event) and at WARNING."""
+        self.cost_of("log_level", "polling PG, 1 worker: events/s with INFO handler lines (vs WARNING)",
+                     on="INFO", off="WARNING")
+
+    def cost_of(self, setting: str, figure: str, on: Any = True, off: Any = False) -> None:
+        """One worker drains the same backlog with a setting on and off, runs interleaved."""
         template, expected = self.template("nc", self.args.events)
         rates: dict[bool, list[float]] = {True: [], False: []}
         for run in range(self.args.runs):
-            for on in (True, False):
-                result = self.drain(template, expected, 1, **{setting: on})
-                rates[on].append(result.rate)
-                log(f"{setting} run {run + 1}, {'on' if on else 'off'}: {result.rate:,.0f}/s")
-        on, off = (statistics.median(rates[flag]) for flag in (True, False))
+            for flag in (True, False):
+                result = self.drain(template, expected, 1, **{setting: on if flag else off})
+                rates[flag].append(result.rate)
+                log(f"{setting} run {run + 1}, {'on' if flag else 'off'}: {result.rate:,.0f}/s")
+        with_it, without = (statistics.median(rates[flag]) for flag in (True, False))
         self.add(Row(figure, "report only", fmt_rate(rates[True]),
-                     f"without {fmt_rate(rates[False])}; cost {100 * (1 - on / off):.1f}%",
+                     f"without {fmt_rate(rates[False])}; cost {100 * (1 - with_it / without):.1f}%",
                      values=rates[True], note=f"{expected} events, runs interleaved"))
 
     def baseline(self) -> None:
@@ -805,7 +811,7 @@ def main() -> None:
     started_load, began = loadavg(), time.monotonic()
     methods: dict[str, Callable[[], None]] = {
         "polling": bench.polling, "timeline": bench.timeline, "observability": bench.observability,
-        "metrics": bench.metrics, "baseline": bench.baseline, "orders": bench.orders,
+        "metrics": bench.metrics, "logs": bench.logs, "baseline": bench.baseline, "orders": bench.orders,
         "kafka": bench.kafka_drain, "latency": bench.latency,
         "http": bench.http, "sustain": bench.sustain, "rss": bench.rss, "sqlite": bench.sqlite}
     failures = []
@@ -826,7 +832,7 @@ def main() -> None:
             from concurrent.futures import ThreadPoolExecutor
 
             longest = ["latency", "polling", "kafka", "rss", "sustain", "http", "orders", "sqlite", "timeline",
-                       "observability", "metrics", "baseline"]
+                       "observability", "metrics", "logs", "baseline"]
             with ThreadPoolExecutor(3) as pool:
                 list(pool.map(run, sorted(selected, key=longest.index)))
         else:  # figures: one scenario at a time, nothing of the bench's own competing with it

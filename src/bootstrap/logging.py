@@ -68,6 +68,11 @@ def _librdkafka_fields(_logger: object, _name: str, event_dict: structlog.typing
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     global _listener
+    # no line carries the caller's file and line, thread or process: the standard library then neither walks
+    # the stack nor asks for them on each record (its documented optimisation; a worker logs a line per
+    # handled event, and this halves what that line costs the thread that logs it)
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     if json:
         exceptions = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
         final = [exceptions, structlog.processors.JSONRenderer()]

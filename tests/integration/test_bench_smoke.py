@@ -23,6 +23,7 @@ FIGURES = [
     "polling PG, 1 worker: events/s with metrics (vs without)",
     "polling PG, 1 worker: events/s with metrics + tracing",
     "POST /ncs, 4 clients: writes/s with metrics + tracing",
+    "polling PG, 1 worker: events/s with INFO handler lines",
     "order events handled/s",
     "Kafka mode drain",
     "latency polling, idle",
