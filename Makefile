@@ -17,9 +17,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/supplytrace serve
 
+# the suite on TEST_WORKERS processes (pytest-xdist); each has its own scratch database and test broker
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 # the schemathesis run of tests/fuzz with the long budget of tests/fuzz/budget.py (minutes, not seconds)
 fuzz: $(STAMP)
