@@ -8,7 +8,7 @@ from datetime import datetime
 
 from domain.errors import Conflict, NotFound
 from domain.events import DomainEvent
-from domain.orders import ORDER_EVENTS, ItemSpec, ItemStatus, Order, OrderStatus, parse_status
+from domain.orders import ORDER_EVENTS, ItemSpec, Order, OrderChanges, item_status_named, order_status_named
 
 from application.dispatch import Delivery, EventHandler
 from application.envelope import EventEnvelope, Origin
@@ -58,12 +58,27 @@ def _load(uow: UnitOfWork, key: str) -> Order:
     return order
 
 
+class UpdateOrder:
+    """PUT /orders/{id}: what may still change (eta, address, items while RECEIVED) as one ORDER_UPDATED
+    event; a PUT that changes nothing writes nothing."""
+
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+
+    def __call__(self, key: str, changes: OrderChanges, origin: Origin) -> Order:
+        with self.uow().acting_as(origin) as uow:
+            order = _load(uow, key)
+            if order.update(changes, self.clock.now()):
+                uow.commit()
+        return order
+
+
 class ChangeOrderStatus:
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
 
     def __call__(self, key: str, status: str, reason: str | None, origin: Origin) -> Order:
-        target = parse_status(OrderStatus, status)
+        target = order_status_named(status)
         with self.uow().acting_as(origin) as uow:
             order = _load(uow, key)
             order.move_to(target, self.clock.now(), reason)
@@ -76,7 +91,7 @@ class ChangeItemStatus:
         self.uow, self.clock = uow, clock
 
     def __call__(self, key: str, sku: str, status: str, reason: str | None, origin: Origin) -> Order:
-        target = parse_status(ItemStatus, status)
+        target = item_status_named(status)
         with self.uow().acting_as(origin) as uow:
             order = _load(uow, key)
             order.change_item_status(sku, target, self.clock.now(), reason)

@@ -24,7 +24,14 @@ from application.inventories import (
 from application.fulfilment import FulfilmentScheduler
 from application.kpi import KpiQuery, OutboxBacklogQuery
 from application.nonconformities import CloseNonConformity, NonConformityQueries, RaiseNonConformity
-from application.orders import CancelOrder, ChangeItemStatus, ChangeOrderStatus, OrderQueries, PlaceOrder
+from application.orders import (
+    CancelOrder,
+    ChangeItemStatus,
+    ChangeOrderStatus,
+    OrderQueries,
+    PlaceOrder,
+    UpdateOrder,
+)
 from application.outbox_admin import EventTimeline, OutboxQueries, RecordDeadLetters, ReplayEvents
 from application.ports.security import UserAccount
 from application.reconciliation import ReconcileDeliveries
@@ -197,6 +204,7 @@ class Container(containers.DeclarativeContainer):
     change_order_status = providers.Singleton(ChangeOrderStatus, uow=uow.provider, clock=clock)
     change_item_status = providers.Singleton(ChangeItemStatus, uow=uow.provider, clock=clock)
     cancel_order = providers.Singleton(CancelOrder, uow=uow.provider, clock=clock)
+    update_order = providers.Singleton(UpdateOrder, uow=uow.provider, clock=clock)
     order_queries = providers.Singleton(OrderQueries, uow=uow.provider)
     fulfilment_scheduler = providers.Singleton(
         FulfilmentScheduler, uow=uow.provider, clock=clock, batch_size=config.outbox_batch_size

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = "memory://"  # e.g. redis://127.0.0.1:6379 to share across processes
     max_body_bytes: int = Field(1_048_576, ge=1024)
     docs_enabled: bool | None = None  # /docs, /redoc, /openapi.json; default: on outside production
+    compat_routes: bool = True  # the earlier systems' paths (/create_order, /inventario…): see routes/compat.py
 
     # Prometheus: /metrics on the API and the delivery observer (false: neither, e.g. to measure their cost);
     # the port on which `worker`, `relay` and `consume` serve /metrics (none: they do not)

@@ -141,8 +141,29 @@ class OrderCancelled(_OrderEvent):
     to_status: OrderStatus = OrderStatus.CANCELLED
 
 
+@dataclass(frozen=True, kw_only=True)
+class OrderUpdated(_OrderEvent):
+    """What `PUT /orders/{id}` changed, in one event: `changed` names the fields, the others carry their
+    new values (`items` and `total_amount` only when the items changed)."""
+
+    event_type = "ORDER_UPDATED"
+    status: OrderStatus
+    changed: tuple[str, ...]
+    eta: datetime | None
+    address: str | None
+    items: tuple[dict[str, Any], ...] | None = None
+    total_amount: Decimal | None = None
+    reason: str | None = None
+
+
 ORDER_EVENTS: tuple[type[DomainEvent], ...] = (OrderReceived, OrderStatusChanged, OrderItemStatusChanged,
-                                               OrderCancelled)
+                                               OrderCancelled, OrderUpdated)
+# what may still change, and until when (PUT /orders/{id})
+ETA_EDITABLE_IN = frozenset({S.RECEIVED, S.PICKING, S.ON_HOLD, S.IN_TRANSIT})
+ADDRESS_EDITABLE_IN = frozenset({S.RECEIVED, S.PICKING, S.ON_HOLD})
+ITEMS_REPLACEABLE_IN = frozenset({S.RECEIVED})
+# the seed order system's lower-case statuses, as the order's own
+STATUS_ALIASES: dict[str, OrderStatus] = {"PENDING": S.RECEIVED, "CANCELED": S.CANCELLED}
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -162,6 +183,59 @@ def money(value: object, field_name: str) -> Decimal:
     if amount != amount.quantize(CENT):
         raise ValidationError(field_name, "must have at most 2 decimal places")
     return abs(amount.quantize(CENT))  # abs: -0 is stored as 0 by every adapter
+
+
+def order_status_named(value: str, field_name: str = "status") -> OrderStatus:
+    """An order status by its name in any case, or by the seed order system's word for it ("pending")."""
+    name = value.strip().upper() if isinstance(value, str) else value
+    if name in STATUS_ALIASES:
+        return STATUS_ALIASES[name]
+    return parse_status(OrderStatus, name, field_name)
+
+
+def item_status_named(value: str, field_name: str = "status") -> ItemStatus:
+    """An item status by its name in any case ("picked")."""
+    return parse_status(ItemStatus, value.strip().upper() if isinstance(value, str) else value, field_name)
+
+
+def _check_total(declared: object, lines: Sequence[OrderItem]) -> Decimal | None:
+    """The declared total, which must be what the items add up to (quantity x sale_price, to the cent)."""
+    if declared is None:
+        return None
+    amount = money(declared, "total_amount")
+    if lines:
+        computed = sum((line.line_total for line in lines if line.live), Decimal("0.00"))
+        if amount != computed:
+            raise ValidationError("total_amount", f"is {amount} but the items add up to {computed} "
+                                                  f"(quantity x sale_price); send the items' total or leave it out")
+    return amount
+
+
+def _items_from(specs: Iterable[ItemSpec], now: datetime) -> list[OrderItem]:
+    lines = [OrderItem.from_spec(spec, i, now) for i, spec in enumerate(specs)]
+    skus = [line.sku for line in lines]
+    duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
+    if duplicates:
+        raise ValidationError("items", f"each sku may appear once; repeated: {', '.join(duplicates)}")
+    return lines
+
+
+@dataclass(frozen=True)
+class OrderChanges:
+    """What a PUT of an order may carry; None means "not sent". The fields that never change
+    (order_id, customer, facility, order time, status) are accepted when they repeat the order's
+    values, so that a client may send back the whole order it read."""
+
+    eta: datetime | None = None
+    address: str | None = None
+    items: Sequence[ItemSpec] | None = None
+    total_amount: object = None
+    reference: str | None = None
+    customer_id: str | None = None
+    customer_name: str | None = None
+    facility_id: str | None = None
+    ordered_at: datetime | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -254,17 +328,17 @@ class Order:
             raise ValidationError("customer_name", "customer_name or customer_id is required")
         for name, value in (("eta", eta), ("order_datetime", ordered_at)):
             _check_moment(name, value)
-        lines = [OrderItem.from_spec(spec, i, now) for i, spec in enumerate(items)]
-        skus = [line.sku for line in lines]
-        duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
-        if duplicates:
-            raise ValidationError("items", f"each sku may appear once; repeated: {', '.join(duplicates)}")
-        declared = money(total_amount, "total_amount") if total_amount is not None else Decimal("0.00")
+        lines = _items_from(items, now)
+        declared = _check_total(total_amount, lines)
+        address = optional_text("address", address, ADDRESS_MAX_LENGTH, multiline=True)
+        if customer_id is None and reference is None and not lines and address is None:
+            raise ValidationError("address", "is required for a delivery order (customer_name without order_id, "
+                                             "customer_id or items): where should it go?")
         order = cls(id=uuid4(), reference=reference, customer_id=customer_id, customer_name=customer_name,
-                    address=optional_text("address", address, ADDRESS_MAX_LENGTH, multiline=True),
+                    address=address,
                     facility_id=optional_text("facility_id", facility_id, FACILITY_ID_MAX_LENGTH),
                     eta=eta, ordered_at=ordered_at or now, created_at=now, updated_at=now, items=lines,
-                    declared_total=declared)
+                    declared_total=Decimal("0.00") if declared is None else declared)
         if order.total_amount > MAX_AMOUNT:  # the sum of the item lines, stored like every amount
             raise ValidationError("items", f"the order total (quantity x sale_price over the items) would be "
                                            f"{order.total_amount}; it must be at most {MAX_AMOUNT}")
@@ -362,6 +436,82 @@ class Order:
             self._set(OrderStatus.CANCELLED, now)
             self.events.append(OrderCancelled(occurred_at=now, order_id=self.id, from_status=previous,
                                               reason="every item was cancelled"))
+
+    def update(self, changes: OrderChanges, now: datetime) -> list[str]:
+        """Apply what may still change as ONE event (ORDER_UPDATED); the names of the changed fields.
+
+        eta until the order is delivered, address until it travels, items (the whole list, each
+        PENDING again) while it is RECEIVED and none is picked. Anything else is refused (409) with why.
+        """
+        self._check_unchangeable(changes)
+        changed: list[str] = []
+        eta, address, lines = self.eta, self.address, None
+        if changes.eta is not None:
+            _check_moment("eta", changes.eta)
+            if changes.eta != self.eta:
+                self._editable("eta", ETA_EDITABLE_IN)
+                eta = changes.eta
+                changed.append("eta")
+        if changes.address is not None:
+            new_address = optional_text("address", changes.address, ADDRESS_MAX_LENGTH, multiline=True)
+            if new_address != self.address:
+                self._editable("address", ADDRESS_EDITABLE_IN)
+                address = new_address
+                changed.append("address")
+        if changes.items is not None:
+            new_lines = _items_from(changes.items, now)
+            if [i.as_dict() for i in new_lines] != [i.as_dict() for i in self.items]:
+                self._editable("items", ITEMS_REPLACEABLE_IN)
+                picked = [i.sku for i in self.items if i.status is ItemStatus.PICKED]
+                if picked:
+                    raise InvalidTransition(f"the items of order {self.label} cannot change: already picked: "
+                                            f"{', '.join(picked)}")
+                total = sum((line.line_total for line in new_lines), Decimal("0.00"))
+                if total > MAX_AMOUNT:
+                    raise ValidationError("items", f"the order total would be {total}; it must be at most "
+                                                   f"{MAX_AMOUNT}")
+                lines = new_lines
+                changed.append("items")
+        _check_total(changes.total_amount, lines if lines is not None else self.items)
+        declared = self.declared_total
+        if changes.total_amount is not None and not (lines if lines is not None else self.items):
+            declared = money(changes.total_amount, "total_amount")
+            if declared != self.declared_total:
+                self._editable("total_amount", ITEMS_REPLACEABLE_IN)
+                changed.append("total_amount")
+        if not changed:
+            return []
+        self.eta, self.address, self.declared_total = eta, address, declared
+        if lines is not None:
+            self.items = lines
+        self.updated_at = now
+        items_changed = "items" in changed or "total_amount" in changed
+        self.events.append(OrderUpdated(
+            occurred_at=now, order_id=self.id, status=self.status, changed=tuple(changed), eta=self.eta,
+            address=self.address, items=tuple(i.as_dict() for i in self.items) if items_changed else None,
+            total_amount=self.total_amount if items_changed else None, reason=f"updated {', '.join(changed)}"))
+        return changed
+
+    def _editable(self, what: str, states: frozenset[OrderStatus]) -> None:
+        if self.status not in states:
+            allowed = ", ".join(s for s in OrderStatus if s in states)
+            raise InvalidTransition(f"the {what} of order {self.label} cannot change: the order is {self.status} "
+                                    f"(it may change while {allowed})")
+
+    def _check_unchangeable(self, changes: OrderChanges) -> None:
+        fixed = (("order_id", changes.reference, self.reference), ("customer_id", changes.customer_id,
+                 self.customer_id), ("customer_name", changes.customer_name, self.customer_name),
+                 ("facility_id", changes.facility_id, self.facility_id),
+                 ("order_datetime", changes.ordered_at, self.ordered_at))
+        for name, sent, current in fixed:
+            if sent is not None and sent != current:
+                raise InvalidTransition(f"the {name} of order {self.label} never changes (it is {current}, "
+                                        f"{sent} was sent)")
+        if changes.status is not None:
+            wanted = order_status_named(changes.status)
+            if wanted is not self.status:
+                raise InvalidTransition(f"order {self.label} is {self.status}: PUT does not move it to {wanted}; "
+                                        f"use PATCH /orders/{{id}}/status or /orders/{{id}}/cancel")
 
     def next_fulfilment_step(self) -> OrderStatus | None:
         """Where the fulfilment process takes the order next, or None when it must stop."""

@@ -40,7 +40,7 @@ def test_line_totals_that_fit_alone_may_not_overflow_together():
 
 
 def test_a_declared_total_over_the_bound_names_total_amount():
-    assert receive(total_amount=str(MAX_AMOUNT)).total_amount == MAX_AMOUNT
+    assert receive(total_amount=str(MAX_AMOUNT), address="Rua 1").total_amount == MAX_AMOUNT
     refused("total_amount", total_amount=str(MAX_AMOUNT + Decimal("0.01")))
 
 

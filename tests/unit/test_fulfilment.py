@@ -71,7 +71,7 @@ def test_the_process_delivers_an_order_one_timed_step_per_event(flow, uow, clock
 
 def test_a_long_step_only_plans_a_timer(uow, clock, origin) -> None:
     flow = build(uow, clock, step=3600)
-    flow.place(NewOrder(customer_name="Ana"), origin)
+    flow.place(NewOrder(customer_name="Ana", address="Rua 1"), origin)
     report = flow.relay.drain()
     assert report.published == 1
     [step] = planned(uow)
@@ -93,7 +93,7 @@ def test_the_process_picks_the_items_before_the_order_travels(flow, clock, origi
 
 
 def test_hold_stops_the_process_and_resume_restarts_it(flow, uow, clock, origin) -> None:
-    key = str(flow.place(NewOrder(customer_name="Ana"), origin).id)
+    key = str(flow.place(NewOrder(customer_name="Ana", address="Rua 1"), origin).id)
     flow.relay.drain()
     flow.move(key, "ON_HOLD", "address check", origin)
     flow.relay.drain()
@@ -108,7 +108,7 @@ def test_hold_stops_the_process_and_resume_restarts_it(flow, uow, clock, origin)
 
 
 def test_a_cancelled_order_is_dropped_from_the_plan(flow, uow, clock, origin) -> None:
-    key = str(flow.place(NewOrder(customer_name="Ana"), origin).id)
+    key = str(flow.place(NewOrder(customer_name="Ana", address="Rua 1"), origin).id)
     flow.relay.drain()
     flow.move(key, "CANCELLED", None, origin)
     flow.relay.drain()
@@ -116,7 +116,7 @@ def test_a_cancelled_order_is_dropped_from_the_plan(flow, uow, clock, origin) ->
 
 
 def test_a_step_whose_order_moved_on_meanwhile_is_skipped(flow, uow, clock, origin) -> None:
-    key = str(flow.place(NewOrder(customer_name="Ana"), origin).id)
+    key = str(flow.place(NewOrder(customer_name="Ana", address="Rua 1"), origin).id)
     flow.relay.drain()
     flow.move(key, "PICKING", "by hand", origin)  # not yet relayed: the RECEIVED step is still planned
     clock.advance(STEP)
@@ -129,7 +129,7 @@ def test_a_step_whose_order_moved_on_meanwhile_is_skipped(flow, uow, clock, orig
 
 
 def test_the_process_is_idempotent_and_ignores_stale_events(flow, uow, clock, origin, db) -> None:
-    key = str(flow.place(NewOrder(customer_name="Ana"), origin).id)
+    key = str(flow.place(NewOrder(customer_name="Ana", address="Rua 1"), origin).id)
     with uow() as tx:
         [received] = [r.envelope for r in tx.outbox.list(OutboxFilter(), PageRequest()).items]
     assert flow.deliver([received]) == [None]
@@ -153,6 +153,6 @@ def test_the_process_is_idempotent_and_ignores_stale_events(flow, uow, clock, or
 def test_without_automatic_fulfilment_nothing_is_planned(uow, clock, origin) -> None:
     flow = build(uow, clock, enabled=False)
     assert flow.process is None  # the handler is not built at all
-    flow.place(NewOrder(customer_name="Ana"), origin)
+    flow.place(NewOrder(customer_name="Ana", address="Rua 1"), origin)
     assert flow.relay.drain().published == 1
     assert planned(uow) == []

@@ -223,7 +223,7 @@ def test_cancelling_every_item_cancels_the_order() -> None:
 
 def test_the_total_counts_live_items_or_is_the_declared_one_without_items() -> None:
     order = Order.receive(T0, customer_id="C", items=[ItemSpec("A", 2, "45.00", "49.99"),
-                                                     ItemSpec("B", 1, 10, "12.50")], total_amount="1.00")
+                                                     ItemSpec("B", 1, 10, "12.50")], total_amount="112.48")
     assert order.total_amount == Decimal("112.48")
     order.change_item_status("B", I.CANCELLED, T0)
     assert order.total_amount == Decimal("99.98")
@@ -318,3 +318,105 @@ def test_the_history_is_written_once_per_event(orders, uow, origin: Origin) -> N
     assert [(e.sku, e.to_status) for e in everything] == [
         (None, "RECEIVED"), ("A", "PICKED"), (None, "CANCELLED"), ("A", "CANCELLED")]
     assert {e.actor for e in everything} == {"alice"}
+
+
+# --- orders as their users send them; PUT /orders/{id} ---------------------------------------------
+
+def test_a_total_that_contradicts_the_items_is_refused_naming_total_amount() -> None:
+    items = [ItemSpec("ITEM-001", 2, "45.00", "49.99")]
+    with pytest.raises(ValidationError) as error:  # the order system's own README example
+        Order.receive(T0, reference="ORD-001", customer_id="CUST-001", items=items, total_amount=99.99)
+    assert error.value.field == "total_amount" and "99.98" in error.value.message
+    assert Order.receive(T0, customer_id="C", items=items, total_amount="99.98").total_amount == Decimal("99.98")
+    assert Order.receive(T0, customer_id="C", items=items, total_amount=99.980).total_amount == Decimal("99.98")
+
+
+def test_a_delivery_order_needs_an_address() -> None:
+    with pytest.raises(ValidationError) as error:
+        Order.receive(T0, customer_name="Ana")
+    assert error.value.field == "address"
+    assert Order.receive(T0, customer_name="Ana", address="Rua 1").address == "Rua 1"
+    assert Order.receive(T0, customer_name="Ana", customer_id="C").address is None  # not the delivery shape
+
+
+def test_legacy_statuses_are_read_in_any_case() -> None:
+    from domain.orders import item_status_named, order_status_named
+
+    assert order_status_named("pending") is S.RECEIVED and order_status_named("picking") is S.PICKING
+    assert item_status_named("picked") is I.PICKED
+    with pytest.raises(ValidationError):
+        order_status_named("shipped")
+
+
+def test_an_update_changes_eta_address_and_items_as_one_event() -> None:
+    from domain.orders import OrderChanges, OrderUpdated
+
+    order = order_in(S.RECEIVED, items=1)
+    order.events.clear()
+    later = T0 + timedelta(days=1)
+    changed = order.update(OrderChanges(eta=later, address="Rua 2", status="pending", customer_name="Ana",
+                                        items=[ItemSpec("X", 3, "1.00", "2.50")], total_amount="7.50"), T0)
+    assert changed == ["eta", "address", "items"]
+    [event] = order.events
+    assert isinstance(event, OrderUpdated) and event.changed == ("eta", "address", "items")
+    assert event.payload()["items"][0]["sku"] == "X" and event.payload()["total_amount"] == "7.50"
+    assert (order.eta, order.address, order.total_amount, [i.sku for i in order.items]) == (
+        later, "Rua 2", Decimal("7.50"), ["X"])
+    assert OrderUpdated.rebuild(event.payload(), event.event_id, event.occurred_at).payload() == event.payload()
+    assert order.update(OrderChanges(eta=later, address="Rua 2"), T0) == [] and len(order.events) == 1
+
+
+@pytest.mark.parametrize(("state", "changes", "why"), [
+    (S.PICKING, {"items": [ItemSpec("X", 1, "1", "1")]}, "order is PICKING"),
+    (S.IN_TRANSIT, {"address": "Rua 9"}, "order is IN_TRANSIT"),
+    (S.DELIVERED, {"eta": T0 + timedelta(days=2)}, "order is DELIVERED"),
+    (S.CANCELLED, {"address": "Rua 9"}, "order is CANCELLED"),
+    (S.RECEIVED, {"customer_name": "Bea"}, "customer_name"),
+    (S.RECEIVED, {"status": "PICKING"}, "PUT does not move it"),
+])
+def test_what_may_no_longer_change_is_refused_saying_why(state, changes, why) -> None:
+    from domain.orders import OrderChanges
+
+    order = order_in(state, items=1)
+    before = len(order.events)
+    from domain.errors import InvalidTransition
+
+    with pytest.raises(InvalidTransition, match=why):  # a 409
+        order.update(OrderChanges(**changes), T0)
+    assert len(order.events) == before
+
+
+def test_items_cannot_change_once_one_is_picked_nor_contradict_the_total() -> None:
+    from domain.errors import InvalidTransition
+    from domain.orders import OrderChanges
+
+    order = order_in(S.RECEIVED, items=2)
+    with pytest.raises(ValidationError) as error:
+        order.update(OrderChanges(items=[ItemSpec("X", 1, "1", "1")], total_amount="2.00"), T0)
+    assert error.value.field == "total_amount"
+    order.change_item_status("SKU-0", I.PICKED, T0)
+    with pytest.raises(InvalidTransition, match="already picked: SKU-0"):
+        order.update(OrderChanges(items=[ItemSpec("X", 1, "1", "1")]), T0)
+    assert order.update(OrderChanges(eta=T0 + timedelta(hours=5)), T0) == ["eta"]
+
+
+def test_the_update_use_case_writes_one_event_and_the_history_shows_it(orders, uow, origin: Origin) -> None:
+    from application.orders import UpdateOrder
+    from domain.orders import OrderChanges
+
+    update = UpdateOrder(uow, orders.move.clock)
+    placed = orders.place(NewOrder(reference="ORD-9", customer_id="C", items=[ItemSpec("A", 1, 1, 1)]), origin)
+    updated = update("ORD-9", OrderChanges(address="Rua 3", items=[ItemSpec("B", 2, 1, "1.50")]), origin)
+    assert (updated.address, updated.total_amount) == ("Rua 3", Decimal("3.00"))
+    assert orders.queries.get("ORD-9").items[0].sku == "B"
+    update("ORD-9", OrderChanges(address="Rua 3"), origin)  # nothing changes: nothing written
+    envelopes = outbox_envelopes(uow)
+    assert [e.event_type for e in envelopes] == ["ORDER_RECEIVED", "ORDER_UPDATED"]
+    assert envelopes[-1].payload["changed"] == ["address", "items"]
+    orders.history(envelopes)
+    _, history = orders.queries.history(str(placed.id))
+    assert [(e.event_type, e.to_status, e.reason) for e in history] == [
+        ("ORDER_RECEIVED", "RECEIVED", None), ("ORDER_UPDATED", "RECEIVED", "updated address, items")]
+    orders.cancel("ORD-9", None, origin)
+    with pytest.raises(Conflict, match="CANCELLED"):
+        update("ORD-9", OrderChanges(address="Rua 4"), origin)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from adapters.inbound.api.errors import install_error_handlers
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
 from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
+from adapters.inbound.api.routes import compat
 from bootstrap.container import Container
 from bootstrap.tracing import trace_http
 
@@ -49,6 +50,8 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
     install_error_handlers(app)
     for module in (auth, suppliers, ncs, orders, operations, delivery, inventories, probes):
         app.include_router(module.router)
+    if config.compat_routes():
+        app.include_router(compat.router)
     app.state.readiness = probes.readiness(container)
     # added innermost first: Guard ends up outermost
     app.add_middleware(SecureHeaders, docs_paths=frozenset({DOCS, REDOC, "/docs/oauth2-redirect"}))

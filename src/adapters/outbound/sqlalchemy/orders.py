@@ -123,10 +123,16 @@ class SqlOrderRepository(OrderRepository):
             )
             if updated.rowcount != 1:
                 raise ConcurrentUpdate(f"order {order.label} was changed by another request; try again")
-            for position, (item, old) in enumerate(zip(items, old_items, strict=True)):
-                if item != old:
-                    self.conn.execute(sa.update(order_items).where(
-                        order_items.c.order_id == order.id, order_items.c.position == position).values(**item))
+            if [i["sku"] for i in items] != [i["sku"] for i in old_items]:  # replaced (PUT /orders/{id})
+                self.conn.execute(sa.delete(order_items).where(order_items.c.order_id == order.id))
+                if items:
+                    self.conn.execute(sa.insert(order_items), [{"order_id": order.id, "position": i, **item}
+                                                               for i, item in enumerate(items)])
+            else:
+                for position, (item, old) in enumerate(zip(items, old_items, strict=True)):
+                    if item != old:
+                        self.conn.execute(sa.update(order_items).where(
+                            order_items.c.order_id == order.id, order_items.c.position == position).values(**item))
             order.version += 1
             self.snapshots[order.id] = (row, items)
         self.tally.flush(self.seen)

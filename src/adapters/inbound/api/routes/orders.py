@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body as BodyParam, Path, Request, status
 from pydantic import BaseModel, Field, PlainSerializer, Strict, field_validator
 
 from application.orders import NewOrder
+from domain.orders import OrderChanges
 from application.pagination import PageRequest
 from application.ports.orders import OrderFilter, OrderHistoryEntry
 from domain.orders import (
@@ -50,9 +51,9 @@ class ItemIn(Body):
 
 
 class OrderIn(Body):
-    """`{"customer_name", "address"}` (delivery service) or `{"order_id", "customer_id", "facility_id",
-    "items", "eta"}` (order management); `status` may only say the order is new, `total_amount` counts
-    only when there are no items."""
+    """`{"customer_name", "address"}` (delivery service: `address` is required) or `{"order_id",
+    "customer_id", "facility_id", "items", "eta"}` (order management); `status` may only say the order
+    is new; `total_amount`, when sent with items, must be their sum (quantity x sale_price, to the cent)."""
 
     order_id: text(REFERENCE_MAX_LENGTH) | None = Field(None, examples=["ORD-001"])
     customer_id: CustomerId | None = Field(None, examples=["CUST-001"])
@@ -71,6 +72,31 @@ class OrderIn(Body):
         if value is not None and value.upper() not in ("RECEIVED", "PENDING"):
             raise ValueError("a new order is always RECEIVED; move it afterwards with PATCH /orders/{id}/status")
         return value
+
+
+class OrderUpdateIn(Body):
+    """What may still change: `eta` (until DELIVERED), `address` (until IN_TRANSIT), `items` (the whole
+    list, while RECEIVED and none is picked). The other fields of the order may be sent back as read:
+    they must repeat the order's values. Omitted fields are left as they are."""
+
+    order_id: text(REFERENCE_MAX_LENGTH) | None = Field(None, examples=["ORD-001"])
+    customer_id: CustomerId | None = None
+    customer_name: text(CUSTOMER_NAME_MAX_LENGTH) | None = None
+    address: text(ADDRESS_MAX_LENGTH, min_length=0, multiline=True) | None = Field(None, examples=["Rua Nova, 7"])
+    facility_id: text(FACILITY_ID_MAX_LENGTH) | None = None
+    eta: IsoDateTime | None = Field(None, examples=["2027-01-01T15:00:00Z"])
+    order_datetime: IsoDateTime | None = None
+    status: text(20) | None = None
+    total_amount: Amount | None = None
+    items: list[ItemIn] | None = Field(None, max_length=500)
+
+
+def order_changes(body: OrderUpdateIn) -> OrderChanges:
+    items = None if body.items is None else [ItemSpec(i.sku, i.quantity, i.unit_price, i.sale_price)
+                                             for i in body.items]
+    return OrderChanges(eta=body.eta, address=body.address, items=items, total_amount=body.total_amount,
+                        reference=body.order_id, customer_id=body.customer_id, customer_name=body.customer_name,
+                        facility_id=body.facility_id, ordered_at=body.order_datetime, status=body.status)
 
 
 class StatusIn(Body):
@@ -202,6 +228,15 @@ def order_journey(order_key: OrderKey, _: Reader, container: ContainerDep):
     _, history = container.order_queries().history(order_key)
     return [JourneyStepOut(current_status=e.to_status, previous_status=e.from_status, created_at=e.occurred_at,
                            reason=e.reason, actor=e.actor) for e in history]
+
+
+@router.put("/{order_key}", response_model=OrderOut,
+            responses={409: {"description": "That may no longer change (the order is past the state that "
+                                            "allows it, an item is picked, or a field that never changes differs)"}})
+def update_order(order_key: OrderKey, body: OrderUpdateIn, request: Request, principal: OrderWriter,
+                 container: ContainerDep):
+    """Update what may still change, as one ORDER_UPDATED event (none when nothing changes)."""
+    return _out(container.update_order()(order_key, order_changes(body), origin_of(request, principal)))
 
 
 @router.patch("/{order_key}/status", response_model=OrderOut)
