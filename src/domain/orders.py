@@ -454,6 +454,8 @@ class Order:
                 changed.append("eta")
         if changes.address is not None:
             new_address = optional_text("address", changes.address, ADDRESS_MAX_LENGTH, multiline=True)
+            if new_address is None:
+                raise ValidationError("address", "must not be empty: leave it out to keep the address")
             if new_address != self.address:
                 self._editable("address", ADDRESS_EDITABLE_IN)
                 address = new_address

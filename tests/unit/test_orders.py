@@ -391,9 +391,12 @@ def test_items_cannot_change_once_one_is_picked_nor_contradict_the_total() -> No
     from domain.orders import OrderChanges
 
     order = order_in(S.RECEIVED, items=2)
-    with pytest.raises(ValidationError) as error:
-        order.update(OrderChanges(items=[ItemSpec("X", 1, "1", "1")], total_amount="2.00"), T0)
-    assert error.value.field == "total_amount"
+    for changes, field in ((OrderChanges(items=[ItemSpec("X", 1, "1", "1")], total_amount="2.00"), "total_amount"),
+                           (OrderChanges(address="  "), "address"),
+                           (OrderChanges(items=[ItemSpec("X", 0, "1", "1")]), "items.0.quantity")):
+        with pytest.raises(ValidationError) as error:
+            order.update(changes, T0)
+        assert error.value.field == field
     order.change_item_status("SKU-0", I.PICKED, T0)
     with pytest.raises(InvalidTransition, match="already picked: SKU-0"):
         order.update(OrderChanges(items=[ItemSpec("X", 1, "1", "1")]), T0)
