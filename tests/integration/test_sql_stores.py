@@ -192,6 +192,27 @@ def test_a_store_outage_during_local_delivery_writes_nothing(engine: sa.Engine, 
     assert [tuple(r) for r in rows] == [("PENDING", 0)] * 2
 
 
+def test_an_order_update_replaces_its_items_in_the_database(engine: sa.Engine, clock: FixedClock) -> None:
+    """PUT /orders/{id}: a new item list (other skus, another count, a sku moved) is stored as sent."""
+    from application.orders import NewOrder, OrderQueries, PlaceOrder, UpdateOrder
+    from domain.orders import ItemSpec, OrderChanges
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, clock)
+
+    origin = Origin("alice", "corr")
+    PlaceOrder(uow, clock)(NewOrder(reference="ORD-1", customer_id="C", items=[
+        ItemSpec("A", 1, "1", "1"), ItemSpec("B", 1, "1", "1")]), origin)
+    update = UpdateOrder(uow, clock)
+    for skus in (["B", "C", "A"], ["C"], ["C", "D"]):
+        update("ORD-1", OrderChanges(items=[ItemSpec(sku, 2, "1", "1.50") for sku in skus]), origin)
+        order = OrderQueries(uow).get("ORD-1")
+        assert ([i.sku for i in order.items], str(order.total_amount)) == (skus, f"{3 * len(skus)}.00")
+    with engine.connect() as conn:
+        types = conn.execute(sa.select(outbox_events.c.event_type).order_by(outbox_events.c.position)).scalars().all()
+    assert types == ["ORDER_RECEIVED"] + ["ORDER_UPDATED"] * 3
+
+
 # --- PostgreSQL: two transactions recording one key -----------------------------------------------
 
 
