@@ -129,12 +129,17 @@ API_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# the docs pages load scripts, styles, images and the spec from this server only, and run no inline script
+# (ADR 0022); ReDoc starts its search index in a worker made from a blob
+DOCS_CSP = (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; "
+            b"img-src 'self' data:; connect-src 'self'; worker-src blob:; form-action 'self'; base-uri 'none'; "
+            b"frame-ancestors 'none'")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class SecureHeaders:
     """nosniff, no framing, no referrer; `no-store` unless a route set its own Cache-Control; a strict
-    CSP except on the interactive docs; HSTS when the request came over TLS."""
+    CSP (on the interactive docs: only this server's scripts and styles); HSTS when the request came over TLS."""
 
     def __init__(self, app: App, docs_paths: frozenset[str]) -> None:
         self.app, self.docs_paths = app, docs_paths
@@ -143,9 +148,7 @@ class SecureHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = list(API_HEADERS)
-        if scope.get("path") not in self.docs_paths:
-            extra.append(API_CSP)
+        extra = [*API_HEADERS, DOCS_CSP if scope.get("path") in self.docs_paths else API_CSP]
         if scope.get("scheme") == "https":
             extra.append(HSTS)
 

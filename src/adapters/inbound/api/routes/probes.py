@@ -18,6 +18,7 @@ from bootstrap.container import Container
 from bootstrap.settings import EventMode
 
 from adapters.inbound.api.observability import HttpMetrics
+from adapters.inbound.api.openapi import PROBE_BODY
 from adapters.inbound.runtime import check_schema
 
 router = APIRouter(tags=["operations"])
@@ -85,7 +86,8 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "The database, its schema or the broker is not ready"}})
+@router.get("/ready", responses={503: {"description": "The database, its schema or the broker is not ready",
+                                      "content": PROBE_BODY}})
 async def ready(request: Request) -> JSONResponse:
     """Database reachable, schema at the code's head, broker reachable (kafka mode): each `ok` or
     `unavailable` within 1 s, 503 unless all are ok (the cause goes to the log)."""

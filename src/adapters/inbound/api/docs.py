@@ -1,0 +1,125 @@
+"""Swagger UI and ReDoc from the assets the `fastapi-offline` package ships: no CDN, no inline script.
+
+The pages load only files of this server (ADR 0022): the Swagger UI bundle, its CSS and ReDoc's
+standalone bundle from `/docs/assets/` (the package's `static` folder), the Swagger UI settings from
+`/docs/swagger-init.js`, the OAuth2 redirect page's script from `/docs/oauth2-redirect.js`. So the
+docs pages work on a machine without internet, under a CSP that allows scripts and styles from
+'self' only (middleware.py, DOCS_CSP).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.resources import files
+from os import stat_result
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_oauth2_redirect_html, swagger_ui_default_parameters
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
+
+ASSETS = "/docs/assets"
+OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+ASSET_MAX_AGE = 86400  # seconds a browser may keep a bundle (it changes only with the package)
+_ASSET_DIR = str(files("fastapi_offline") / "static")
+# FastAPI's redirect page is one inline script: served as a file, the page itself has none
+_REDIRECT_SCRIPT = re.search(r"<script>(.*)</script>", get_swagger_ui_oauth2_redirect_html().body.decode(),
+                             re.DOTALL)
+assert _REDIRECT_SCRIPT is not None, "FastAPI's OAuth2 redirect page changed: see adapters/inbound/api/docs.py"
+REDIRECT_JS = _REDIRECT_SCRIPT.group(1).strip() + "\n"
+
+SWAGGER_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>{title} - Swagger UI</title>
+<link rel="stylesheet" href="{root}{assets}/swagger-ui.css">
+<link rel="icon" href="{root}{assets}/favicon.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{root}{assets}/swagger-ui-bundle.js"></script>
+<script src="{root}/docs/swagger-init.js"></script>
+</body>
+</html>
+"""
+REDOC_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} - ReDoc</title>
+<link rel="icon" href="{root}{assets}/favicon.png">
+</head>
+<body>
+<redoc spec-url="{root}{openapi}"></redoc>
+<script src="{root}{assets}/redoc.standalone.js"></script>
+</body>
+</html>
+"""
+REDIRECT_HTML = """<!DOCTYPE html>
+<html lang="en-US">
+<head>
+<meta charset="utf-8">
+<title>Swagger UI: OAuth2 Redirect</title>
+</head>
+<body>
+<script src="{root}/docs/oauth2-redirect.js"></script>
+</body>
+</html>
+"""
+
+
+class Assets(StaticFiles):
+    """The package's files, cacheable for a day (every other answer of the API is `no-store`)."""
+
+    def file_response(self, full_path: Any, stat: stat_result, scope: Scope, status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat, scope, status_code)
+        response.headers["cache-control"] = f"public, max-age={ASSET_MAX_AGE}"
+        return response
+
+
+def _javascript(text: str) -> Response:
+    return Response(text, media_type="text/javascript; charset=utf-8")
+
+
+def install_docs(app: FastAPI, docs_url: str, redoc_url: str, openapi_url: str) -> None:
+    """`docs_url` (Swagger UI, its *Authorize* logs in with the OAuth2 password form), `redoc_url`,
+    and what they load; the FastAPI app is created with docs_url=None and redoc_url=None."""
+    app.mount(ASSETS, Assets(directory=_ASSET_DIR), name="docs-assets")
+
+    def page(request: Request, template: str) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return HTMLResponse(template.format(title=app.title, root=root, assets=ASSETS, openapi=openapi_url))
+
+    @app.get(docs_url, include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        return page(request, SWAGGER_HTML)
+
+    @app.get("/docs/swagger-init.js", include_in_schema=False)
+    async def swagger_init(request: Request) -> Response:
+        root = request.scope.get("root_path", "")
+        settings = {**swagger_ui_default_parameters, "url": f"{root}{openapi_url}",
+                    "validatorUrl": None,  # Swagger UI would otherwise ask validator.swagger.io about the spec
+                    "persistAuthorization": False}
+        return _javascript(
+            f"const settings = {json.dumps(settings)};\n"
+            f"settings.oauth2RedirectUrl = window.location.origin + {json.dumps(root + OAUTH2_REDIRECT)};\n"
+            "settings.presets = [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset];\n"
+            "window.ui = SwaggerUIBundle(settings);\n")
+
+    @app.get(OAUTH2_REDIRECT, include_in_schema=False)
+    async def oauth2_redirect(request: Request) -> HTMLResponse:
+        return page(request, REDIRECT_HTML)
+
+    @app.get("/docs/oauth2-redirect.js", include_in_schema=False)
+    async def oauth2_redirect_script() -> Response:
+        return _javascript(REDIRECT_JS)
+
+    @app.get(redoc_url, include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        return page(request, REDOC_HTML)
