@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test fuzz bench install lint clean
 
+# the venv with the project and its dev tools; Debian's chromium for tests/integration/test_docs_offline.py
+# (Playwright drives it: no `playwright install`, no browser download)
 $(STAMP): pyproject.toml
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

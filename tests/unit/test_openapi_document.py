@@ -3,6 +3,7 @@ answers, readable operationIds, examples that are valid today, one login content
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -13,6 +14,7 @@ import pytest
 from referencing import Registry, Resource
 
 from adapters.inbound.api.deps import Reader
+from adapters.inbound.api.docs import REDOC_BUNDLE_SHA256
 from adapters.inbound.api.openapi import _unique_operation_ids
 from tests.support.harness import running_app
 
@@ -207,8 +209,11 @@ def test_the_docs_pages_load_only_this_servers_files(app: Any) -> None:
     for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
         page = app.client.get(path)
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        csp = page.headers["content-security-policy"]
-        assert "script-src 'self';" in csp and "style-src 'self';" in csp and "unsafe" not in csp, csp
+        policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+        assert policy["default-src"] == "'none'" and policy["script-src"] == "'self'", policy
+        styles = policy["style-src"].split()
+        assert styles[0] == "'self'" and all(s.startswith("'sha256-") for s in styles[1:]), policy  # no unsafe-inline
+        assert len(styles) == (3 if path == "/redoc" else 1), policy  # ReDoc's two stylesheets (docs.py)
         assert "http://" not in page.text and "https://" not in page.text, page.text  # no CDN
         assert "<script>" not in page.text and "<style" not in page.text  # nothing inline the CSP would block
         for asset in re.findall(r'(?:src|href)="([^"]+)"', page.text):
@@ -216,6 +221,10 @@ def test_the_docs_pages_load_only_this_servers_files(app: Any) -> None:
             assert loaded.status_code == 200 and loaded.content, asset
     bundle = app.client.get("/docs/assets/swagger-ui-bundle.js")
     assert len(bundle.content) > 500_000 and "max-age" in bundle.headers["cache-control"]
+    redoc = app.client.get("/docs/assets/redoc.standalone.js").content
+    assert hashlib.sha256(redoc).hexdigest() == REDOC_BUNDLE_SHA256, (
+        "fastapi-offline's ReDoc bundle changed: check REDOC_STYLE_HASHES in docs.py "
+        "(tests/integration/test_docs_offline.py names the hash Chromium wants)")
     init = app.client.get("/docs/swagger-init.js").text
     assert '"url": "/openapi.json"' in init and '"validatorUrl": null' in init and "/docs/oauth2-redirect" in init
     assert "window.opener.swaggerUIRedirectOauth2" in app.client.get("/docs/oauth2-redirect.js").text

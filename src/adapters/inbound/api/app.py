@@ -9,7 +9,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
-from adapters.inbound.api.docs import OAUTH2_REDIRECT, install_docs
+from adapters.inbound.api.docs import install_docs, page_policies
 from adapters.inbound.api.errors import install_error_handlers
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
 from adapters.inbound.api.openapi import install_openapi, operation_id
@@ -57,7 +57,7 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
         app.include_router(module.router)
     app.state.readiness = probes.readiness(container)
     # added innermost first: Guard ends up outermost
-    app.add_middleware(SecureHeaders, docs_paths=frozenset({DOCS, REDOC, OAUTH2_REDIRECT}))
+    app.add_middleware(SecureHeaders, page_policies=page_policies(DOCS, REDOC) if docs else {})
     app.add_middleware(Correlation)
     app.add_middleware(Guard, max_body_bytes=config.max_body_bytes())
     trace_http(app, container.tracer())

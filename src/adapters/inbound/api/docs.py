@@ -4,7 +4,7 @@ The pages load only files of this server (ADR 0022): the Swagger UI bundle, its 
 standalone bundle from `/docs/assets/` (the package's `static` folder), the Swagger UI settings from
 `/docs/swagger-init.js`, the OAuth2 redirect page's script from `/docs/oauth2-redirect.js`. So the
 docs pages work on a machine without internet, under a CSP that allows scripts and styles from
-'self' only (middleware.py, DOCS_CSP).
+'self' only (`page_policies`; ReDoc's styles need two hashes more, see REDOC_STYLE_HASHES).
 """
 
 from __future__ import annotations
@@ -23,6 +23,19 @@ from starlette.types import Scope
 
 ASSETS = "/docs/assets"
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+# what the docs pages may load: scripts, styles, images and the spec from this server only; no inline
+# script anywhere. ReDoc starts its search index in a worker made from a blob.
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'{styles}; img-src 'self' data:; "
+            "connect-src 'self'; worker-src blob:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+# ReDoc 2 (styled-components) cannot style itself under style-src 'self' alone: it inserts empty <style>
+# elements and fills them through the CSSOM (which CSP does not check), and one <style> with the
+# perfect-scrollbar CSS of its bundle. The hashes of those two texts allow exactly them, not any
+# inline style ('unsafe-inline'). They belong to fastapi-offline 1.7.7's redoc.standalone.js
+# (REDOC_BUNDLE_SHA256, checked by tests/unit/test_openapi_document.py); tests/integration/
+# test_docs_offline.py fails on any CSP violation, with the hash Chromium would need.
+REDOC_STYLE_HASHES = ("'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # the empty stylesheet
+                      "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='")  # perfect-scrollbar's
+REDOC_BUNDLE_SHA256 = "1320f442151c57c447d3b70c7ffc6c4f86d08464020fe34c8cc5d3164e9944f0"
 ASSET_MAX_AGE = 86400  # seconds a browser may keep a bundle (it changes only with the package)
 _ASSET_DIR = str(files("fastapi_offline") / "static")
 # FastAPI's redirect page is one inline script: served as a file, the page itself has none
@@ -85,6 +98,13 @@ class Assets(StaticFiles):
 
 def _javascript(text: str) -> Response:
     return Response(text, media_type="text/javascript; charset=utf-8")
+
+
+def page_policies(docs_url: str, redoc_url: str) -> dict[str, bytes]:
+    """The Content-Security-Policy of each docs page (SecureHeaders gives every other answer `default-src 'none'`)."""
+    strict = DOCS_CSP.format(styles="").encode()
+    return {docs_url: strict, OAUTH2_REDIRECT: strict,
+            redoc_url: DOCS_CSP.format(styles="".join(f" {h}" for h in REDOC_STYLE_HASHES)).encode()}
 
 
 def install_docs(app: FastAPI, docs_url: str, redoc_url: str, openapi_url: str) -> None:

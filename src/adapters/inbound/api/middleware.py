@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from uuid import uuid4
 
@@ -129,26 +129,22 @@ API_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-# the docs pages load scripts, styles, images and the spec from this server only, and run no inline script
-# (ADR 0022); ReDoc starts its search index in a worker made from a blob
-DOCS_CSP = (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; "
-            b"img-src 'self' data:; connect-src 'self'; worker-src blob:; form-action 'self'; base-uri 'none'; "
-            b"frame-ancestors 'none'")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class SecureHeaders:
     """nosniff, no framing, no referrer; `no-store` unless a route set its own Cache-Control; a strict
-    CSP (on the interactive docs: only this server's scripts and styles); HSTS when the request came over TLS."""
+    CSP (the interactive docs pages have their own, `page_policies`: docs.py); HSTS when the request came over TLS."""
 
-    def __init__(self, app: App, docs_paths: frozenset[str]) -> None:
-        self.app, self.docs_paths = app, docs_paths
+    def __init__(self, app: App, page_policies: Mapping[str, bytes]) -> None:
+        self.app = app
+        self.policies = {path: (API_CSP[0], policy) for path, policy in page_policies.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = [*API_HEADERS, DOCS_CSP if scope.get("path") in self.docs_paths else API_CSP]
+        extra = [*API_HEADERS, self.policies.get(scope.get("path"), API_CSP)]
         if scope.get("scheme") == "https":
             extra.append(HSTS)
 
