@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
-from typing import Self
+from typing import Any, Literal, Self
 
 from limits import parse as parse_rate
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.roles import Role
@@ -26,6 +27,21 @@ class EventMode(StrEnum):
     KAFKA = "kafka"
 
 
+PREFIX = "SUPPLYTRACE_"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_SCHEMES = ("memory://", "sqlite", "postgresql")
+_SECRET_WORDS = ("url", "secret", "password", "users")  # an error never repeats these values
+
+
+def aliases(name: str, *earlier: str) -> AliasChoices:
+    """SUPPLYTRACE_<NAME> first, then the names the earlier systems used, in that order of precedence."""
+    return AliasChoices(PREFIX + name.upper(), *earlier)
+
+
+class SettingsError(Exception):
+    """An invalid configuration, as one line naming the environment variable(s)."""
+
+
 class UserSetting(BaseModel):
     """A real user: `supplytrace hash-password` prints the hash."""
 
@@ -35,10 +51,15 @@ class UserSetting(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SUPPLYTRACE_", env_file=".env", extra="ignore")
+    # populate_by_name: Settings(database_url=...) still works where a field has aliases
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_file=".env", extra="ignore", populate_by_name=True)
 
     env: Environment = Environment.DEVELOPMENT
-    database_url: str = "sqlite:///./supplytrace.db"
+    # the earlier systems' names are lower-precedence aliases (ADR 0023); WRITE_ is the more specific one
+    database_url: str = Field("sqlite:///./supplytrace.db",
+                              validation_alias=aliases("database_url", "WRITE_DATABASE_URL", "DATABASE_URL"))
+    # queries (lists, details, KPI, audit log) read from this PostgreSQL replica; none: from the primary
+    read_database_url: str | None = Field(None, validation_alias=aliases("read_database_url", "READ_DATABASE_URL"))
     database_pool_size: int = Field(40, ge=1)
     # every wait on the database is bounded: past these a request gets a 503, a worker retries
     database_statement_timeout_seconds: float = Field(15.0, gt=0)
@@ -72,9 +93,11 @@ class Settings(BaseSettings):
     fulfilment_auto: bool = False
     fulfilment_step_seconds: float = Field(1.0, ge=0)
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias=aliases("kafka_bootstrap_servers",
+                                                                                    "KAFKA_BOOTSTRAP_SERVERS"))
     kafka_topic_prefix: str = Field("supplytrace", pattern=r"^[A-Za-z0-9._-]+$")
-    kafka_consumer_group: str = "supplytrace-handlers"
+    kafka_consumer_group: str = Field("supplytrace-handlers", validation_alias=aliases("kafka_consumer_group",
+                                                                                       "KAFKA_CONSUMER_GROUP"))
     kafka_session_timeout_ms: int = Field(10000, ge=1000)
     kafka_delivery_timeout_ms: int = Field(30000, ge=1000)
     kafka_linger_ms: float = Field(1.0, ge=0)  # how long the producer gathers a batch before sending it
@@ -93,8 +116,24 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     metrics_port: int | None = Field(None, ge=1, le=65535)
 
-    log_level: str = "INFO"
+    log_level: LogLevel = Field("INFO", validation_alias=aliases("log_level", "LOG_LEVEL"))
     log_json: bool = False
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _a_level(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().upper() in LogLevel.__args__:
+            return value.strip().upper()  # `debug` is DEBUG
+        return value
+
+    @field_validator("database_url", "read_database_url")
+    @classmethod
+    def _a_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_SCHEMES):
+            raise ValueError(f"unsupported scheme {value.split(':', 1)[0]!r} (memory://, sqlite:///…, postgresql://…)")
+        if value is not None and value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
 
     @field_validator("login_rate_per_user", "login_rate_per_client")
     @classmethod
@@ -118,6 +157,41 @@ class Settings(BaseSettings):
             self.docs_enabled = self.env is not Environment.PRODUCTION
         if not self.demo_users and not self.users:
             raise ValueError("no users: set SUPPLYTRACE_USERS or enable SUPPLYTRACE_DEMO_USERS outside production")
-        if self.database_url.startswith("postgresql://"):
-            self.database_url = "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
+        if self.read_database_url is not None and not (self.database_url.startswith("postgresql")
+                                                        and self.read_database_url.startswith("postgresql")):
+            raise ValueError("SUPPLYTRACE_READ_DATABASE_URL: a read replica needs PostgreSQL for both URLs "
+                             "(SQLite and memory:// have one database: unset it)")
         return self
+
+
+def _env_names(field: str) -> list[str]:
+    alias = Settings.model_fields[field].validation_alias
+    return list(alias.choices) if isinstance(alias, AliasChoices) else [PREFIX + field.upper()]  # type: ignore
+
+
+def _variable(loc: tuple[Any, ...]) -> str:
+    """The environment variable an error is about: of a field's names, the one that is set."""
+    head = str(loc[0]) if loc else ""
+    for field in Settings.model_fields:
+        names = _env_names(field)
+        if head == field or head in names:
+            return next((name for name in names if name in os.environ), names[0])
+    return head
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and .env; raises SettingsError (one line) instead of a ValidationError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            message = item["msg"].removeprefix("Value error, ")
+            if item["loc"]:
+                shown = item.get("input")
+                secret = any(word in _variable(item["loc"]).lower() for word in _SECRET_WORDS)
+                got = f" (got {shown!r})" if isinstance(shown, str | int | float) and not secret else ""
+                problems.append(f"{_variable(item['loc'])}: {message}{got}")
+            else:
+                problems.append(message)
+        raise SettingsError("invalid configuration: " + "; ".join(problems).replace("\n", " ")) from None

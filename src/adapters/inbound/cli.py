@@ -19,7 +19,7 @@ from application.retention import FLOOR
 from bootstrap.container import build_container
 from bootstrap.logging import configure_logging
 from adapters.inbound.runtime import background_workers, kafka_consumer, prepare_database, relay_loop, serve_metrics
-from bootstrap.settings import EventMode, Settings
+from bootstrap.settings import EventMode, Settings, SettingsError, load_settings
 
 app = typer.Typer(help="SupplyTrace: supply-chain quality and operations backend.", no_args_is_help=True)
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -35,7 +35,12 @@ app.add_typer(outbox, name="outbox")
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    """The settings, or a one-line error naming the variable and exit code 2 (never a traceback)."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_json)
     return settings
 
@@ -393,7 +398,11 @@ def demo(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SettingsError as error:  # settings loaded outside _settings() (the demo's embedded server)
+        typer.echo(str(error), err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
