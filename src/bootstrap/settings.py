@@ -126,6 +126,11 @@ class Settings(BaseSettings):
             return value.strip().upper()  # `debug` is DEBUG
         return value
 
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value  # READ_DATABASE_URL= : unset
+
     @field_validator("database_url", "read_database_url")
     @classmethod
     def _a_scheme(cls, value: str | None) -> str | None:
@@ -157,6 +162,8 @@ class Settings(BaseSettings):
             self.docs_enabled = self.env is not Environment.PRODUCTION
         if not self.demo_users and not self.users:
             raise ValueError("no users: set SUPPLYTRACE_USERS or enable SUPPLYTRACE_DEMO_USERS outside production")
+        if self.read_database_url == self.database_url:
+            self.read_database_url = None  # the order system's default (READ_ = WRITE_): no replica, one pool
         if self.read_database_url is not None and not (self.database_url.startswith("postgresql")
                                                         and self.read_database_url.startswith("postgresql")):
             raise ValueError("SUPPLYTRACE_READ_DATABASE_URL: a read replica needs PostgreSQL for both URLs "

@@ -116,6 +116,9 @@ def test_queries_read_from_the_replica_and_a_token_reads_your_writes(clusters: C
             assert read.served_by == "replica"
             assert read.conn.scalar(sa.text("SELECT pg_is_in_recovery()")) is True
             assert write.conn.scalar(sa.text("SELECT pg_is_in_recovery()")) is False
+            # the read engine's sessions refuse writes, should its URL ever point at a primary
+            assert read.conn.scalar(sa.text("SHOW default_transaction_read_only")) == "on"
+            assert write.conn.scalar(sa.text("SHOW default_transaction_read_only")) == "off"
         assert app.call(None, "GET", "/ready").json() == {
             "status": "ok", "database": "ok", "schema": "ok", "replica": "ok"}
 

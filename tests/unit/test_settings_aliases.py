@@ -44,10 +44,14 @@ def test_each_earlier_name_is_read_and_the_supplytrace_name_wins(monkeypatch: py
     monkeypatch.setenv("WRITE_DATABASE_URL", PG + "write")  # more specific than DATABASE_URL
     assert load_settings().database_url == PG + "write"
     for field, names in ALIASED.items():
-        value = {"log_level": "ERROR"}.get(field, PG + "mine" if "url" in field else "mine")
+        value = {"log_level": "ERROR"}.get(field, PG + field if "url" in field else "mine")
         monkeypatch.setenv(PREFIX + field.upper(), value)
         assert getattr(load_settings(), field) == value, f"SUPPLYTRACE_{field.upper()} must beat {names}"
     assert Settings(database_url="memory://", read_database_url=None).database_url == "memory://"  # by name
+    monkeypatch.setenv("SUPPLYTRACE_READ_DATABASE_URL", "")  # set but empty: no replica
+    assert load_settings().read_database_url is None
+    monkeypatch.setenv("SUPPLYTRACE_READ_DATABASE_URL", PG + "database_url")  # the primary itself: no replica
+    assert load_settings().read_database_url is None
 
 
 def test_dotenv_is_read_under_both_names_and_the_environment_beats_it(monkeypatch: pytest.MonkeyPatch,
