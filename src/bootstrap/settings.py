@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import Any, Literal, Self
+from collections.abc import Mapping
+from typing import Any, Literal, Self, get_args
 
 from limits import parse as parse_rate
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from domain.roles import Role
 
@@ -40,6 +42,38 @@ def aliases(name: str, *earlier: str) -> AliasChoices:
 
 class SettingsError(Exception):
     """An invalid configuration, as one line naming the environment variable(s)."""
+
+
+def _names(info: FieldInfo) -> tuple[str, ...]:
+    alias = info.validation_alias
+    return tuple(str(name) for name in alias.choices) if isinstance(alias, AliasChoices) else ()
+
+
+def first_set(names: tuple[str, ...], *sources: Mapping[str, Any]) -> str | None:
+    """The first of `names` set in any of `sources` (the environment, then .env): the order of the
+    names decides, not the source, so SUPPLYTRACE_X in .env beats an earlier system's X in the environment."""
+    return next((name for name in names for source in sources if name.lower() in source), None)
+
+
+class _AliasesInOrder(PydanticBaseSettingsSource):
+    """The fields with aliases, each from the first of its names that is set (see first_set)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.sources = [{k.lower(): v for k, v in getattr(source, "env_vars", {}).items() if v is not None}
+                        for source in sources]
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found = {}
+        for field, info in self.settings_cls.model_fields.items():
+            names = _names(info)
+            name = first_set(names, *self.sources)
+            if name is not None:  # keyed as the other sources key it: by the first name
+                found[names[0]] = next(source[name.lower()] for source in self.sources if name.lower() in source)
+        return found
 
 
 class UserSetting(BaseModel):
@@ -119,10 +153,19 @@ class Settings(BaseSettings):
     log_level: LogLevel = Field("INFO", validation_alias=aliases("log_level", "LOG_LEVEL"))
     log_json: bool = False
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        aliased = _AliasesInOrder(settings_cls, env_settings, dotenv_settings)
+        return init_settings, aliased, env_settings, dotenv_settings, file_secret_settings
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _a_level(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().upper() in LogLevel.__args__:
+        if isinstance(value, str) and value.strip().upper() in get_args(LogLevel):
             return value.strip().upper()  # `debug` is DEBUG
         return value
 
@@ -171,18 +214,14 @@ class Settings(BaseSettings):
         return self
 
 
-def _env_names(field: str) -> list[str]:
-    alias = Settings.model_fields[field].validation_alias
-    return list(alias.choices) if isinstance(alias, AliasChoices) else [PREFIX + field.upper()]  # type: ignore
-
-
-def _variable(loc: tuple[Any, ...]) -> str:
+def _variable(loc: tuple[Any, ...], dotenv: Mapping[str, Any]) -> str:
     """The environment variable an error is about: of a field's names, the one that is set."""
     head = str(loc[0]) if loc else ""
-    for field in Settings.model_fields:
-        names = _env_names(field)
+    for field, info in Settings.model_fields.items():
+        names = _names(info) or (PREFIX + field.upper(),)
         if head == field or head in names:
-            return next((name for name in names if name in os.environ), names[0])
+            environ = {name.lower(): value for name, value in os.environ.items()}
+            return first_set(names, environ, dotenv) or names[0]
     return head
 
 
@@ -191,14 +230,17 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as error:
+        from dotenv import dotenv_values  # pydantic-settings reads .env with it
+
+        dotenv = {name.lower(): value for name, value in dotenv_values(".env").items()} if os.path.isfile(".env") else {}
         problems = []
         for item in error.errors(include_url=False):
             message = item["msg"].removeprefix("Value error, ")
             if item["loc"]:
-                shown = item.get("input")
-                secret = any(word in _variable(item["loc"]).lower() for word in _SECRET_WORDS)
+                variable, shown = _variable(item["loc"], dotenv), item.get("input")
+                secret = any(word in variable.lower() for word in _SECRET_WORDS)
                 got = f" (got {shown!r})" if isinstance(shown, str | int | float) and not secret else ""
-                problems.append(f"{_variable(item['loc'])}: {message}{got}")
+                problems.append(f"{variable}: {message}{got}")
             else:
                 problems.append(message)
         raise SettingsError("invalid configuration: " + "; ".join(problems).replace("\n", " ")) from None

@@ -61,8 +61,21 @@ def test_dotenv_is_read_under_both_names_and_the_environment_beats_it(monkeypatc
     settings = load_settings()
     assert (settings.log_level, settings.kafka_consumer_group) == ("WARNING", "from-dotenv")
     assert settings.kafka_bootstrap_servers == "dotenv:9092"
-    monkeypatch.setenv("SUPPLYTRACE_LOG_LEVEL", "critical")
+    monkeypatch.setenv("SUPPLYTRACE_LOG_LEVEL", "critical")  # the same name: the environment beats .env
     assert load_settings().log_level == "CRITICAL"
+    # the names' order decides, not the source: SUPPLYTRACE_ in .env beats an earlier name in the environment
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "leftover:9092")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///leftover.db")
+    (tmp_path / ".env").write_text("SUPPLYTRACE_KAFKA_BOOTSTRAP_SERVERS=dotenv:9092\n"
+                                   "SUPPLYTRACE_DATABASE_URL=sqlite:///dotenv.db\nLOG_LEVEL=nope\n")
+    monkeypatch.delenv("SUPPLYTRACE_LOG_LEVEL")
+    with pytest.raises(SettingsError, match=r"^invalid configuration: LOG_LEVEL: .*\(got 'nope'\)$"):
+        load_settings()  # named as it is spelled in .env
+    (tmp_path / ".env").write_text("SUPPLYTRACE_KAFKA_BOOTSTRAP_SERVERS=dotenv:9092\n"
+                                   "SUPPLYTRACE_DATABASE_URL=sqlite:///dotenv.db\n")
+    settings = load_settings()
+    assert (settings.kafka_bootstrap_servers, settings.database_url) == ("dotenv:9092", "sqlite:///dotenv.db")
+    assert Settings(_env_file=None).database_url == "sqlite:///leftover.db"  # without .env: the earlier name
 
 
 @pytest.mark.parametrize(("environment", "expected"), [
