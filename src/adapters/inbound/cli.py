@@ -202,8 +202,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @db.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision: e.g. 0010, or base (an empty "
-                                                          "schema). Every later migration is undone.")]) -> None:
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision: e.g. 0010, base (an empty "
+                                                          "schema), or -- -1 (one step back). Every later "
+                                                          "migration is undone.")]) -> None:
     """Undo the migrations after REVISION on SUPPLYTRACE_DATABASE_URL (as the owner of the tables)."""
     from alembic.util import CommandError
 
