@@ -9,6 +9,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
+from adapters.inbound.api.consistency import ConsistencyTokens
 from adapters.inbound.api.docs import install_docs, page_policies
 from adapters.inbound.api.errors import install_error_handlers
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
@@ -59,6 +60,8 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
     # added innermost first: Guard ends up outermost
     app.add_middleware(SecureHeaders, page_policies=page_policies(DOCS, REDOC) if docs else {})
     app.add_middleware(Correlation)
+    if config.read_source() == "replica":  # read-your-writes tokens (ADR 0023)
+        app.add_middleware(ConsistencyTokens)
     app.add_middleware(Guard, max_body_bytes=config.max_body_bytes())
     trace_http(app, container.tracer())
     if config.metrics_enabled():
