@@ -4,9 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz bench install lint clean
+.PHONY: run test fuzz bench install lint clean reset-demo
 
+# the venv with the project and its dev tools; Debian's chromium for tests/integration/test_docs_offline.py
+# (Playwright drives it: no `playwright install`, no browser download)
 $(STAMP): pyproject.toml
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -33,5 +36,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/kpi_growth.py
 
+# a fresh demo database (the next `make run` re-creates and migrates it); keeps .venv. Stop `make run` first.
+DEMO_DB := supplytrace.db supplytrace.db-wal supplytrace.db-shm
+reset-demo:
+	rm -f $(DEMO_DB)
+
+# everything the two commands made, the virtual environment too
 clean:
-	rm -rf $(VENV) supplytrace.db supplytrace.db-wal supplytrace.db-shm
+	rm -rf $(VENV) $(DEMO_DB)

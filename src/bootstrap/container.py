@@ -52,6 +52,7 @@ from adapters.outbound.ratelimit import LimitsRateLimiter
 from adapters.outbound.security import Argon2Hasher, JwtTokenService, StaticUserDirectory, demo_accounts
 from adapters.outbound.sqlalchemy.engine import create_engine
 from adapters.outbound.sqlalchemy.notify import PostgresWakeup
+from adapters.outbound.sqlalchemy.replica import ReplicaUnitOfWork, TrackedUnitOfWork
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
 from adapters.outbound.wakeup import InProcessWakeup
 from bootstrap.settings import Settings
@@ -87,6 +88,16 @@ class Container(containers.DeclarativeContainer):
         connect_timeout=config.database_connect_timeout_seconds,
         pool_timeout=config.database_pool_timeout_seconds,
     )
+    # SUPPLYTRACE_READ_DATABASE_URL: a second engine, same limits, on a PostgreSQL replica (ADR 0023)
+    read_engine = providers.Singleton(
+        create_engine,
+        url=config.read_database_url,
+        pool_size=config.database_pool_size,
+        statement_timeout=config.database_statement_timeout_seconds,
+        connect_timeout=config.database_connect_timeout_seconds,
+        pool_timeout=config.database_pool_timeout_seconds,
+        read_only=True,
+    )
     memory_database = providers.Singleton(MemoryDatabase)
 
     # relays wake when events are committed: PostgreSQL notifies every process (a trigger); with an
@@ -105,7 +116,19 @@ class Container(containers.DeclarativeContainer):
                                  after_commit=local_wakeup.provided.notify),
         sqlite=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock, after_commit=local_wakeup.provided.notify,
                                  timeline=config.delivery_timeline),
-        postgresql=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock, timeline=config.delivery_timeline),
+        postgresql=providers.Selector(
+            config.read_source,  # with a replica, each commit notes its WAL position (read-your-writes)
+            primary=providers.Factory(SqlUnitOfWork, engine=engine, clock=clock, timeline=config.delivery_timeline),
+            replica=providers.Factory(TrackedUnitOfWork, engine=engine, clock=clock,
+                                      timeline=config.delivery_timeline),
+        ),
+    )
+    # the queries' unit of work: the replica's when there is one (commands and handlers: always `uow`)
+    read_uow = providers.Selector(
+        config.read_source,
+        primary=uow,
+        replica=providers.Factory(ReplicaUnitOfWork, engine=read_engine, primary=engine, clock=clock,
+                                  timeline=config.delivery_timeline),
     )
 
     # the registered handlers and the one path that applies events to them, whatever the event mode
@@ -190,22 +213,22 @@ class Container(containers.DeclarativeContainer):
     # use cases and queries
     create_supplier = providers.Singleton(CreateSupplier, uow=uow.provider, clock=clock)
     update_certification = providers.Singleton(UpdateCertification, uow=uow.provider, clock=clock)
-    supplier_queries = providers.Singleton(SupplierQueries, uow=uow.provider, clock=clock)
+    supplier_queries = providers.Singleton(SupplierQueries, uow=read_uow.provider, clock=clock)
     raise_nc = providers.Singleton(RaiseNonConformity, uow=uow.provider, clock=clock)
     close_nc = providers.Singleton(CloseNonConformity, uow=uow.provider, clock=clock)
-    nc_queries = providers.Singleton(NonConformityQueries, uow=uow.provider)
+    nc_queries = providers.Singleton(NonConformityQueries, uow=read_uow.provider)
     kpi = providers.Singleton(
-        KpiQuery, uow=uow.provider, clock=clock, unhandled_after_seconds=config.reconcile_after_seconds
+        KpiQuery, uow=read_uow.provider, clock=clock, unhandled_after_seconds=config.reconcile_after_seconds
     )
-    audit_queries = providers.Singleton(AuditQueries, uow=uow.provider)
+    audit_queries = providers.Singleton(AuditQueries, uow=read_uow.provider)
     verify_audit_log = providers.Singleton(VerifyAuditLog, uow=uow.provider)
-    outbox_queries = providers.Singleton(OutboxQueries, uow=uow.provider)
+    outbox_queries = providers.Singleton(OutboxQueries, uow=read_uow.provider)
     place_order = providers.Singleton(PlaceOrder, uow=uow.provider, clock=clock)
     change_order_status = providers.Singleton(ChangeOrderStatus, uow=uow.provider, clock=clock)
     change_item_status = providers.Singleton(ChangeItemStatus, uow=uow.provider, clock=clock)
     cancel_order = providers.Singleton(CancelOrder, uow=uow.provider, clock=clock)
     update_order = providers.Singleton(UpdateOrder, uow=uow.provider, clock=clock)
-    order_queries = providers.Singleton(OrderQueries, uow=uow.provider)
+    order_queries = providers.Singleton(OrderQueries, uow=read_uow.provider)
     fulfilment_scheduler = providers.Singleton(
         FulfilmentScheduler, uow=uow.provider, clock=clock, batch_size=config.outbox_batch_size
     )
@@ -215,7 +238,7 @@ class Container(containers.DeclarativeContainer):
     create_inventory = providers.Singleton(CreateInventory, uow=uow.provider, clock=clock)
     add_inventory_line = providers.Singleton(AddInventoryLine, uow=uow.provider, clock=clock)
     delete_inventory = providers.Singleton(DeleteInventory, uow=uow.provider, clock=clock)
-    inventory_queries = providers.Singleton(InventoryQueries, uow=uow.provider)
+    inventory_queries = providers.Singleton(InventoryQueries, uow=read_uow.provider)
     rebuild_inventory_projection = providers.Singleton(RebuildInventoryProjection, uow=uow.provider, clock=clock)
 
     # identities
@@ -242,4 +265,5 @@ def build_container(settings: Settings | None = None) -> Container:
     container = Container(settings=settings)
     container.config.from_pydantic(settings)
     container.config.database_kind.from_value(database_kind(settings.database_url))
+    container.config.read_source.from_value("replica" if settings.read_database_url else "primary")
     return container

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
-from typing import Self
+from collections.abc import Mapping
+from typing import Any, Literal, Self, get_args
 
 from limits import parse as parse_rate
-from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from domain.roles import Role
 
@@ -26,6 +29,53 @@ class EventMode(StrEnum):
     KAFKA = "kafka"
 
 
+PREFIX = "SUPPLYTRACE_"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_SCHEMES = ("memory://", "sqlite", "postgresql")
+_SECRET_WORDS = ("url", "secret", "password", "users")  # an error never repeats these values
+
+
+def aliases(name: str, *earlier: str) -> AliasChoices:
+    """SUPPLYTRACE_<NAME> first, then the names the earlier systems used, in that order of precedence."""
+    return AliasChoices(PREFIX + name.upper(), *earlier)
+
+
+class SettingsError(Exception):
+    """An invalid configuration, as one line naming the environment variable(s)."""
+
+
+def _names(info: FieldInfo) -> tuple[str, ...]:
+    alias = info.validation_alias
+    return tuple(str(name) for name in alias.choices) if isinstance(alias, AliasChoices) else ()
+
+
+def first_set(names: tuple[str, ...], *sources: Mapping[str, Any]) -> str | None:
+    """The first of `names` set in any of `sources` (the environment, then .env): the order of the
+    names decides, not the source, so SUPPLYTRACE_X in .env beats an earlier system's X in the environment."""
+    return next((name for name in names for source in sources if name.lower() in source), None)
+
+
+class _AliasesInOrder(PydanticBaseSettingsSource):
+    """The fields with aliases, each from the first of its names that is set (see first_set)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.sources = [{k.lower(): v for k, v in getattr(source, "env_vars", {}).items() if v is not None}
+                        for source in sources]
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found = {}
+        for field, info in self.settings_cls.model_fields.items():
+            names = _names(info)
+            name = first_set(names, *self.sources)
+            if name is not None:  # keyed as the other sources key it: by the first name
+                found[names[0]] = next(source[name.lower()] for source in self.sources if name.lower() in source)
+        return found
+
+
 class UserSetting(BaseModel):
     """A real user: `supplytrace hash-password` prints the hash."""
 
@@ -35,10 +85,15 @@ class UserSetting(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SUPPLYTRACE_", env_file=".env", extra="ignore")
+    # populate_by_name: Settings(database_url=...) still works where a field has aliases
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_file=".env", extra="ignore", populate_by_name=True)
 
     env: Environment = Environment.DEVELOPMENT
-    database_url: str = "sqlite:///./supplytrace.db"
+    # the earlier systems' names are lower-precedence aliases (ADR 0023); WRITE_ is the more specific one
+    database_url: str = Field("sqlite:///./supplytrace.db",
+                              validation_alias=aliases("database_url", "WRITE_DATABASE_URL", "DATABASE_URL"))
+    # queries (lists, details, KPI, audit log) read from this PostgreSQL replica; none: from the primary
+    read_database_url: str | None = Field(None, validation_alias=aliases("read_database_url", "READ_DATABASE_URL"))
     database_pool_size: int = Field(40, ge=1)
     # every wait on the database is bounded: past these a request gets a 503, a worker retries
     database_statement_timeout_seconds: float = Field(15.0, gt=0)
@@ -72,9 +127,11 @@ class Settings(BaseSettings):
     fulfilment_auto: bool = False
     fulfilment_step_seconds: float = Field(1.0, ge=0)
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias=aliases("kafka_bootstrap_servers",
+                                                                                    "KAFKA_BOOTSTRAP_SERVERS"))
     kafka_topic_prefix: str = Field("supplytrace", pattern=r"^[A-Za-z0-9._-]+$")
-    kafka_consumer_group: str = "supplytrace-handlers"
+    kafka_consumer_group: str = Field("supplytrace-handlers", validation_alias=aliases("kafka_consumer_group",
+                                                                                       "KAFKA_CONSUMER_GROUP"))
     kafka_session_timeout_ms: int = Field(10000, ge=1000)
     kafka_delivery_timeout_ms: int = Field(30000, ge=1000)
     kafka_linger_ms: float = Field(1.0, ge=0)  # how long the producer gathers a batch before sending it
@@ -94,8 +151,38 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     metrics_port: int | None = Field(None, ge=1, le=65535)
 
-    log_level: str = "INFO"
+    log_level: LogLevel = Field("INFO", validation_alias=aliases("log_level", "LOG_LEVEL"))
     log_json: bool = False
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        aliased = _AliasesInOrder(settings_cls, env_settings, dotenv_settings)
+        return init_settings, aliased, env_settings, dotenv_settings, file_secret_settings
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _a_level(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().upper() in get_args(LogLevel):
+            return value.strip().upper()  # `debug` is DEBUG
+        return value
+
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value  # READ_DATABASE_URL= : unset
+
+    @field_validator("database_url", "read_database_url")
+    @classmethod
+    def _a_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_SCHEMES):
+            raise ValueError(f"unsupported scheme {value.split(':', 1)[0]!r} (memory://, sqlite:///…, postgresql://…)")
+        if value is not None and value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
 
     @field_validator("login_rate_per_user", "login_rate_per_client")
     @classmethod
@@ -119,6 +206,42 @@ class Settings(BaseSettings):
             self.docs_enabled = self.env is not Environment.PRODUCTION
         if not self.demo_users and not self.users:
             raise ValueError("no users: set SUPPLYTRACE_USERS or enable SUPPLYTRACE_DEMO_USERS outside production")
-        if self.database_url.startswith("postgresql://"):
-            self.database_url = "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
+        if self.read_database_url == self.database_url:
+            self.read_database_url = None  # the order system's default (READ_ = WRITE_): no replica, one pool
+        if self.read_database_url is not None and not (self.database_url.startswith("postgresql")
+                                                        and self.read_database_url.startswith("postgresql")):
+            raise ValueError("SUPPLYTRACE_READ_DATABASE_URL: a read replica needs PostgreSQL for both URLs "
+                             "(SQLite and memory:// have one database: unset it)")
         return self
+
+
+def _variable(loc: tuple[Any, ...], dotenv: Mapping[str, Any]) -> str:
+    """The environment variable an error is about: of a field's names, the one that is set."""
+    head = str(loc[0]) if loc else ""
+    for field, info in Settings.model_fields.items():
+        names = _names(info) or (PREFIX + field.upper(),)
+        if head == field or head in names:
+            environ = {name.lower(): value for name, value in os.environ.items()}
+            return first_set(names, environ, dotenv) or names[0]
+    return head
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and .env; raises SettingsError (one line) instead of a ValidationError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        from dotenv import dotenv_values  # pydantic-settings reads .env with it
+
+        dotenv = {name.lower(): value for name, value in dotenv_values(".env").items()} if os.path.isfile(".env") else {}
+        problems = []
+        for item in error.errors(include_url=False):
+            message = item["msg"].removeprefix("Value error, ")
+            if item["loc"]:
+                variable, shown = _variable(item["loc"], dotenv), item.get("input")
+                secret = any(word in variable.lower() for word in _SECRET_WORDS)
+                got = f" (got {shown!r})" if isinstance(shown, str | int | float) and not secret else ""
+                problems.append(f"{variable}: {message}{got}")
+            else:
+                problems.append(message)
+        raise SettingsError("invalid configuration: " + "; ".join(problems).replace("\n", " ")) from None

@@ -12,6 +12,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
+import structlog
 import typer
 import uvicorn
 
@@ -19,7 +20,7 @@ from application.retention import FLOOR
 from bootstrap.container import build_container
 from bootstrap.logging import configure_logging
 from adapters.inbound.runtime import background_workers, kafka_consumer, prepare_database, relay_loop, serve_metrics
-from bootstrap.settings import EventMode, Settings
+from bootstrap.settings import EventMode, Settings, SettingsError, load_settings
 
 app = typer.Typer(help="SupplyTrace: supply-chain quality and operations backend.", no_args_is_help=True)
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -35,7 +36,12 @@ app.add_typer(outbox, name="outbox")
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    """The settings, or a one-line error naming the variable and exit code 2 (never a traceback)."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_json)
     return settings
 
@@ -49,11 +55,57 @@ def serve(
     """Run the API, and the workers the event mode needs, in one process."""
     from adapters.inbound.api.app import create_app
 
-    container = build_container(_settings())
+    settings = _settings()
+    container = build_container(settings)
     prepare_database(container, auto_migrate=False)
     api = create_app(container, background_workers(container) if worker else [])
-    uvicorn.run(api, host=host, port=port, log_config=None, access_log=False,  # Correlation logs them
-                server_header=False)
+    config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False,  # Correlation logs them
+                            server_header=False)
+    _WelcomingServer(config, settings).run()
+
+
+class _WelcomingServer(uvicorn.Server):
+    """Once the socket listens (not before): where the docs are and who can log in."""
+
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self.settings = settings
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            port = self.servers[0].sockets[0].getsockname()[1] if self.servers else self.config.port
+            shown = "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "") else self.config.host
+            host = f"[{shown}]" if ":" in shown else shown
+            lines = welcome(self.settings, f"http://{host}:{port}")
+            if self.settings.log_json:  # stdout is JSON lines only: the same words as one log line
+                structlog.get_logger("supplytrace.serve").info("serve.ready", welcome=[line.strip() for line in lines])
+                return
+            for line in lines:
+                typer.echo(line)
+
+
+def welcome(settings: Settings, base_url: str) -> list[str]:
+    """What `serve` prints once it is up."""
+    from bootstrap.settings import DEFAULT_DEMO_PASSWORD
+    from domain.roles import Role
+
+    lines = [f"SupplyTrace is up at {base_url} (Ctrl+C stops it)"]
+    lines.append(f"  API docs: {base_url}/docs (Swagger UI) and {base_url}/redoc" if settings.docs_enabled
+                 else "  API docs: off (SUPPLYTRACE_DOCS_ENABLED=false)")
+    if settings.demo_users:
+        default = settings.demo_password == DEFAULT_DEMO_PASSWORD
+        password = f'password "{DEFAULT_DEMO_PASSWORD}"' if default else "password: SUPPLYTRACE_DEMO_PASSWORD"
+        lines.append(f"  demo users ({password}), one per role, named after it: "
+                     + ", ".join(role.value for role in Role))
+        if default:
+            lines.append(f"  log in: curl -d username=admin -d password={DEFAULT_DEMO_PASSWORD} {base_url}/auth/login")
+    else:
+        lines.append("  demo users: off (SUPPLYTRACE_DEMO_USERS=false)")
+    if settings.users:
+        lines.append("  users (SUPPLYTRACE_USERS): " + ", ".join(f"{u.username} ({u.role.value})"
+                                                              for u in settings.users))
+    return lines
 
 
 MetricsPort = Annotated[int | None, typer.Option(
@@ -147,6 +199,26 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
         _apply_grants(container.engine(), runtime_role)
     else:
         typer.echo(f"runtime role: {_NO_ROLES[kind]}" if kind in _NO_ROLES else _RUNTIME_ROLE_HINT)
+
+
+@db.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision: e.g. 0010, base (an empty "
+                                                          "schema), or -- -1 (one step back). Every later "
+                                                          "migration is undone.")]) -> None:
+    """Undo the migrations after REVISION on SUPPLYTRACE_DATABASE_URL (as the owner of the tables)."""
+    from alembic.util import CommandError
+
+    from adapters.outbound.sqlalchemy import migrate
+
+    container = build_container(_settings())
+    if container.config.database_kind() == "memory":
+        typer.echo("memory:// has no schema to downgrade")
+        return
+    try:
+        migrate.downgrade(container.engine(), revision)
+    except CommandError as error:
+        _refuse(str(error))
+    typer.echo(f"database at revision {migrate.current_revision(container.engine()) or 'base (no tables)'}")
 
 
 @db.command("grant")
@@ -393,7 +465,11 @@ def demo(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SettingsError as error:  # settings loaded outside _settings() (the demo's embedded server)
+        typer.echo(str(error), err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

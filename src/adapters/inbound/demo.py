@@ -24,10 +24,10 @@ def embedded_server() -> Iterator[str]:
     from adapters.inbound.api.app import create_app
     from bootstrap.container import build_container
     from adapters.inbound.runtime import background_workers, prepare_database
-    from bootstrap.settings import Settings
+    from bootstrap.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="supplytrace-demo-") as folder:
-        settings = Settings(database_url=f"sqlite:///{Path(folder) / 'demo.db'}")
+        settings = load_settings(database_url=f"sqlite:///{Path(folder) / 'demo.db'}")
         container = build_container(settings)
         prepare_database(container, auto_migrate=True)
         with socket.socket() as probe:

@@ -9,8 +9,11 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 
+from adapters.inbound.api.consistency import ConsistencyTokens
+from adapters.inbound.api.docs import install_docs, page_policies
 from adapters.inbound.api.errors import install_error_handlers
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
+from adapters.inbound.api.openapi import install_openapi, operation_id
 from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
 from adapters.inbound.api.routes import compat
 from bootstrap.container import Container
@@ -42,11 +45,15 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
         version="0.1.0",
         description="Supply-chain quality and operations: every business change is a durable, audited event.",
         lifespan=lifespan,
-        docs_url=DOCS if docs else None,
-        redoc_url=REDOC if docs else None,
+        docs_url=None,  # served by docs.py from local assets (no CDN)
+        redoc_url=None,
         openapi_url=OPENAPI if docs else None,
+        generate_unique_id_function=operation_id,
     )
     app.state.container = container
+    install_openapi(app)
+    if docs:
+        install_docs(app, DOCS, REDOC, OPENAPI)
     install_error_handlers(app)
     for module in (auth, suppliers, ncs, orders, operations, delivery, inventories, probes):
         app.include_router(module.router)
@@ -54,8 +61,10 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
         app.include_router(compat.router)
     app.state.readiness = probes.readiness(container)
     # added innermost first: Guard ends up outermost
-    app.add_middleware(SecureHeaders, docs_paths=frozenset({DOCS, REDOC, "/docs/oauth2-redirect"}))
+    app.add_middleware(SecureHeaders, page_policies=page_policies(DOCS, REDOC) if docs else {})
     app.add_middleware(Correlation)
+    if config.read_source() == "replica":  # read-your-writes tokens (ADR 0023)
+        app.add_middleware(ConsistencyTokens)
     app.add_middleware(Guard, max_body_bytes=config.max_body_bytes())
     trace_http(app, container.tracer())
     if config.metrics_enabled():

@@ -56,6 +56,7 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
         authorize(principal, permission)
         return principal
 
+    check.permission = permission  # type: ignore[attr-defined]  # openapi.py: the route answers 403
     return check
 
 

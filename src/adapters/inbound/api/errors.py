@@ -2,6 +2,7 @@
 
 Validation errors echo at most a short, encodable prefix of what was sent; an error no entry
 maps is a JSON 500 whose body says nothing of the cause (the log has it, see middleware.py).
+`ErrorOut` is the one schema of every error body, as the OpenAPI publishes it (openapi.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from application.ports.unit_of_work import StoreUnavailable
 from application.security import AuthenticationFailed, Forbidden, TooManyAttempts
@@ -31,6 +33,26 @@ STATUS: dict[type[Exception], int] = {
 }
 RETRY_AFTER_UNAVAILABLE = 5  # seconds a client should wait after a 503
 ECHO_MAX = 40  # characters of a rejected value a 422 repeats
+
+
+class ValidationIssue(BaseModel):
+    """One problem of a 422: where (`loc`, e.g. ["body", "certification_expiry"] or ["query", "limit"]), what."""
+
+    loc: list[str | int] = Field(examples=[["body", "certification_expiry"]])
+    msg: str = Field(examples=["Input should be a valid date"])
+    type: str = Field(examples=["date_from_datetime_parsing"])
+    input: str | int | float | bool | None = Field(None, description="A short prefix of the value sent, when it "
+                                                   "is a scalar (objects and lists are not echoed)")
+    ctx: dict[str, Any] | None = Field(None, description="The rule's parameters, e.g. {\"le\": 500}")
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx and 5xx body: `detail` is a sentence, or (422) the list of problems, each naming its field."""
+
+    detail: str | list[ValidationIssue] = Field(examples=["supplier 42 not found"])
+    allowed: list[str] | None = Field(None, description="409 on an order or item move: the states it may go "
+                                      "to next", examples=[["PICKING", "ON_HOLD", "CANCELLED"]])
+    error_id: str | None = Field(None, description="500 only: the id the log's `request.failed` line has")
 
 
 def _status_of(error: Exception) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from uuid import uuid4
 
@@ -134,18 +134,17 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 class SecureHeaders:
     """nosniff, no framing, no referrer; `no-store` unless a route set its own Cache-Control; a strict
-    CSP except on the interactive docs; HSTS when the request came over TLS."""
+    CSP (the interactive docs pages have their own, `page_policies`: docs.py); HSTS when the request came over TLS."""
 
-    def __init__(self, app: App, docs_paths: frozenset[str]) -> None:
-        self.app, self.docs_paths = app, docs_paths
+    def __init__(self, app: App, page_policies: Mapping[str, bytes]) -> None:
+        self.app = app
+        self.policies = {path: (API_CSP[0], policy) for path, policy in page_policies.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = list(API_HEADERS)
-        if scope.get("path") not in self.docs_paths:
-            extra.append(API_CSP)
+        extra = [*API_HEADERS, self.policies.get(scope.get("path"), API_CSP)]
         if scope.get("scheme") == "https":
             extra.append(HSTS)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
@@ -87,6 +87,18 @@ IsoDateTime = Annotated[datetime, BeforeValidator(
     _iso("datetime", r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", "2026-06-30T15:00:00Z")),
     AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))]  # no offset: UTC (as the earlier systems sent)
 Username = text(100)
+
+
+def example_date(days_ahead: int) -> str:
+    """An example date `days_ahead` days after the day the app started: an example expiry date stays in
+    the future whenever the docs are read (a fixed one was already in the past; ADR 0022)."""
+    return (date.today() + timedelta(days=days_ahead)).isoformat()
+
+
+def example_datetime(days_ahead: int) -> str:
+    return f"{example_date(days_ahead)}T15:00:00Z"
+
+
 Name = text(NAME_MAX_LENGTH)
 Description = text(DESCRIPTION_MAX_LENGTH, multiline=True)
 
@@ -134,11 +146,12 @@ class TokenOut(BaseModel):
 
 class SupplierIn(Body):
     name: Name = Field(examples=["Beta Metals"])
-    certification_expiry: IsoDate = Field(examples=["2026-06-30"])
+    certification_expiry: IsoDate = Field(examples=[example_date(365)])
 
 
 class CertificationIn(Body):
-    certification_expiry: IsoDate = Field(examples=["2020-01-01"])
+    certification_expiry: IsoDate = Field(description="A date before today puts the supplier at risk",
+                                          examples=[example_date(730)])
 
 
 class SupplierOut(BaseModel):

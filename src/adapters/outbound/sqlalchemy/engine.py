@@ -22,8 +22,9 @@ _SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "disk i
 
 
 def create_engine(url: str, pool_size: int = 40, echo: bool = False, statement_timeout: float = 15.0,
-                  connect_timeout: float = 5.0, pool_timeout: float = 5.0) -> sa.Engine:
-    """An engine ready for concurrent use by the API threads and the workers."""
+                  connect_timeout: float = 5.0, pool_timeout: float = 5.0, read_only: bool = False) -> sa.Engine:
+    """An engine ready for concurrent use by the API threads and the workers (`read_only`: PostgreSQL
+    sessions that refuse writes, for a read replica's URL that might point at a primary)."""
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": statement_timeout},
@@ -33,6 +34,8 @@ def create_engine(url: str, pool_size: int = 40, echo: bool = False, statement_t
     else:
         # the pool must cover the real concurrency: past pool_size connections are reopened
         options = f"-c statement_timeout={int(statement_timeout * 1000)}"
+        if read_only:
+            options += " -c default_transaction_read_only=on"
         engine = sa.create_engine(
             url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_timeout=pool_timeout,
             connect_args={"connect_timeout": max(1, round(connect_timeout)), "options": options}, **kwargs)

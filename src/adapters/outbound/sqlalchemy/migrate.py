@@ -1,4 +1,5 @@
-"""Alembic, driven from code: `supplytrace db upgrade` and the test set-up call this."""
+"""Alembic, driven from code: `supplytrace db upgrade` / `db downgrade` and the test set-up call this
+(`alembic` itself, from the repository root, goes through alembic.ini and migrations/env.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def alembic_config(engine: sa.Engine) -> Config:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    command.downgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: sa.Engine) -> str | None:

@@ -53,11 +53,18 @@ class SqlUnitOfWork(UnitOfWork):
         self.engine, self.timeline = engine, timeline
         self.conn: sa.Connection | None = None
 
-    def _begin(self) -> None:
+    def _open(self, engine: sa.Engine) -> sa.Connection:
         try:
-            self.conn = self.engine.connect()
+            return engine.connect()
         except sa.exc.TimeoutError as error:  # every pooled connection busy for pool_timeout
             raise StoreUnavailable("database unavailable: no connection free in time") from error
+
+    def _connect(self) -> sa.Connection:
+        """The connection of this unit of work (a replica's unit of work chooses, see replica.py)."""
+        return self._open(self.engine)
+
+    def _begin(self) -> None:
+        self.conn = self._connect()
         if self.read_only:
             self.conn.execution_options(**{READ_ONLY: True})
         self.conn.begin()

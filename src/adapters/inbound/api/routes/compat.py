@@ -194,7 +194,7 @@ def _detalle(d: InventoryDetail) -> InventarioOut:
 
 
 @router.post("/inventario", status_code=status.HTTP_201_CREATED, response_model=InventarioOut)
-def crear_inventario(body: InventarioIn, request: Request, principal: InventoryWriter, container: ContainerDep):
+def create_inventario(body: InventarioIn, request: Request, principal: InventoryWriter, container: ContainerDep):
     """`POST /inventories` in the inventory service's shape: the new inventory, `total_items` 0."""
     inventory = container.create_inventory()(body.cliente, body.fecha_caducidad, origin_of(request, principal))
     return InventarioOut(inventario_id=inventory.id, cliente=inventory.customer, total_items=inventory.total_items,
@@ -205,7 +205,7 @@ def crear_inventario(body: InventarioIn, request: Request, principal: InventoryW
 
 @router.post("/inventario/{inventario_id}/linea", status_code=status.HTTP_201_CREATED, response_model=LineaOut,
              responses={404: {"description": "No such inventory"}})
-def agregar_linea(inventario_id: Id, body: LineaIn, request: Request, principal: InventoryWriter,
+def add_inventario_linea(inventario_id: Id, body: LineaIn, request: Request, principal: InventoryWriter,
                   container: ContainerDep):
     """`POST /inventories/{id}/lines` in the inventory service's shape."""
     line = container.add_inventory_line()(inventario_id, body.producto, body.cantidad, origin_of(request, principal))
@@ -214,14 +214,14 @@ def agregar_linea(inventario_id: Id, body: LineaIn, request: Request, principal:
 
 @router.delete("/inventario/{inventario_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                responses={404: {"description": "No such inventory"}})
-def eliminar_inventario(inventario_id: Id, request: Request, principal: InventoryWriter,
+def delete_inventario(inventario_id: Id, request: Request, principal: InventoryWriter,
                         container: ContainerDep) -> Response:
     container.delete_inventory()(inventario_id, origin_of(request, principal))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/inventario", response_model=list[InventarioResumenOut])
-def listar_inventarios(_: Reader, container: ContainerDep, limit: Limit = 50, offset: Offset = 0):
+def list_inventario(_: Reader, container: ContainerDep, limit: Limit = 50, offset: Offset = 0):
     """The projection (`inventario_resumen`), latest `fecha_caducidad` first, as a plain list (the
     service's shape: no page envelope); `limit`/`offset` page it like `GET /inventories`."""
     page = container.inventory_queries().list(InventoryFilter(None, None), PageRequest(limit, offset))
@@ -230,7 +230,7 @@ def listar_inventarios(_: Reader, container: ContainerDep, limit: Limit = 50, of
 
 @router.get("/inventario/{inventario_id}", response_model=InventarioOut,
             responses={404: {"description": "No such inventory (or not yet in the projection)"}})
-def obtener_inventario(inventario_id: Id, _: Reader, container: ContainerDep):
+def get_inventario(inventario_id: Id, _: Reader, container: ContainerDep):
     """The projection row and its lines (`lineas`)."""
     return _detalle(container.inventory_queries().get(inventario_id))
 

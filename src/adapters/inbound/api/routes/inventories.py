@@ -14,7 +14,7 @@ from application.ports.inventories import InventoryFilter, InventorySummary
 from domain.inventories import CUSTOMER_MAX_LENGTH, PRODUCT_MAX_LENGTH, QUANTITY_MAX, Inventory, InventoryLine
 
 from adapters.inbound.api.deps import ContainerDep, InventoryWriter, Reader, origin_of
-from adapters.inbound.api.schemas import Body, Id, IsoDate, Limit, Offset, PageOut, text
+from adapters.inbound.api.schemas import Body, Id, IsoDate, Limit, Offset, PageOut, example_date, text
 
 router = APIRouter(prefix="/inventories", tags=["inventories"])
 Customer = text(CUSTOMER_MAX_LENGTH)
@@ -26,7 +26,7 @@ Quantity = Annotated[int, Strict(), Field(ge=1, le=QUANTITY_MAX)]
 class InventoryIn(Body):
     customer: Customer = Field(validation_alias=AliasChoices("customer", "cliente"), examples=["ACME"])
     expiry_date: IsoDate = Field(validation_alias=AliasChoices("expiry_date", "fecha_caducidad"),
-                                 examples=["2027-01-31"])
+                                 examples=[example_date(60)])
 
 
 class LineIn(Body):

@@ -19,7 +19,8 @@ def _out(nc: NonConformity) -> NcOut:
                  status=nc.status.value, opened_at=nc.opened_at, closed_at=nc.closed_at)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=NcOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=NcOut,
+             responses={404: {"description": "No such supplier"}})
 def raise_nc(body: NcIn, request: Request, principal: NcWriter, container: ContainerDep):
     nc = container.raise_nc()(body.supplier_id, body.severity, body.description, origin_of(request, principal))
     return _out(nc)

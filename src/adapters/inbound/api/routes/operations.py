@@ -15,6 +15,7 @@ from application.ports.consumption import AuditEntry, AuditFilter
 from application.ports.outbox import OutboxFilter, OutboxStatus
 
 from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, OutboxReader, Replayer, RequestTrace
+from adapters.inbound.api.openapi import PROBE_BODY
 from adapters.inbound.api.routes.delivery import ONLY_FAILED, events_page, replay_event
 from adapters.inbound.api.schemas import (
     AuditEntryOut,
@@ -71,7 +72,8 @@ def replay(event_id: UUID, body: ReasonIn, principal: Replayer, container: Conta
     return replay_event(event_id, body, principal, container, trace)
 
 
-@router.get("/health", responses={503: {"description": "The database or the event transport is unavailable"}})
+@router.get("/health", responses={503: {"description": "The database or the event transport is unavailable",
+                                       "content": PROBE_BODY}})
 def health(container: ContainerDep) -> JSONResponse:
     """Anonymous: each part is `ok` or `unavailable`, nothing more (the cause goes to the log)."""
     checks: dict[str, str] = {}

@@ -30,7 +30,7 @@ from domain.orders import (
 )
 
 from adapters.inbound.api.deps import ContainerDep, OrderWriter, Reader, origin_of
-from adapters.inbound.api.schemas import Amount, Body, IsoDateTime, Limit, Offset, PageOut, text
+from adapters.inbound.api.schemas import Amount, Body, IsoDateTime, Limit, Offset, PageOut, example_datetime, text
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
@@ -60,10 +60,10 @@ class OrderIn(Body):
     customer_name: text(CUSTOMER_NAME_MAX_LENGTH) | None = Field(None, examples=["João Silva"])
     address: text(ADDRESS_MAX_LENGTH, min_length=0, multiline=True) | None = Field(None, examples=["Rua Exemplo, 123"])
     facility_id: text(FACILITY_ID_MAX_LENGTH) | None = Field(None, examples=["FAC-001"])
-    eta: IsoDateTime | None = None
+    eta: IsoDateTime | None = Field(None, examples=[example_datetime(3)])
     order_datetime: IsoDateTime | None = None
     status: text(20) | None = Field(None, examples=["RECEIVED"])
-    total_amount: Amount | None = None
+    total_amount: Amount | None = Field(None, examples=[99.98])  # the example item's 2 x 49.99
     items: list[ItemIn] = Field(default_factory=list, max_length=500)
 
     @field_validator("status")
@@ -185,7 +185,8 @@ def _event_out(e: OrderHistoryEntry) -> OrderEventOut:
                          timestamp=e.occurred_at, event_type=e.event_type, sku=e.sku, reason=e.reason, actor=e.actor)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderOut,
+             responses={409: {"description": "An order with this order_id exists already"}})
 def place_order(body: OrderIn, request: Request, principal: OrderWriter, container: ContainerDep):
     new = NewOrder(
         reference=body.order_id, customer_id=body.customer_id, customer_name=body.customer_name,

@@ -18,6 +18,7 @@ from bootstrap.container import Container
 from bootstrap.settings import EventMode
 
 from adapters.inbound.api.observability import HttpMetrics
+from adapters.inbound.api.openapi import PROBE_BODY
 from adapters.inbound.runtime import check_schema
 
 router = APIRouter(tags=["operations"])
@@ -74,6 +75,8 @@ def schema_check(container: Container, cache_seconds: float = SCHEMA_CACHE_SECON
 def readiness(container: Container) -> Readiness:
     """The checks of `/ready`, one set per app (`app.state.readiness`)."""
     checks = {"database": lambda: container.uow().check(), "schema": schema_check(container)}
+    if container.config.read_source() == "replica":  # SUPPLYTRACE_READ_DATABASE_URL: the queries need it
+        checks["replica"] = lambda: container.read_uow().check()
     if container.config.event_mode() == EventMode.KAFKA:
         checks["events"] = lambda: container.publisher().check()
     return Readiness(checks)
@@ -85,10 +88,12 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "The database, its schema or the broker is not ready"}})
+@router.get("/ready", responses={503: {"description": "The database, its schema or the broker is not ready",
+                                      "content": PROBE_BODY}})
 async def ready(request: Request) -> JSONResponse:
-    """Database reachable, schema at the code's head, broker reachable (kafka mode): each `ok` or
-    `unavailable` within 1 s, 503 unless all are ok (the cause goes to the log)."""
+    """Database reachable, schema at the code's head, read replica reachable (if configured), broker
+    reachable (kafka mode): each `ok` or `unavailable` within 1 s, 503 unless all are ok (the cause
+    goes to the log)."""
     parts = await request.app.state.readiness()
     healthy = all(value == "ok" for value in parts.values())
     return JSONResponse({"status": "ok" if healthy else "unavailable", **parts}, status_code=200 if healthy else 503)
