@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from adapters.inbound.api.errors import install_error_handlers
+from adapters.inbound.api.finding import refuse_unknown_query_params
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
 from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
 from bootstrap.container import Container
@@ -44,6 +45,7 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
         docs_url=DOCS if docs else None,
         redoc_url=REDOC if docs else None,
         openapi_url=OPENAPI if docs else None,
+        dependencies=[Depends(refuse_unknown_query_params)],  # every operation: ADR 0021
     )
     app.state.container = container
     install_error_handlers(app)
