@@ -75,6 +75,7 @@ non_conformities = sa.Table(
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "updated_at", "id"),
     sa.Index(None, "severity", "id"),
+    sa.Index(None, "status", "id"),
     sa.Index("ix_non_conformities_description_trgm", "description", postgresql_using="gin",
              postgresql_ops={"description": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     sa.Index(None, "status", "severity"),

@@ -35,7 +35,7 @@ NEW_COLUMNS = (("suppliers", "updated_at", "created_at"),
 
 BTREE = (("suppliers", ("name", "id")), ("suppliers", ("created_at", "id")), ("suppliers", ("updated_at", "id")),
          ("non_conformities", ("created_at", "id")), ("non_conformities", ("updated_at", "id")),
-         ("non_conformities", ("severity", "id")),
+         ("non_conformities", ("severity", "id")), ("non_conformities", ("status", "id")),
          ("orders", ("updated_at", "id")), ("orders", ("customer_name", "id")), ("orders", ("reference", "id")),
          ("inventory_summary", ("created_at", "inventory_id")), ("inventory_summary", ("updated_at", "inventory_id")),
          ("inventory_summary", ("total_items", "inventory_id")),
