@@ -122,7 +122,7 @@ def csv_rows(model: type[BaseModel], fetch: Callable[[PageRequest], Page[Any]], 
         size = CSV_PAGE if left is None else min(CSV_PAGE, left)
         if size <= 0:
             break
-        page = fetch(PageRequest(size, offset))
+        page = fetch(PageRequest(size, offset, counted=False))
         for item in page.items:
             row = convert(item).model_dump(mode="json")
             writer.writerow([_cell(row[c]) for c in columns])
@@ -143,7 +143,7 @@ def csv_response(request: Request, name: str, model: type[BaseModel], fetch: Cal
     params = request.query_params
     limit = int(params["limit"]) if "limit" in params else None  # already validated by the route
     offset = int(params.get("offset", 0))
-    first = fetch(PageRequest(1, 0))  # errors (a 503, a 422 of the query) before the 200 is sent
+    first = fetch(PageRequest(1, 0, counted=False))  # errors (a 503, a 422 of the query) before the 200 is sent
     del first
     return StreamingResponse(csv_rows(model, fetch, convert, limit, offset), media_type=CSV_TYPE,
                              headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
