@@ -67,10 +67,10 @@ def fill(engine: sa.Engine, start: int, stop: int) -> None:
                   CASE WHEN st = 'PUBLISHED' THEN 'in-process' END
            FROM (SELECT i, CASE WHEN i % 1000 = 1 THEN 'FAILED' WHEN i % 1000 = 2 THEN 'PENDING'
                                ELSE 'PUBLISHED' END AS st FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS i) AS s""",
-        """INSERT INTO non_conformities (supplier_id, severity, description, status, opened_at, closed_at)
+        """INSERT INTO non_conformities (supplier_id, severity, description, status, opened_at, closed_at{stamps})
            SELECT 1 + i % CAST(:suppliers AS int), (ARRAY['low','medium','high'])[1 + i % 3], 'bench',
                   CASE WHEN i % 20 = 0 THEN 'OPEN' ELSE 'CLOSED' END, now(),
-                  CASE WHEN i % 20 = 0 THEN NULL ELSE now() END
+                  CASE WHEN i % 20 = 0 THEN NULL ELSE now() END{stamp_values}
            FROM generate_series(CAST(:na AS bigint), CAST(:nb AS bigint)) AS i""",
         """INSERT INTO orders (id, status, declared_total, total_amount, ordered_at, created_at, updated_at, version,
                                customer_id)
@@ -84,10 +84,16 @@ def fill(engine: sa.Engine, start: int, stop: int) -> None:
         chained = "hash" in {c["name"] for c in sa.inspect(conn).get_columns("audit_log")}
         statements[0] = statements[0].format(chain_columns=", prev_hash, hash" if chained else "",
                                              chain_values=", repeat('0', 64), repeat('0', 64)" if chained else "")
+        # a tree with migration 0013 (ADR 0021): created_at/updated_at on NCs, updated_at on suppliers
+        stamped = "updated_at" in {c["name"] for c in sa.inspect(conn).get_columns("suppliers")}
+        statements[2] = statements[2].format(stamps=", created_at, updated_at" if stamped else "",
+                                             stamp_values=", now(), now()" if stamped else "")
         if start == 0:
-            conn.execute(sa.text("INSERT INTO suppliers (name, certification_expiry, created_at) "
+            conn.execute(sa.text(f"INSERT INTO suppliers (name, certification_expiry, created_at"
+                                 f"{', updated_at' if stamped else ''}) "
                                  "SELECT 'S' || i, CASE WHEN i % 20 = 0 THEN date '2020-01-01' "
-                                 "ELSE date '2030-01-01' END, now() FROM generate_series(1, CAST(:suppliers AS int)) AS i"),
+                                 f"ELSE date '2030-01-01' END, now(){', now()' if stamped else ''} "
+                                 "FROM generate_series(1, CAST(:suppliers AS int)) AS i"),
                          params)
         for statement in statements:
             conn.execute(sa.text(statement), params)

@@ -126,8 +126,11 @@ def main() -> None:
     try:
         migrate.upgrade(engine)
         with engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO suppliers (name, certification_expiry, created_at) "
-                                 "VALUES ('Beta', '2030-01-01', now())"))
+            # a tree with migration 0013 has suppliers.updated_at (ADR 0021); a baseline tree may not
+            stamped = "updated_at" in {c["name"] for c in sa.inspect(conn).get_columns("suppliers")}
+            conn.execute(sa.text(f"INSERT INTO suppliers (name, certification_expiry, created_at"
+                                 f"{', updated_at' if stamped else ''}) "
+                                 f"VALUES ('Beta', '2030-01-01', now(){', now()' if stamped else ''})"))
             conn.execute(sa.text("CREATE TABLE bare_ncs (id serial PRIMARY KEY, supplier_id int NOT NULL, "
                                  "severity text NOT NULL, description text NOT NULL)"))
         body = {"supplier_id": 1, "severity": "low", "description": "bench"}

@@ -123,7 +123,7 @@ class InventoryProjectionHandler(EventHandler):
             # a row already there was written by a rebuild that also marked this event applied:
             # the processed_events key then keeps this delivery from applying it again
             store.insert(InventorySummary(event.inventory_id, event.customer, 0, 0, event.expiry_date,
-                                          event.occurred_at))
+                                          event.occurred_at, event.occurred_at))
         elif isinstance(event, InventoryLineAdded):
             if not store.add_line(event.inventory_id, event.quantity, event.occurred_at):
                 raise ProjectionOutOfSync(f"inventory {event.inventory_id} has no summary row")

@@ -16,8 +16,11 @@ COUNT_CAP = 10_000  # a filtered list no counter covers is counted this far, no 
 
 @dataclass(frozen=True)
 class PageRequest:
+    """`counted=False`: the caller reads on until a short page (a CSV export) and needs no `total`."""
+
     limit: int = 50
     offset: int = 0
+    counted: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
@@ -45,6 +48,8 @@ def page_of(items: list[T], page: PageRequest, total: int | None, count_upto: Ca
         return Page(items, total, page.limit, page.offset)
     if 0 < len(items) < page.limit or (page.offset == 0 and not items):
         return Page(items, page.offset + len(items), page.limit, page.offset)  # the last page: no count
+    if not page.counted:
+        return Page(items, page.offset + len(items), page.limit, page.offset, total_exact=False)
     counted = count_upto(COUNT_CAP + 1)
     if counted <= COUNT_CAP:
         return Page(items, counted, page.limit, page.offset)

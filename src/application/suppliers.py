@@ -12,6 +12,7 @@ from domain.suppliers import Supplier
 from application.envelope import Origin
 from application.pagination import Page, PageRequest
 from application.ports.clock import Clock
+from application.ports.repositories import SupplierFilter
 from application.ports.unit_of_work import UnitOfWork, UowFactory
 
 
@@ -60,10 +61,10 @@ class SupplierQueries:
                 raise NotFound("supplier", supplier_id)
             return self._views([supplier], uow)[0]
 
-    def list(self, page: PageRequest) -> Page[SupplierView]:
+    def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[SupplierView]:
         with self.uow().reading() as uow:
-            result = uow.suppliers.list(page)
-            return Page(self._views(result.items, uow), result.total, result.limit, result.offset)
+            result = uow.suppliers.list(page, criteria)
+            return Page(self._views(result.items, uow), result.total, result.limit, result.offset, result.total_exact)
 
     def _views(self, suppliers: list[Supplier], uow: UnitOfWork) -> list[SupplierView]:
         today = self.clock.today()

@@ -67,8 +67,16 @@ class NonConformity:
     opened_at: datetime
     status: NcStatus = NcStatus.OPEN
     closed_at: datetime | None = None
+    created_at: datetime | None = None  # when it was recorded: the opening time
+    updated_at: datetime | None = None  # the last change (the closing), the creation time until then
     id: int | None = None
     events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.created_at is None:
+            self.created_at = self.opened_at
+        if self.updated_at is None:
+            self.updated_at = self.created_at
 
     @classmethod
     def open(cls, supplier_id: int, severity: Severity, description: str, now: datetime) -> NonConformity:
@@ -91,6 +99,7 @@ class NonConformity:
             raise InvalidTransition(f"non-conformity {self.id} is already CLOSED")
         self.status = NcStatus.CLOSED
         self.closed_at = now
+        self.updated_at = now
         self.events.append(
             NcClosed(occurred_at=now, nc_id=self._identity(), supplier_id=self.supplier_id, severity=self.severity)
         )

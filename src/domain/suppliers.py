@@ -44,8 +44,13 @@ class Supplier:
     name: str
     certification_expiry: date
     created_at: datetime
+    updated_at: datetime | None = None  # the last change; the creation time until the first one
     id: int | None = None
     events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.updated_at is None:
+            self.updated_at = self.created_at
 
     @classmethod
     def register(cls, name: str, certification_expiry: date, now: datetime) -> Supplier:
@@ -68,6 +73,7 @@ class Supplier:
         if expiry == self.certification_expiry:
             return False
         previous, self.certification_expiry = self.certification_expiry, expiry
+        self.updated_at = now
         self.events.append(
             SupplierCertificationUpdated(
                 occurred_at=now,

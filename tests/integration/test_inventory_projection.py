@@ -245,7 +245,7 @@ def test_rebuild_repairs_a_projection_tampered_with_in_sql(stores: Stores, kind:
             conn.exec_driver_sql("UPDATE inventory_summary SET line_count = 0 WHERE inventory_id = 2")
             conn.exec_driver_sql("DELETE FROM inventory_summary WHERE inventory_id = 3")
             conn.exec_driver_sql("INSERT INTO inventory_summary VALUES (42, 'ghost', 1, 1, '2026-01-01', "
-                                 "'2026-01-01 00:00:00')")
+                                 "'2026-01-01 00:00:00', '2026-01-01 00:00:00')")
 
         report = system.rebuild()
 

@@ -197,7 +197,8 @@ def test_the_list_shows_totals_only_once_the_events_are_handled(inv, outbox, ori
 
     drain(inv, outbox)
 
-    assert summaries(inv) == [InventorySummary(1, "ACME", 12, 2, EXPIRY, clock.now())]
+    created = clock.now() - timedelta(seconds=60)
+    assert summaries(inv) == [InventorySummary(1, "ACME", 12, 2, EXPIRY, clock.now(), created)]
     assert inv.kpi().projection_lag_events == 0
 
 
@@ -290,7 +291,7 @@ def test_rebuild_fixes_a_tampered_projection_and_reports_the_rows_changed(inv, o
     set_summary(uow, 1, total_items=999)
     with uow() as tx:
         tx.inventory_summary.delete(2)
-        tx.inventory_summary.insert(InventorySummary(77, "ghost", 1, 1, EXPIRY, clock.now()))
+        tx.inventory_summary.insert(InventorySummary(77, "ghost", 1, 1, EXPIRY, clock.now(), clock.now()))
         tx.commit()
 
     report = inv.rebuild()
@@ -318,8 +319,8 @@ def test_rebuild_with_events_in_flight_then_draining_counts_nothing_twice(inv, o
     assert inv.kpi().projection_lag_events == 0
     rebuilt = summaries(inv)
     drain(inv, outbox)
-    assert summaries(inv) == rebuilt == [InventorySummary(3, "Gamma", 0, 0, EXPIRY, clock.now()),
-                                         InventorySummary(2, "Beta", 0, 0, EXPIRY, clock.now())]
+    assert summaries(inv) == rebuilt == [InventorySummary(3, "Gamma", 0, 0, EXPIRY, clock.now(), clock.now()),
+                                         InventorySummary(2, "Beta", 0, 0, EXPIRY, clock.now(), clock.now())]
     inv.create("Delta", EXPIRY, Origin())
     drain(inv, outbox)  # events after the rebuild are applied as usual
     assert [s.customer for s in summaries(inv)] == ["Delta", "Gamma", "Beta"]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from application.listing import Finding
 from application.pagination import Page, PageRequest
 from application.ports.delivery_log import Buffered
 
@@ -57,6 +58,7 @@ class AuditFilter:
     event_type: str | None = None
     entity_type: str | None = None
     entity_id: str | None = None
+    find: Finding = Finding()
 
 
 class AuditLog(Buffered, ABC):

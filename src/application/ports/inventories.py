@@ -8,13 +8,15 @@ from datetime import date, datetime
 
 from domain.inventories import Inventory, InventoryLine
 
+from application.listing import Finding
 from application.pagination import Page, PageRequest
 from application.ports.repositories import Repository
 
 
 @dataclass(frozen=True)
 class InventorySummary:
-    """One row of the projection; `updated_at` is when the inventory last changed (event time)."""
+    """One row of the projection; `updated_at` is when the inventory last changed, `created_at` when it was
+    created (event times)."""
 
     inventory_id: int
     customer: str
@@ -22,12 +24,14 @@ class InventorySummary:
     line_count: int
     expiry_date: date
     updated_at: datetime
+    created_at: datetime
 
 
 @dataclass(frozen=True)
 class InventoryFilter:
     customer: str | None = None
     expiring_before: date | None = None
+    find: Finding = Finding()
 
 
 class InventoryRepository(Repository[Inventory]):

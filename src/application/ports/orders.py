@@ -11,6 +11,7 @@ from uuid import UUID
 from domain.errors import Conflict
 from domain.orders import Order, OrderStatus
 
+from application.listing import Finding
 from application.pagination import Page, PageRequest
 from application.ports.repositories import Repository
 
@@ -23,6 +24,7 @@ class ConcurrentUpdate(Conflict):
 class OrderFilter:
     status: OrderStatus | None = None
     customer_id: str | None = None
+    find: Finding = Finding()
 
 
 class OrderRepository(Repository[Order]):
@@ -47,7 +49,7 @@ class OrderRepository(Repository[Order]):
 
     @abstractmethod
     def list(self, criteria: OrderFilter, page: PageRequest) -> Page[Order]:
-        """Newest first."""
+        """Newest first unless `criteria.find` sorts otherwise."""
 
     @abstractmethod
     def count_by_status(self) -> dict[OrderStatus, int]: ...

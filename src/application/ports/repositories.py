@@ -12,6 +12,7 @@ from domain.events import DomainEvent
 from domain.nonconformities import NcStatus, NonConformity, Severity
 from domain.suppliers import Supplier
 
+from application.listing import Finding
 from application.pagination import Page, PageRequest
 
 
@@ -49,9 +50,14 @@ class Repository(ABC, Generic[A]):
     def _get(self, identity: Hashable) -> A | None: ...
 
 
+@dataclass(frozen=True)
+class SupplierFilter:
+    find: Finding = Finding()
+
+
 class SupplierRepository(Repository[Supplier]):
     @abstractmethod
-    def list(self, page: PageRequest) -> Page[Supplier]: ...
+    def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[Supplier]: ...
 
     @abstractmethod
     def count_at_risk(self, today: date) -> int:
@@ -63,6 +69,7 @@ class NcFilter:
     status: NcStatus | None = None
     severity: Severity | None = None
     supplier_id: int | None = None
+    find: Finding = Finding()
 
 
 class NonConformityRepository(Repository[NonConformity]):

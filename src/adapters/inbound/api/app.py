@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from adapters.inbound.api.consistency import ConsistencyTokens
 from adapters.inbound.api.docs import install_docs, page_policies
 from adapters.inbound.api.errors import install_error_handlers
+from adapters.inbound.api.finding import refuse_unknown_query_params
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
 from adapters.inbound.api.openapi import install_openapi, operation_id
 from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
@@ -49,6 +50,7 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
         redoc_url=None,
         openapi_url=OPENAPI if docs else None,
         generate_unique_id_function=operation_id,
+        dependencies=[Depends(refuse_unknown_query_params)],  # every operation: ADR 0021
     )
     app.state.container = container
     install_openapi(app)

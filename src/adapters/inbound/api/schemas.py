@@ -160,6 +160,7 @@ class SupplierOut(BaseModel):
     certification_expiry: date
     at_risk: bool
     created_at: datetime
+    updated_at: datetime
 
 
 class NcIn(Body):
@@ -176,6 +177,8 @@ class NcOut(BaseModel):
     status: str
     opened_at: datetime
     closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class PageOut(BaseModel, Generic[T]):

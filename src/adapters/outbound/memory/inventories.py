@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
+from application import listing
 from application.pagination import Page, PageRequest
 from application.ports.inventories import (
     InventoryFilter,
@@ -15,6 +16,7 @@ from application.ports.inventories import (
 from domain.inventories import Inventory, InventoryLine
 
 from adapters.outbound.memory.database import MemoryState
+from adapters.outbound.memory.finding import find
 from adapters.outbound.memory.repositories import paginate
 
 
@@ -41,7 +43,8 @@ class MemoryInventoryRepository(InventoryRepository):
 
     def summaries(self) -> list[InventorySummary]:
         return [
-            InventorySummary(i.id, i.customer, i.total_items, len(i.lines), i.expiry_date, i.last_change)
+            InventorySummary(i.id, i.customer, i.total_items, len(i.lines), i.expiry_date, i.last_change,
+                             i.created_at)
             for i in self.state.inventories.values()
             if i.id is not None and not i.deleted
         ]
@@ -63,7 +66,9 @@ class MemoryInventorySummaryStore(InventorySummaryStore):
             if (criteria.customer is None or s.customer == criteria.customer)
             and (criteria.expiring_before is None or s.expiry_date < criteria.expiring_before)
         ]
-        return paginate(sorted(rows, key=lambda s: (s.expiry_date, s.inventory_id), reverse=True), page)
+        fields = {name: (lambda s, name=name: getattr(s, name)) for name in listing.INVENTORIES.sortable}
+        return paginate(find(rows, criteria.find, listing.INVENTORIES, fields, [lambda s: s.customer],
+                             lambda s: s.created_at), page)
 
     def all(self) -> list[InventorySummary]:
         return sorted(self.state.inventory_summary.values(), key=lambda s: s.inventory_id)

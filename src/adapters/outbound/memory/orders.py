@@ -7,6 +7,7 @@ from collections.abc import Hashable, Sequence
 from datetime import datetime
 from uuid import UUID
 
+from application import listing
 from application.pagination import Page, PageRequest
 from application.ports import counters as names
 from application.ports.orders import (
@@ -23,6 +24,7 @@ from domain.orders import Order, OrderStatus
 from adapters.outbound.counting import order_tally
 from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryState
+from adapters.outbound.memory.finding import find
 from adapters.outbound.memory.repositories import paginate
 
 
@@ -61,8 +63,11 @@ class MemoryOrderRepository(OrderRepository):
             if (criteria.status is None or o.status is criteria.status)
             and (criteria.customer_id is None or o.customer_id == criteria.customer_id)
         ]
-        matching.sort(key=lambda o: (o.created_at, str(o.id)), reverse=True)
-        return paginate(matching, page)
+        fields = {"created_at": lambda o: o.created_at, "updated_at": lambda o: o.updated_at,
+                  "status": lambda o: o.status.value, "customer_id": lambda o: o.customer_id,
+                  "customer_name": lambda o: o.customer_name, "order_id": lambda o: o.reference, "id": lambda o: str(o.id)}
+        search = [lambda o: o.customer_id, lambda o: o.customer_name, lambda o: o.reference]
+        return paginate(find(matching, criteria.find, listing.ORDERS, fields, search, lambda o: o.created_at), page)
 
     def count_by_status(self) -> dict[OrderStatus, int]:
         values = self.counters.read([names.order(status.value) for status in OrderStatus])

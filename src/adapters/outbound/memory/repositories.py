@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 from application.audit_chain import link
 from application.envelope import EventEnvelope
+from application import listing
 from application.pagination import Page, PageRequest
 from application.ports.consumption import (
     AuditEntry,
@@ -27,7 +28,7 @@ from application.ports.outbox import (
     OutboxRepository,
     OutboxStatus,
 )
-from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
+from application.ports.repositories import NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository
 from application.ports.security import RevokedTokens
 from domain.nonconformities import NcStatus, NonConformity
 from domain.risk import supplier_at_risk
@@ -37,8 +38,16 @@ from adapters.outbound.claim_order import behind_stopped, keep_in_order
 from adapters.outbound.counting import nc_tally
 from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryState, OutboxRow
+from adapters.outbound.memory.finding import find
 
 T = TypeVar("T")
+
+
+def _attribute(name: str) -> Callable[[object], object]:
+    def get(item: object) -> object:
+        value = getattr(item, name)
+        return getattr(value, "value", value)  # an enum sorts by its text, as in the database
+    return get
 
 
 def paginate(items: Iterable[T], page: PageRequest) -> Page[T]:
@@ -59,8 +68,10 @@ class MemorySupplierRepository(SupplierRepository):
     def _get(self, identity: int) -> Supplier | None:
         return self.state.suppliers.get(identity)
 
-    def list(self, page: PageRequest) -> Page[Supplier]:
-        return paginate(sorted(self.state.suppliers.values(), key=lambda s: s.id or 0), page)
+    def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[Supplier]:
+        fields = {name: _attribute(name) for name in listing.SUPPLIERS.sortable}
+        return paginate(find(self.state.suppliers.values(), criteria.find, listing.SUPPLIERS, fields,
+                             [lambda s: s.name], lambda s: s.created_at), page)
 
     def count_at_risk(self, today: date) -> int:
         open_ncs = [nc for nc in self.state.ncs.values() if nc.status is NcStatus.OPEN]
@@ -88,6 +99,11 @@ class MemoryNonConformityRepository(NonConformityRepository):
         return nc
 
     def _matching(self, criteria: NcFilter) -> list[NonConformity]:
+        fields = {name: _attribute(name) for name in listing.NCS.sortable}
+        return find(self._exact(criteria), criteria.find, listing.NCS, fields, [lambda n: n.description],
+                    lambda n: n.created_at)
+
+    def _exact(self, criteria: NcFilter) -> list[NonConformity]:
         return [
             nc
             for nc in sorted(self.state.ncs.values(), key=lambda n: n.id or 0)
@@ -321,7 +337,11 @@ class MemoryAuditLog(AuditLog):
             and (criteria.entity_type is None or e.entity_type == criteria.entity_type)
             and (criteria.entity_id is None or e.entity_id == criteria.entity_id)
         )
-        return paginate((e for e in reversed(self.state.audit) if match(e)), page)
+        fields = {"id": lambda e: e.id, "occurred_at": lambda e: e.occurred_at, "event_type": lambda e: e.event_type,
+                  "entity_type": lambda e: e.entity_type}
+        search = [lambda e: e.event_type, lambda e: e.entity_type, lambda e: e.entity_id, lambda e: e.actor]
+        return paginate(find((e for e in reversed(self.state.audit) if match(e)), criteria.find, listing.AUDIT, fields,
+                             search, lambda e: e.occurred_at), page)
 
     def chain(self, after_id: int, limit: int) -> list[AuditEntry]:
         return [e for e in self.state.audit if (e.id or 0) > after_id][:limit]

@@ -8,14 +8,16 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
+from application import listing
 from application.pagination import Page, PageRequest, page_of
 from application.ports import counters as names
 from application.ports.counters import Counters
-from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
+from application.ports.repositories import NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository
 from domain.nonconformities import NcStatus, NonConformity, Severity
 from domain.suppliers import Supplier
 
 from adapters.outbound.counting import StateTally, nc_tally, supplier_tally
+from adapters.outbound.sqlalchemy.finding import find
 from adapters.outbound.sqlalchemy.tables import non_conformities, suppliers
 
 E = TypeVar("E", Supplier, NonConformity)
@@ -74,7 +76,7 @@ def fetch_page(conn: sa.Connection, query: sa.Select, order: Any, page: PageRequ
 
 def nc_total(counters: Counters, criteria: NcFilter) -> int | None:
     """The number of NCs matching, from the counters; None when a supplier narrows it (no counter)."""
-    if criteria.supplier_id is not None:
+    if criteria.supplier_id is not None or criteria.find.narrows:
         return None
     keys = [names.nc(status.value, severity.value) for status in NcStatus for severity in Severity
             if criteria.status in (None, status) and criteria.severity in (None, severity)]
@@ -82,22 +84,25 @@ def nc_total(counters: Counters, criteria: NcFilter) -> int | None:
 
 
 def supplier_row(s: Supplier) -> dict[str, Any]:
-    return {"name": s.name, "certification_expiry": s.certification_expiry, "created_at": s.created_at}
+    return {"name": s.name, "certification_expiry": s.certification_expiry, "created_at": s.created_at,
+            "updated_at": s.updated_at}
 
 
 def supplier_from(row: sa.Row) -> Supplier:
     return Supplier(name=row.name, certification_expiry=row.certification_expiry, created_at=row.created_at,
-                    id=row.id)
+                    updated_at=row.updated_at, id=row.id)
 
 
 def nc_row(nc: NonConformity) -> dict[str, Any]:
     return {"supplier_id": nc.supplier_id, "severity": nc.severity.value, "description": nc.description,
-            "status": nc.status.value, "opened_at": nc.opened_at, "closed_at": nc.closed_at}
+            "status": nc.status.value, "opened_at": nc.opened_at, "closed_at": nc.closed_at,
+            "created_at": nc.created_at, "updated_at": nc.updated_at}
 
 
 def nc_from(row: sa.Row) -> NonConformity:
     return NonConformity(supplier_id=row.supplier_id, severity=Severity(row.severity), description=row.description,
-                         opened_at=row.opened_at, status=NcStatus(row.status), closed_at=row.closed_at, id=row.id)
+                         opened_at=row.opened_at, status=NcStatus(row.status), closed_at=row.closed_at,
+                         created_at=row.created_at, updated_at=row.updated_at, id=row.id)
 
 
 class SqlSupplierRepository(SupplierRepository):
@@ -115,9 +120,11 @@ class SqlSupplierRepository(SupplierRepository):
     def _get(self, identity: int) -> Supplier | None:
         return self.mapper.load(identity)
 
-    def list(self, page: PageRequest) -> Page[Supplier]:
-        total = self.counters.read([names.SUPPLIERS])[names.SUPPLIERS]
-        return fetch_page(self.conn, sa.select(suppliers), suppliers.c.id, page, supplier_from, total)
+    def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[Supplier]:
+        total = None if criteria.find.narrows else self.counters.read([names.SUPPLIERS])[names.SUPPLIERS]
+        c = suppliers.c
+        query, order = find(sa.select(suppliers), criteria.find, listing.SUPPLIERS, c, [c.name], c.created_at)
+        return fetch_page(self.conn, query, order, page, supplier_from, total)
 
     def count_at_risk(self, today: date) -> int:
         # one probe per supplier into the partial index of the open high NCs (today's state, never
@@ -143,6 +150,11 @@ def _nc_where(criteria: NcFilter) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
+def _nc_query(query: sa.Select, criteria: NcFilter) -> tuple[sa.Select, list[Any]]:
+    c = non_conformities.c
+    return find(query.where(*_nc_where(criteria)), criteria.find, listing.NCS, c, [c.description], c.created_at)
+
+
 class SqlNonConformityRepository(NonConformityRepository):
     def __init__(self, conn: sa.Connection, counters: Counters) -> None:
         super().__init__()
@@ -159,14 +171,14 @@ class SqlNonConformityRepository(NonConformityRepository):
         return self.mapper.load(identity)
 
     def list(self, criteria: NcFilter, page: PageRequest) -> Page[NonConformity]:
-        query = sa.select(non_conformities).where(*_nc_where(criteria))
-        return fetch_page(self.conn, query, non_conformities.c.id, page, nc_from, nc_total(self.counters, criteria))
+        query, order = _nc_query(sa.select(non_conformities), criteria)
+        return fetch_page(self.conn, query, order, page, nc_from, nc_total(self.counters, criteria))
 
     def count(self, criteria: NcFilter) -> int:
         total = nc_total(self.counters, criteria)
         if total is not None:
             return total
-        query = sa.select(sa.func.count()).select_from(non_conformities).where(*_nc_where(criteria))
+        query, _ = _nc_query(sa.select(sa.func.count()).select_from(non_conformities), criteria)
         return self.conn.execute(query).scalar_one()
 
     def open_for_suppliers(self, supplier_ids: list[int]) -> list[NonConformity]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from application import listing
 from application.audit_chain import link
 from application.pagination import Page, PageRequest
 from application.ports.consumption import AuditEntry, AuditFilter, AuditLog
@@ -14,12 +15,13 @@ from application.ports.counters import audit as audit_counter
 
 from adapters.outbound.sqlalchemy.aggregates import fetch_page
 from adapters.outbound.sqlalchemy.bulk import bulk_insert
+from adapters.outbound.sqlalchemy.finding import find
 from adapters.outbound.sqlalchemy.tables import audit_log
 
 
 def audit_total(counters: Counters, criteria: AuditFilter) -> int | None:
     """Matching records from the counters (kept per entity type and action); None when an entity id narrows it."""
-    if criteria.entity_id is not None:
+    if criteria.entity_id is not None or criteria.find.narrows:
         return None
     total = 0
     for name, n in counters.read().items():
@@ -92,7 +94,10 @@ class SqlAuditLog(AuditLog):
                               (a.entity_id, criteria.entity_id)):
             if value is not None:
                 query = query.where(column == value)
-        return fetch_page(self.conn, query, a.id.desc(), page, _entry, audit_total(self.counters, criteria))
+        columns = {"id": a.id, "occurred_at": a.occurred_at, "event_type": a.action, "entity_type": a.entity_type}
+        query, order = find(query, criteria.find, listing.AUDIT, columns, [a.action, a.entity_type, a.entity_id, a.actor],
+                            a.occurred_at)
+        return fetch_page(self.conn, query, order, page, _entry, audit_total(self.counters, criteria))
 
     def count(self) -> int:
         self.flush()

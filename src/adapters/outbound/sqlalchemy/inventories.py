@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from application import listing
 from application.pagination import Page, PageRequest
 from application.ports.inventories import (
     InventoryFilter,
@@ -18,6 +19,7 @@ from application.ports.inventories import (
 from domain.inventories import Inventory, InventoryLine
 
 from adapters.outbound.sqlalchemy.aggregates import TableMapper, fetch_page
+from adapters.outbound.sqlalchemy.finding import find
 from adapters.outbound.sqlalchemy.tables import (
     UtcDateTime,
     inventories,
@@ -97,7 +99,7 @@ class SqlInventoryRepository(InventoryRepository):
                          .group_by(l.inventory_id).subquery())
         last = inventory_lines.alias("last_line")
         query = (
-            sa.select(i.id, i.customer, i.expiry_date,
+            sa.select(i.id, i.customer, i.expiry_date, i.created_at,
                       sa.func.coalesce(per_inventory.c.total, 0).label("total"),
                       sa.func.coalesce(per_inventory.c.lines, 0).label("lines"),
                       sa.func.coalesce(last.c.added_at, i.created_at, type_=UtcDateTime).label("updated_at"))
@@ -106,7 +108,8 @@ class SqlInventoryRepository(InventoryRepository):
             .where(i.deleted_at.is_(None))
             .order_by(i.id)
         )
-        return [InventorySummary(r.id, r.customer, int(r.total), int(r.lines), r.expiry_date, r.updated_at)
+        return [InventorySummary(r.id, r.customer, int(r.total), int(r.lines), r.expiry_date, r.updated_at,
+                                 r.created_at)
                 for r in self.conn.execute(query)]
 
     def lock_writers(self) -> None:
@@ -117,12 +120,13 @@ class SqlInventoryRepository(InventoryRepository):
 
 def summary_from(row: sa.Row) -> InventorySummary:
     return InventorySummary(row.inventory_id, row.customer, int(row.total_items), row.line_count, row.expiry_date,
-                            row.updated_at)
+                            row.updated_at, row.created_at)
 
 
 def _summary_values(summary: InventorySummary) -> dict[str, Any]:
     return {"customer": summary.customer, "total_items": summary.total_items, "line_count": summary.line_count,
-            "expiry_date": summary.expiry_date, "updated_at": summary.updated_at}
+            "expiry_date": summary.expiry_date, "updated_at": summary.updated_at,
+            "created_at": summary.created_at}
 
 
 class SqlInventorySummaryStore(InventorySummaryStore):
@@ -145,7 +149,8 @@ class SqlInventorySummaryStore(InventorySummaryStore):
             query = query.where(s.customer == criteria.customer)
         if criteria.expiring_before is not None:
             query = query.where(s.expiry_date < criteria.expiring_before)
-        return fetch_page(self.conn, query, (s.expiry_date.desc(), s.inventory_id.desc()), page, summary_from)
+        query, order = find(query, criteria.find, listing.INVENTORIES, s, [s.customer], s.created_at)
+        return fetch_page(self.conn, query, order, page, summary_from)
 
     def all(self) -> list[InventorySummary]:
         return [summary_from(r) for r in self.conn.execute(sa.select(inventory_summary).order_by(s.inventory_id))]

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from application import listing
 from application.pagination import Page, PageRequest
 from application.ports.counters import FULFILMENT_PLANNED, Counters
 from application.ports.counters import order as order_counter
@@ -27,6 +28,7 @@ from domain.orders import ItemStatus, Order, OrderItem, OrderStatus
 
 from adapters.outbound.counting import order_tally
 from adapters.outbound.sqlalchemy.aggregates import fetch_page
+from adapters.outbound.sqlalchemy.finding import find
 from adapters.outbound.sqlalchemy.bulk import bulk_insert
 from adapters.outbound.sqlalchemy.integrity import duplicate_key
 from adapters.outbound.sqlalchemy.tables import fulfilment_schedule, order_history, order_items, orders
@@ -145,11 +147,14 @@ class SqlOrderRepository(OrderRepository):
         if criteria.customer_id is not None:
             clauses.append(c.customer_id == criteria.customer_id)
         total = None
-        if criteria.customer_id is None:
+        if criteria.customer_id is None and not criteria.find.narrows:
             counts = self.count_by_status()
             total = counts[criteria.status] if criteria.status is not None else sum(counts.values())
-        page_of_rows = fetch_page(self.conn, sa.select(orders).where(*clauses), (c.created_at.desc(), c.id.desc()),
-                                  page, lambda row: row, total)
+        columns = {"created_at": c.created_at, "updated_at": c.updated_at, "status": c.status, "id": c.id,
+                   "customer_id": c.customer_id, "customer_name": c.customer_name, "order_id": c.reference}
+        query, order = find(sa.select(orders).where(*clauses), criteria.find, listing.ORDERS, columns,
+                            [c.customer_id, c.customer_name, c.reference], c.created_at)
+        page_of_rows = fetch_page(self.conn, query, order, page, lambda row: row, total)
         rows = page_of_rows.items
         items: dict[UUID, list[sa.Row]] = {row.id: [] for row in rows}
         if rows:

@@ -49,7 +49,14 @@ suppliers = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("certification_expiry", sa.Date, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index(None, "certification_expiry"),
+    # the sorts and the date range of GET /suppliers (migration 0013), id the tie-breaker
+    sa.Index(None, "name", "id"),
+    sa.Index(None, "created_at", "id"),
+    sa.Index(None, "updated_at", "id"),
+    sa.Index("ix_suppliers_name_trgm", "name", postgresql_using="gin",
+             postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
 )
 
 non_conformities = sa.Table(
@@ -62,7 +69,15 @@ non_conformities = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("opened_at", UtcDateTime, nullable=False),
     sa.Column("closed_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index(None, "supplier_id", "status"),
+    sa.Index(None, "created_at", "id"),
+    sa.Index(None, "updated_at", "id"),
+    sa.Index(None, "severity", "id"),
+    sa.Index(None, "status", "id"),
+    sa.Index("ix_non_conformities_description_trgm", "description", postgresql_using="gin",
+             postgresql_ops={"description": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     sa.Index(None, "status", "severity"),
     # the at-risk rule reads only the open high NCs: a small set, whatever the history
     sa.Index("ix_non_conformities_open_high", "supplier_id",
@@ -197,6 +212,8 @@ audit_log = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Index(None, "entity_type", "entity_id"),
     sa.Index(None, "action", "id"),  # a page of one event type, newest first, without sorting them all
+    sa.Index(None, "occurred_at", "id"),  # sort=occurred_at and the date range (migration 0013)
+    sa.Index(None, "entity_type", "id"),
 )
 
 # the Counters port: one row per counter and slot, value = the sum of its slots (ADR 0012); updated in
@@ -254,8 +271,14 @@ inventory_summary = sa.Table(
     sa.Column("line_count", sa.Integer, nullable=False),
     sa.Column("expiry_date", sa.Date, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index(None, "expiry_date", "inventory_id"),
     sa.Index(None, "customer"),
+    sa.Index(None, "created_at", "inventory_id"),
+    sa.Index(None, "updated_at", "inventory_id"),
+    sa.Index(None, "total_items", "inventory_id"),
+    sa.Index("ix_inventory_summary_customer_trgm", "customer", postgresql_using="gin",
+             postgresql_ops={"customer": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
 )
 
 
@@ -301,6 +324,16 @@ orders = sa.Table(
     sa.Index(None, "status", "created_at", "id"),  # a page of one status, newest first
     sa.Index(None, "customer_id"),
     sa.Index(None, "created_at"),
+    # the other sorts of GET /orders and its search (migration 0013), id the tie-breaker
+    sa.Index(None, "updated_at", "id"),
+    sa.Index(None, "customer_name", "id"),
+    sa.Index(None, "reference", "id"),
+    sa.Index("ix_orders_customer_id_trgm", "customer_id", postgresql_using="gin",
+             postgresql_ops={"customer_id": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+    sa.Index("ix_orders_customer_name_trgm", "customer_name", postgresql_using="gin",
+             postgresql_ops={"customer_name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+    sa.Index("ix_orders_reference_trgm", "reference", postgresql_using="gin",
+             postgresql_ops={"reference": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
 )
 
 order_items = sa.Table(

@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import AliasChoices, BaseModel, Field, Strict
 
+from application import listing
 from application.inventories import InventoryDetail
+from application.listing import Finding
 from application.pagination import PageRequest
 from application.ports.inventories import InventoryFilter, InventorySummary
 from domain.inventories import CUSTOMER_MAX_LENGTH, PRODUCT_MAX_LENGTH, QUANTITY_MAX, Inventory, InventoryLine
 
 from adapters.inbound.api.deps import ContainerDep, InventoryWriter, Reader, origin_of
+from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.schemas import Body, Id, IsoDate, Limit, Offset, PageOut, example_date, text
 
 router = APIRouter(prefix="/inventories", tags=["inventories"])
@@ -58,6 +61,7 @@ class SummaryOut(BaseModel):
     line_count: int
     expiry_date: date
     updated_at: datetime
+    created_at: datetime
 
 
 class DetailOut(SummaryOut):
@@ -77,7 +81,8 @@ def _line_out(inventory_id: int, line: InventoryLine) -> LineOut:
 
 def _summary_out(summary: InventorySummary) -> SummaryOut:
     return SummaryOut(inventory_id=summary.inventory_id, customer=summary.customer, total_items=summary.total_items,
-                      line_count=summary.line_count, expiry_date=summary.expiry_date, updated_at=summary.updated_at)
+                      line_count=summary.line_count, expiry_date=summary.expiry_date, updated_at=summary.updated_at,
+                      created_at=summary.created_at)
 
 
 def _detail_out(detail: InventoryDetail) -> DetailOut:
@@ -105,17 +110,24 @@ def delete_inventory(inventory_id: Id, request: Request, principal: InventoryWri
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("", response_model=PageOut[SummaryOut])
+@router.get("", response_model=PageOut[SummaryOut], responses=CSV_RESPONSE)
 def list_inventories(
+    request: Request,
     _: Reader,
     container: ContainerDep,
+    find: Annotated[Finding, Depends(finding(listing.INVENTORIES, "the customer", "created_at"))],
     customer: Customer | None = None,
     expiring_before: IsoDate | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ):
-    """The projection, latest expiry date first: it shows a change once its event has been handled."""
-    page = container.inventory_queries().list(InventoryFilter(customer, expiring_before), PageRequest(limit, offset))
+    """The projection, latest expiry date first unless `sort` says otherwise: it shows a change once its event
+    has been handled. `customer` is exact, `q` searches."""
+    criteria = InventoryFilter(customer, expiring_before, find)
+    queries = container.inventory_queries()
+    if wants_csv(request):
+        return csv_response(request, "inventories", SummaryOut, lambda p: queries.list(criteria, p), _summary_out)
+    page = queries.list(criteria, PageRequest(limit, offset))
     return PageOut.of(page, [_summary_out(s) for s in page.items])
 
 

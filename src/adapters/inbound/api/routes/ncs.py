@@ -1,14 +1,17 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 
+from application import listing
+from application.listing import Finding
 from application.pagination import PageRequest
 from application.ports.repositories import NcFilter
 from domain.nonconformities import NcStatus, NonConformity, Severity
 
 from adapters.inbound.api.deps import ContainerDep, NcWriter, Reader, origin_of
+from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.schemas import Id, Limit, NcIn, NcOut, Offset, PageOut
 
 router = APIRouter(prefix="/ncs", tags=["non-conformities"])
@@ -16,7 +19,8 @@ router = APIRouter(prefix="/ncs", tags=["non-conformities"])
 
 def _out(nc: NonConformity) -> NcOut:
     return NcOut(id=nc.id, supplier_id=nc.supplier_id, severity=nc.severity.value, description=nc.description,
-                 status=nc.status.value, opened_at=nc.opened_at, closed_at=nc.closed_at)
+                 status=nc.status.value, opened_at=nc.opened_at, closed_at=nc.closed_at,
+                 created_at=nc.created_at, updated_at=nc.updated_at)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NcOut,
@@ -26,10 +30,12 @@ def raise_nc(body: NcIn, request: Request, principal: NcWriter, container: Conta
     return _out(nc)
 
 
-@router.get("", response_model=PageOut[NcOut])
+@router.get("", response_model=PageOut[NcOut], responses=CSV_RESPONSE)
 def list_ncs(
+    request: Request,
     _: Reader,
     container: ContainerDep,
+    find: Annotated[Finding, Depends(finding(listing.NCS, "the description", "created_at"))],
     status: Literal["OPEN", "CLOSED"] | None = None,
     severity: Literal["low", "medium", "high"] | None = None,
     supplier_id: Id | None = None,
@@ -37,8 +43,11 @@ def list_ncs(
     offset: Offset = 0,
 ):
     criteria = NcFilter(status=NcStatus(status) if status else None,
-                        severity=Severity(severity) if severity else None, supplier_id=supplier_id)
-    page = container.nc_queries().list(criteria, PageRequest(limit, offset))
+                        severity=Severity(severity) if severity else None, supplier_id=supplier_id, find=find)
+    queries = container.nc_queries()
+    if wants_csv(request):
+        return csv_response(request, "ncs", NcOut, lambda p: queries.list(criteria, p), _out)
+    page = queries.list(criteria, PageRequest(limit, offset))
     return PageOut.of(page, [_out(nc) for nc in page.items])
 
 

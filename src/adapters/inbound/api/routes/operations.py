@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from application import listing
 from application.error_text import describe
+from application.listing import Finding
 from application.pagination import PageRequest
 from application.ports.consumption import AuditEntry, AuditFilter
 from application.ports.outbox import OutboxFilter, OutboxStatus
 
 from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, OutboxReader, Replayer, RequestTrace
+from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.openapi import PROBE_BODY
 from adapters.inbound.api.routes.delivery import ONLY_FAILED, events_page, replay_event
 from adapters.inbound.api.schemas import (
@@ -45,11 +48,19 @@ def _audit_out(e: AuditEntry) -> AuditEntryOut:
                          details=e.details)
 
 
-@router.get("/audit-log", response_model=PageOut[AuditEntryOut])
-def audit_log(_: AuditReader, container: ContainerDep, event_type: text(100) | None = None,
+@router.get("/audit-log", response_model=PageOut[AuditEntryOut], responses=CSV_RESPONSE)
+def audit_log(request: Request, _: AuditReader, container: ContainerDep,
+              find: Annotated[Finding, Depends(finding(listing.AUDIT, "the event type, entity type, entity id or actor",
+                                                       "occurred_at"))],
+              event_type: text(100) | None = None,
               entity_type: text(50) | None = None, entity_id: text(100) | None = None, limit: Limit = 50,
               offset: Offset = 0):
-    page = container.audit_queries().list(AuditFilter(event_type, entity_type, entity_id), PageRequest(limit, offset))
+    """Newest first unless `sort` says otherwise; `created_from`/`created_to` bound `occurred_at`."""
+    criteria = AuditFilter(event_type, entity_type, entity_id, find)
+    queries = container.audit_queries()
+    if wants_csv(request):
+        return csv_response(request, "audit-log", AuditEntryOut, lambda p: queries.list(criteria, p), _audit_out)
+    page = queries.list(criteria, PageRequest(limit, offset))
     return PageOut.of(page, [_audit_out(e) for e in page.items])
 
 

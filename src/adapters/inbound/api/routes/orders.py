@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body as BodyParam, Path, Request, status
+from fastapi import APIRouter, Body as BodyParam, Depends, Path, Request, status
 from pydantic import BaseModel, Field, PlainSerializer, Strict, field_validator
 
+from application import listing
+from application.listing import Finding
 from application.orders import NewOrder
 from domain.orders import OrderChanges
 from application.pagination import PageRequest
@@ -30,6 +32,7 @@ from domain.orders import (
 )
 
 from adapters.inbound.api.deps import ContainerDep, OrderWriter, Reader, origin_of
+from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.schemas import Amount, Body, IsoDateTime, Limit, Offset, PageOut, example_datetime, text
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -197,18 +200,24 @@ def place_order(body: OrderIn, request: Request, principal: OrderWriter, contain
     return _out(container.place_order()(new, origin_of(request, principal)))
 
 
-@router.get("", response_model=PageOut[OrderOut])
+@router.get("", response_model=PageOut[OrderOut], responses=CSV_RESPONSE)
 def list_orders(
+    request: Request,
     _: Reader,
     container: ContainerDep,
+    find: Annotated[Finding, Depends(finding(listing.ORDERS, "customer_id, customer_name or order_id",
+                                             "created_at"))],
     status: OrderStatusName | None = None,
     customer_id: CustomerId | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ):
-    """Newest first."""
-    criteria = OrderFilter(status=OrderStatus(status) if status else None, customer_id=customer_id)
-    page = container.order_queries().list(criteria, PageRequest(limit, offset))
+    """Newest first unless `sort` says otherwise; `customer_id` is exact, `q` searches."""
+    criteria = OrderFilter(status=OrderStatus(status) if status else None, customer_id=customer_id, find=find)
+    queries = container.order_queries()
+    if wants_csv(request):
+        return csv_response(request, "orders", OrderOut, lambda p: queries.list(criteria, p), _out)
+    page = queries.list(criteria, PageRequest(limit, offset))
     return PageOut.of(page, [_out(o) for o in page.items])
 
 

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Request, status
+
+from application import listing
+from application.listing import Finding
 from application.pagination import PageRequest
+from application.ports.repositories import SupplierFilter
 from application.suppliers import SupplierView
 
 from adapters.inbound.api.deps import ContainerDep, Reader, SupplierWriter, origin_of
+from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.schemas import CertificationIn, Id, Limit, Offset, PageOut, SupplierIn, SupplierOut
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"])
@@ -14,7 +20,7 @@ router = APIRouter(prefix="/suppliers", tags=["suppliers"])
 def _out(view: SupplierView) -> SupplierOut:
     s = view.supplier
     return SupplierOut(id=s.id, name=s.name, certification_expiry=s.certification_expiry, at_risk=view.at_risk,
-                       created_at=s.created_at)
+                       created_at=s.created_at, updated_at=s.updated_at)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SupplierOut)
@@ -23,9 +29,15 @@ def create_supplier(body: SupplierIn, request: Request, principal: SupplierWrite
     return _out(view)
 
 
-@router.get("", response_model=PageOut[SupplierOut])
-def list_suppliers(_: Reader, container: ContainerDep, limit: Limit = 50, offset: Offset = 0):
-    page = container.supplier_queries().list(PageRequest(limit, offset))
+@router.get("", response_model=PageOut[SupplierOut], responses=CSV_RESPONSE)
+def list_suppliers(request: Request, _: Reader, container: ContainerDep,
+                   find: Annotated[Finding, Depends(finding(listing.SUPPLIERS, "the name", "created_at"))],
+                   limit: Limit = 50, offset: Offset = 0):
+    criteria = SupplierFilter(find)
+    queries = container.supplier_queries()
+    if wants_csv(request):
+        return csv_response(request, "suppliers", SupplierOut, lambda p: queries.list(p, criteria), _out)
+    page = queries.list(PageRequest(limit, offset), criteria)
     return PageOut.of(page, [_out(v) for v in page.items])
 
 
