@@ -175,7 +175,8 @@ def test_every_example_is_valid_against_its_schema_and_its_dates_are_in_the_futu
     for where, schema, example in examples:
         errors = list(validator(spec, schema).iter_errors(example))
         assert not errors, (where, example, [e.message for e in errors])
-        assert all(day > today for day in _dates(example)), (where, example, today)
+        if ".parameters[" not in where:  # a filter's example date (created_from) may well lie behind us
+            assert all(day > today for day in _dates(example)), (where, example, today)
     properties = spec["components"]["schemas"]["SupplierIn"]["properties"]
     assert properties["certification_expiry"]["examples"][0] > today
 

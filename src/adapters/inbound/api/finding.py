@@ -20,7 +20,7 @@ from application.listing import Q_MAX_LENGTH, Finding, ListSpec
 from application.pagination import Page, PageRequest
 from domain.errors import ValidationError
 
-from adapters.inbound.api.schemas import text
+from adapters.inbound.api.schemas import example_date, text
 
 CSV_TYPE = "text/csv; charset=utf-8"
 CSV_PAGE = 500  # rows read per query while a CSV answer streams
@@ -52,7 +52,7 @@ def finding(spec: ListSpec, searched: str, dated: str) -> Callable[..., Any]:
             f"`{spec.tie_breaker.field}` always breaks ties"))] = None,
         created_from: Annotated[str | None, Query(max_length=40, pattern=INSTANT_PATTERN, description=(
             f"Only rows whose {dated} is at or after this ISO 8601 date or date-time (UTC unless an offset is given)"
-        ), examples=["2026-12-01"])] = None,
+        ), examples=[example_date(-30)])] = None,
         created_to: Annotated[str | None, Query(max_length=40, pattern=INSTANT_PATTERN, description=(
             f"Only rows whose {dated} is at or before this date (the whole day) or date-time"))] = None,
     ) -> Finding:
