@@ -68,6 +68,7 @@ class NonConformity:
     status: NcStatus = NcStatus.OPEN
     closed_at: datetime | None = None
     id: int | None = None
+    version: int = 0  # set by the repository: 1 once stored, +1 by every transaction that changes it
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @classmethod

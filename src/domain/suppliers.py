@@ -45,6 +45,7 @@ class Supplier:
     certification_expiry: date
     created_at: datetime
     id: int | None = None
+    version: int = 0  # set by the repository: 1 once stored, +1 by every transaction that changes it
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @classmethod

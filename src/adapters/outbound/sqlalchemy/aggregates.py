@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from application.pagination import Page, PageRequest, page_of
 from application.ports import counters as names
 from application.ports.counters import Counters
-from application.ports.repositories import NcFilter, NonConformityRepository, SupplierRepository
+from application.ports.repositories import ConcurrentUpdate, NcFilter, NonConformityRepository, SupplierRepository
 from domain.nonconformities import NcStatus, NonConformity, Severity
 from domain.suppliers import Supplier
 
@@ -31,7 +31,8 @@ class TableMapper(Generic[E]):
 
     def insert(self, entity: E) -> None:
         row = self.to_row(entity)
-        entity.id = self.conn.execute(self.table.insert(), row).inserted_primary_key[0]
+        entity.id = self.conn.execute(self.table.insert(), {**row, "version": 1}).inserted_primary_key[0]
+        entity.version = 1
         self.snapshots[entity.id] = row
         if self.tally is not None:
             self.tally.inserted(entity)
@@ -46,11 +47,23 @@ class TableMapper(Generic[E]):
             self.tally.loaded(entity)
         return entity
 
+    def touch(self, entity: E) -> None:
+        """The entity changed outside its row (a line added): its next flush writes a new version."""
+        self.snapshots.pop(entity.id, None)
+
     def flush(self, entities: list[E]) -> None:
+        """Write back what changed, one version up; the version read guards the UPDATE (ADR 0020), so
+        of two transactions that changed the same version, the second finds no row and fails."""
         for entity in entities:
             row = self.to_row(entity)
             if self.snapshots.get(entity.id) != row:
-                self.conn.execute(sa.update(self.table).where(self.table.c.id == entity.id).values(**row))
+                updated = self.conn.execute(
+                    sa.update(self.table).where(self.table.c.id == entity.id, self.table.c.version == entity.version)
+                    .values(version=entity.version + 1, **row))
+                if updated.rowcount != 1:
+                    raise ConcurrentUpdate(f"{self.table.name} {entity.id} was changed by another request; "
+                                           "read it again and retry")
+                entity.version += 1
                 self.snapshots[entity.id] = row
         if self.tally is not None:
             self.tally.flush(entities)
@@ -87,7 +100,7 @@ def supplier_row(s: Supplier) -> dict[str, Any]:
 
 def supplier_from(row: sa.Row) -> Supplier:
     return Supplier(name=row.name, certification_expiry=row.certification_expiry, created_at=row.created_at,
-                    id=row.id)
+                    id=row.id, version=row.version)
 
 
 def nc_row(nc: NonConformity) -> dict[str, Any]:
@@ -97,7 +110,8 @@ def nc_row(nc: NonConformity) -> dict[str, Any]:
 
 def nc_from(row: sa.Row) -> NonConformity:
     return NonConformity(supplier_id=row.supplier_id, severity=Severity(row.severity), description=row.description,
-                         opened_at=row.opened_at, status=NcStatus(row.status), closed_at=row.closed_at, id=row.id)
+                         opened_at=row.opened_at, status=NcStatus(row.status), closed_at=row.closed_at, id=row.id,
+                         version=row.version)
 
 
 class SqlSupplierRepository(SupplierRepository):
