@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from adapters.inbound.api.errors import install_error_handlers
-from adapters.inbound.api.idempotency import Idempotency
+from adapters.inbound.api.idempotency import Idempotency, document as document_idempotency
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
 from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
 from bootstrap.container import Container
@@ -53,6 +53,7 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
     app.state.readiness = probes.readiness(container)
     # added innermost first: Guard ends up outermost
     app.add_middleware(Idempotency, container=container)  # innermost: it stores the route's own answer
+    document_idempotency(app)
     app.add_middleware(SecureHeaders, docs_paths=frozenset({DOCS, REDOC, "/docs/oauth2-redirect"}))
     app.add_middleware(Correlation)
     app.add_middleware(Guard, max_body_bytes=config.max_body_bytes())

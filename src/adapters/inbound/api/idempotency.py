@@ -114,6 +114,31 @@ class Idempotency:
                                 error_type=type(error).__name__)
 
 
+NOT_COVERED = frozenset({"/auth/login"})  # no user yet, nothing durable written: its key is ignored
+PARAMETER = {
+    "name": HEADER, "in": "header", "required": False,
+    "description": "Send the request again with the same key: the first answer is replayed "
+                   f"({REPLAYED}: true) and nothing is written twice. Per user, kept 24 h by default.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH, "pattern": "^[ -~]+$"},
+}
+
+
+def document(app: Any) -> None:
+    """Publish the header on every POST the middleware covers (it is no parameter of the routes)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            if "post" in operations and path not in NOT_COVERED:
+                operations["post"].setdefault("parameters", []).append(dict(PARAMETER))
+        return schema
+
+    app.openapi = openapi
+
+
 async def _read_body(receive: Receive) -> bytes:
     chunks, more = [], True
     while more:
@@ -146,4 +171,4 @@ async def _replay(send: Send, response: StoredResponse) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-__all__ = ["Idempotency", "KEY_MAX_LENGTH", "REPLAYED"]
+__all__ = ["Idempotency", "KEY_MAX_LENGTH", "REPLAYED", "document"]
