@@ -9,6 +9,7 @@ from domain.errors import NotFound
 from domain.inventories import Inventory, InventoryCreated, InventoryDeleted, InventoryLine, InventoryLineAdded
 
 from application.dispatch import Delivery, EventHandler
+from application.conditional import Expected, check_version
 from application.envelope import Origin
 from application.pagination import Page, PageRequest
 from application.ports.clock import Clock
@@ -25,11 +26,12 @@ def _count_for_projection(uow: UnitOfWork, inventory: Inventory) -> None:
     uow.counters.add(unapplied(PROJECTION_HANDLER), len(inventory.events))
 
 
-def _live(uow: UnitOfWork, inventory_id: int) -> Inventory:
+def _live(uow: UnitOfWork, inventory_id: int, expected: Expected = None) -> Inventory:
     """A deleted inventory is as unknown as one that never existed."""
     inventory = uow.inventories.get(inventory_id)
     if inventory is None or inventory.deleted:
         raise NotFound("inventory", inventory_id)
+    check_version(f"inventory {inventory_id}", inventory.version, expected)
     return inventory
 
 
@@ -67,9 +69,9 @@ class DeleteInventory:
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
 
-    def __call__(self, inventory_id: int, origin: Origin) -> None:
+    def __call__(self, inventory_id: int, origin: Origin, expected: Expected = None) -> None:
         with self.uow().acting_as(origin) as uow:
-            inventory = _live(uow, inventory_id)
+            inventory = _live(uow, inventory_id, expected)
             inventory.delete(self.clock.now())
             _count_for_projection(uow, inventory)
             uow.commit()
@@ -79,6 +81,7 @@ class DeleteInventory:
 class InventoryDetail:
     summary: InventorySummary
     lines: list[InventoryLine]
+    version: int = 0  # of the write model (the ETag): a command's If-Match is checked against it
 
 
 class InventoryQueries:
@@ -101,9 +104,10 @@ class InventoryQueries:
             lines = uow.inventories.live_lines(inventory_id)
             if summary is None or lines is None:
                 raise NotFound("inventory", inventory_id)
+            version = uow.inventories.version(inventory_id) or 0
             # lines of one inventory are added one at a time (the row is locked), so ids follow the
             # event order and the projection has applied exactly the first `line_count` of them
-            return InventoryDetail(summary, lines[: summary.line_count])
+            return InventoryDetail(summary, lines[: summary.line_count], version)
 
 
 class ProjectionOutOfSync(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from domain.errors import NotFound
 from domain.nonconformities import NonConformity, Severity
 
+from application.conditional import Expected, check_version
 from application.envelope import Origin
 from application.pagination import Page, PageRequest
 from application.ports.clock import Clock
@@ -32,11 +33,12 @@ class CloseNonConformity:
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
 
-    def __call__(self, nc_id: int, origin: Origin) -> NonConformity:
+    def __call__(self, nc_id: int, origin: Origin, expected: Expected = None) -> NonConformity:
         with self.uow().acting_as(origin) as uow:
             nc = uow.ncs.get(nc_id)
             if nc is None:
                 raise NotFound("non-conformity", nc_id)
+            check_version(f"non-conformity {nc_id}", nc.version, expected)
             nc.close(self.clock.now())
             uow.commit()
         return nc

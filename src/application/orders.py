@@ -11,6 +11,7 @@ from domain.events import DomainEvent
 from domain.orders import ORDER_EVENTS, ItemSpec, Order, OrderChanges, item_status_named, order_status_named
 
 from application.dispatch import Delivery, EventHandler
+from application.conditional import Expected, check_version
 from application.envelope import EventEnvelope, Origin
 from application.pagination import Page, PageRequest
 from application.ports.clock import Clock
@@ -51,10 +52,11 @@ class PlaceOrder:
         return order
 
 
-def _load(uow: UnitOfWork, key: str) -> Order:
+def _load(uow: UnitOfWork, key: str, expected: Expected = None) -> Order:
     order = uow.orders.find(key)
     if order is None:
         raise NotFound("order", key)
+    check_version(f"order {order.label}", order.version, expected)
     return order
 
 
@@ -65,9 +67,9 @@ class UpdateOrder:
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
 
-    def __call__(self, key: str, changes: OrderChanges, origin: Origin) -> Order:
+    def __call__(self, key: str, changes: OrderChanges, origin: Origin, expected: Expected = None) -> Order:
         with self.uow().acting_as(origin) as uow:
-            order = _load(uow, key)
+            order = _load(uow, key, expected)
             if order.update(changes, self.clock.now()):
                 uow.commit()
         return order
@@ -77,10 +79,11 @@ class ChangeOrderStatus:
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
 
-    def __call__(self, key: str, status: str, reason: str | None, origin: Origin) -> Order:
+    def __call__(self, key: str, status: str, reason: str | None, origin: Origin,
+                 expected: Expected = None) -> Order:
         target = order_status_named(status)
         with self.uow().acting_as(origin) as uow:
-            order = _load(uow, key)
+            order = _load(uow, key, expected)
             order.move_to(target, self.clock.now(), reason)
             uow.commit()
         return order
@@ -90,10 +93,11 @@ class ChangeItemStatus:
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
 
-    def __call__(self, key: str, sku: str, status: str, reason: str | None, origin: Origin) -> Order:
+    def __call__(self, key: str, sku: str, status: str, reason: str | None, origin: Origin,
+                 expected: Expected = None) -> Order:
         target = item_status_named(status)
         with self.uow().acting_as(origin) as uow:
-            order = _load(uow, key)
+            order = _load(uow, key, expected)
             order.change_item_status(sku, target, self.clock.now(), reason)
             uow.commit()
         return order
@@ -105,9 +109,9 @@ class CancelOrder:
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
 
-    def __call__(self, key: str, reason: str | None, origin: Origin) -> Order:
+    def __call__(self, key: str, reason: str | None, origin: Origin, expected: Expected = None) -> Order:
         with self.uow().acting_as(origin) as uow:
-            order = _load(uow, key)
+            order = _load(uow, key, expected)
             order.cancel(self.clock.now(), reason)
             uow.commit()
         return order

@@ -1,4 +1,5 @@
-"""Retention: handled events and their idempotency keys go once older than the retention (ADR 0015).
+"""Retention: handled events and their idempotency keys go once older than the retention (ADR 0015);
+the Idempotency-Keys of POST requests once older than the idempotency window (ADR 0020).
 
 A purge deletes in bounded batches, one transaction per batch, so it never holds many locks or a
 long transaction; one purge runs at a time (the store's lock: the others skip their round). Each
@@ -55,17 +56,20 @@ def check_retention(retention: timedelta) -> timedelta:
 
 
 class PurgeHandledEvents:
-    def __init__(self, uow: UowFactory, clock: Clock, retention: timedelta, batch_size: int = 5000) -> None:
+    def __init__(self, uow: UowFactory, clock: Clock, retention: timedelta, batch_size: int = 5000,
+                 idempotency_window: timedelta = timedelta(days=1)) -> None:
         self.uow, self.clock, self.retention, self.batch_size = uow, clock, check_retention(retention), batch_size
+        self.idempotency_window = idempotency_window  # Idempotency-Keys go once older than it (ADR 0020)
 
     def __call__(self, older_than: timedelta | None = None, dry_run: bool = False, progress: Progress | None = None,
                  actor: str = SYSTEM_ACTOR) -> PurgeReport:
         """Remove (dry run: count) what is older than `older_than` (default: the retention)."""
         cutoff = self.clock.now() - check_retention(self.retention if older_than is None else older_than)
         report, last = PurgeReport(cutoff, dry_run), False
+        keys_before = self.clock.now() - self.idempotency_window
         try:
             while not last:
-                report, last = self._batch(report, actor, progress)
+                report, last = self._batch(report, actor, progress, keys_before)
         except Exception as error:
             if report.total and not dry_run:  # what the committed batches removed is recorded all the same
                 with suppress(Exception), self.uow() as uow:
@@ -74,7 +78,8 @@ class PurgeHandledEvents:
             raise
         return report
 
-    def _batch(self, report: PurgeReport, actor: str, progress: Progress | None) -> tuple[PurgeReport, bool]:
+    def _batch(self, report: PurgeReport, actor: str, progress: Progress | None,
+               keys_before: datetime) -> tuple[PurgeReport, bool]:
         """One transaction: the report with it, and whether the purge is over (nothing more to remove, or
         the lock held elsewhere)."""
         batch: dict[str, int] = {}
@@ -83,6 +88,10 @@ class PurgeHandledEvents:
             if locked:
                 store = uow.retention
                 batch = store.count(report.cutoff) if report.dry_run else store.purge(report.cutoff, self.batch_size)
+                keys = uow.idempotency
+                expired = keys.count(keys_before) if report.dry_run else keys.purge(keys_before, self.batch_size)
+                if expired:
+                    batch = {**batch, "idempotency_keys": expired}
             report = report.after(batch, skipped=not locked)
             last = not locked or report.dry_run or all(n < self.batch_size for n in batch.values())
             if not report.dry_run:

@@ -9,6 +9,7 @@ from domain.errors import NotFound
 from domain.risk import supplier_at_risk
 from domain.suppliers import Supplier
 
+from application.conditional import Expected, check_version
 from application.envelope import Origin
 from application.pagination import Page, PageRequest
 from application.ports.clock import Clock
@@ -39,11 +40,13 @@ class UpdateCertification:
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
 
-    def __call__(self, supplier_id: int, certification_expiry: date, origin: Origin) -> SupplierView:
+    def __call__(self, supplier_id: int, certification_expiry: date, origin: Origin,
+                 expected: Expected = None) -> SupplierView:
         with self.uow().acting_as(origin) as uow:
             supplier = uow.suppliers.get(supplier_id)
             if supplier is None:
                 raise NotFound("supplier", supplier_id)
+            check_version(f"supplier {supplier_id}", supplier.version, expected)
             supplier.update_certification(certification_expiry, self.clock.now())
             open_ncs = uow.ncs.open_for_suppliers([supplier_id])
             uow.commit()

@@ -37,6 +37,7 @@ from application.ports.security import UserAccount
 from application.reconciliation import ReconcileDeliveries
 from application.registry import HandlerOptions
 from application.relay import LocalDelivery, OutboxRelay
+from application.idempotency import IdempotencyKeys
 from application.retention import PurgeHandledEvents
 from application.security import LOGIN_CLIENT, LOGIN_FAILURES, Authenticate, Logout, VerifyToken
 from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
@@ -185,6 +186,12 @@ class Container(containers.DeclarativeContainer):
     purge_handled_events = providers.Singleton(
         PurgeHandledEvents, uow=uow.provider, clock=clock,
         retention=providers.Callable(lambda days: timedelta(days=days), config.retention_days),
+        idempotency_window=providers.Callable(lambda seconds: timedelta(seconds=seconds),
+                                              config.idempotency_window_seconds),
+    )
+    idempotency_keys = providers.Singleton(
+        IdempotencyKeys, uow=uow.provider, clock=clock,
+        window=providers.Callable(lambda seconds: timedelta(seconds=seconds), config.idempotency_window_seconds),
     )
     consumer_topics = providers.Callable(
         lambda prefix: [topic_for(prefix, aggregate) for aggregate in REGISTRY.aggregate_types],

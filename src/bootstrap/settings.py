@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     # broker's redelivery window and the replay window (ADR 0015); the database refuses under a day
     retention_days: int = Field(7, ge=1)
     retention_every_seconds: float = Field(3600.0, ge=0)  # how often the workers purge; 0: never
+    # a POST's Idempotency-Key is remembered (its response replayed) this long, then purged (ADR 0020)
+    idempotency_window_seconds: int = Field(86400, ge=1)
 
     fulfilment_auto: bool = False
     fulfilment_step_seconds: float = Field(1.0, ge=0)

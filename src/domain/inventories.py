@@ -73,6 +73,7 @@ class Inventory:
     deleted_at: datetime | None = None
     lines: list[InventoryLine] = field(default_factory=list)
     id: int | None = None
+    version: int = 0  # set by the repository: 1 once stored, +1 by every transaction that changes it
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @classmethod

@@ -70,6 +70,7 @@ class NonConformity:
     created_at: datetime | None = None  # when it was recorded: the opening time
     updated_at: datetime | None = None  # the last change (the closing), the creation time until then
     id: int | None = None
+    version: int = 0  # set by the repository: 1 once stored, +1 by every transaction that changes it
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:

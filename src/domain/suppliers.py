@@ -46,6 +46,7 @@ class Supplier:
     created_at: datetime
     updated_at: datetime | None = None  # the last change; the creation time until the first one
     id: int | None = None
+    version: int = 0  # set by the repository: 1 once stored, +1 by every transaction that changes it
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:

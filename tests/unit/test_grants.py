@@ -35,6 +35,9 @@ def test_the_grant_table_of_the_schema() -> None:
     assert outbox.privileges == (*APPEND, "DELETE")
     assert set(DELIVERY_STATE) <= set(outbox.update_columns)
     assert not {"payload", "actor", "event_type", "aggregate_id", "occurred_at"} & set(outbox.update_columns)
+    # a POST's Idempotency-Key: inserted with its write, only its response added later, purged by DELETE
+    assert grants.pop("idempotency_keys") == TableGrant(
+        "idempotency_keys", (*APPEND, "DELETE"), ("status_code", "response_headers", "response_body"))
     assert grants == {name: TableGrant(name, READ_WRITE) for name in grants}  # every other table
     assert {"suppliers", "orders", "inventory_summary", "fulfilment_schedule"} <= grants.keys()
 

@@ -83,8 +83,8 @@ def test_every_route_documents_its_errors_with_the_one_error_schema(spec: dict[s
             assert 422 in errors, label
     documented = {label: {int(s) for s in op["responses"] if int(s) >= 400} for label, op in operations(spec)}
     assert documented["GET /kpi"] == {401, 403, 503}
-    assert documented["PATCH /ncs/{nc_id}/close"] == {401, 403, 404, 409, 422, 503}
-    assert documented["POST /suppliers"] == {401, 403, 413, 422, 503}
+    assert documented["PATCH /ncs/{nc_id}/close"] == {400, 401, 403, 404, 409, 412, 422, 503}  # If-Match
+    assert documented["POST /suppliers"] == {400, 401, 403, 413, 422, 503}  # 400: a malformed Idempotency-Key
     assert documented["POST /ncs"] >= {404}  # an unknown supplier (declared by the route, schema added)
     assert documented["POST /auth/login"] >= {401, 422, 429}
     assert documented["GET /live"] == set()

@@ -42,6 +42,10 @@ class InventoryRepository(Repository[Inventory]):
         """Persist a line already appended to `inventory` and give it its id."""
 
     @abstractmethod
+    def version(self, inventory_id: int) -> int | None:
+        """The inventory's version (its ETag), deleted or not; None when it never existed. No lock."""
+
+    @abstractmethod
     def live_lines(self, inventory_id: int) -> list[InventoryLine] | None:
         """The lines of a live inventory, oldest first; None when it is unknown or deleted. No lock."""
 

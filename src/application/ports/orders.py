@@ -8,16 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from domain.errors import Conflict
 from domain.orders import Order, OrderStatus
 
 from application.listing import Finding
 from application.pagination import Page, PageRequest
+from application.ports.repositories import ConcurrentUpdate as ConcurrentUpdate  # re-exported: its first home
 from application.ports.repositories import Repository
-
-
-class ConcurrentUpdate(Conflict):
-    """Another transaction changed the order since it was read; the caller may retry."""
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Generic, Protocol, TypeVar
 
+from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.nonconformities import NcStatus, NonConformity, Severity
 from domain.suppliers import Supplier
 
 from application.listing import Finding
 from application.pagination import Page, PageRequest
+
+
+class ConcurrentUpdate(Conflict):
+    """Another transaction changed the aggregate since it was read (its version moved); the caller may retry."""
 
 
 class Aggregate(Protocol):

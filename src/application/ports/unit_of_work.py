@@ -13,6 +13,7 @@ from application.ports.clock import Clock
 from application.ports.counters import Counters
 from application.ports.consumption import AuditLog, ProcessedEventStore
 from application.ports.delivery_log import Buffered, DeadLetters, DeliverySteps
+from application.ports.idempotency import IdempotencyStore, current_claim
 from application.ports.inventories import InventoryRepository, InventorySummaryStore
 from application.ports.orders import FulfilmentSchedule, OrderHistory, OrderRepository
 from application.ports.outbox import OutboxRepository
@@ -44,6 +45,7 @@ class UnitOfWork(ABC):
     dead_letters: DeadLetters
     retention: RetentionStore  # the purge of what the retention lets go
     counters: Counters  # add() with every change of a counted row; written with the commit
+    idempotency: IdempotencyStore  # the request's Idempotency-Key, written by the commit that writes (ADR 0020)
 
     def __init__(self, clock: Clock, after_commit: Callable[[], None] | None = None) -> None:
         self.clock = clock
@@ -72,12 +74,17 @@ class UnitOfWork(ABC):
     def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("a reading unit of work cannot commit")
+        claim = current_claim()
+        if claim is not None:  # first, so a request racing another with its key waits here, not holding more
+            self.idempotency.insert(claim.record(self.clock.now()), claim.expired_before)
         self.stage_events()
         for repository in self._aggregate_repositories():
             repository.flush()
         for store in self._buffered():  # the audit log last: its chain lock is then held only to the commit
             store.flush()
         self._commit()
+        if claim is not None:
+            claim.committed = True
         if self.staged and self.after_commit is not None:
             self.after_commit()
         self.staged = 0

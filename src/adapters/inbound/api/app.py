@@ -13,6 +13,7 @@ from adapters.inbound.api.consistency import ConsistencyTokens
 from adapters.inbound.api.docs import install_docs, page_policies
 from adapters.inbound.api.errors import install_error_handlers
 from adapters.inbound.api.finding import refuse_unknown_query_params
+from adapters.inbound.api.idempotency import Idempotency, document as document_idempotency
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
 from adapters.inbound.api.openapi import install_openapi, operation_id
 from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
@@ -63,6 +64,8 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
         app.include_router(compat.router)
     app.state.readiness = probes.readiness(container)
     # added innermost first: Guard ends up outermost
+    app.add_middleware(Idempotency, container=container)  # innermost: it stores the route's own answer
+    document_idempotency(app)
     app.add_middleware(SecureHeaders, page_policies=page_policies(DOCS, REDOC) if docs else {})
     app.add_middleware(Correlation)
     if config.read_source() == "replica":  # read-your-writes tokens (ADR 0023)

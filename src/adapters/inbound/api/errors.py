@@ -15,11 +15,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from application.conditional import PreconditionFailed
+from application.ports.idempotency import KeyInUse
+from application.ports.repositories import ConcurrentUpdate
 from application.ports.unit_of_work import StoreUnavailable
 from application.security import AuthenticationFailed, Forbidden, TooManyAttempts
 from application.ports.security import InvalidToken
 from domain.errors import Conflict, NotFound, ValidationError
 from domain.orders import TransitionRefused
+
+from adapters.inbound.api.conditional import BadHeader, etag
 
 STATUS: dict[type[Exception], int] = {
     ValidationError: 422,
@@ -30,6 +35,8 @@ STATUS: dict[type[Exception], int] = {
     Forbidden: 403,
     TooManyAttempts: 429,
     StoreUnavailable: 503,
+    PreconditionFailed: 412,
+    BadHeader: 400,
 }
 RETRY_AFTER_UNAVAILABLE = 5  # seconds a client should wait after a 503
 ECHO_MAX = 40  # characters of a rejected value a 422 repeats
@@ -69,11 +76,20 @@ def _headers(error: Exception, status: int) -> dict[str, str] | None:
         return {"Retry-After": str(getattr(error, "retry_after", 1))}
     if status == 503:
         return {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
+    if isinstance(error, PreconditionFailed):
+        return {"ETag": etag(error.current)}
+    if isinstance(error, KeyInUse):
+        return {"Retry-After": str(error.retry_after)}
     return None
 
 
-async def _handle(_request: Request, error: Exception) -> JSONResponse:
+async def _handle(request: Request, error: Exception) -> JSONResponse:
     status = _status_of(error)
+    if isinstance(error, ConcurrentUpdate) and "if-match" in request.headers:
+        status = 412  # the version the request named changed under it (ADR 0020)
+    if isinstance(error, BadHeader):
+        detail = [{"loc": ["header", error.header], "msg": safe_text(error.message, 500), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=status)
     if isinstance(error, ValidationError):
         # the same shape as FastAPI's request validation errors: the field is in `loc`
         detail = [{"loc": ["body", safe_text(error.field)], "msg": safe_text(error.message, 500),

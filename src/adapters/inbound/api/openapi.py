@@ -39,6 +39,7 @@ ERROR_BODY = {"application/json": {"schema": {"$ref": REF.format(model=ErrorOut.
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _TEXT = {"schema": {"type": "string"}}
 ERRORS: dict[int, dict[str, Any]] = {
+    400: {"description": "A malformed `Idempotency-Key` or `If-Match` header (`loc` names it)"},
     401: {"description": "No bearer token, or one that is invalid, expired or revoked",
           "headers": {"WWW-Authenticate": {**_TEXT, "description": "Bearer"}}},
     403: {"description": "The caller's role may not do this (see the role matrix)"},
@@ -96,7 +97,7 @@ def error_statuses(route: Any) -> set[int]:
         if authenticated and set(route.methods) & WRITES:
             statuses.add(409)
     if "if-match" in headers:
-        statuses.add(412)
+        statuses |= {400, 412}
     if route.body_field is not None:
         statuses |= {413, 422}
     if params:

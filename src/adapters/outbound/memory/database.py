@@ -10,6 +10,7 @@ from uuid import UUID
 
 from application.ports.consumption import AuditEntry
 from application.ports.delivery_log import DeadLetter, DeliveryStep
+from application.ports.idempotency import IdempotencyRecord
 from application.ports.inventories import InventorySummary
 from application.ports.orders import FulfilmentStep, OrderHistoryEntry
 from application.ports.outbox import OutboxRecord
@@ -48,6 +49,7 @@ class MemoryState:
     counters: dict[str, int] = field(default_factory=dict)  # the Counters port's values
     steps: list[DeliveryStep] = field(default_factory=list)
     dead_letters: dict[str, DeadLetter] = field(default_factory=dict)  # by key
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)  # by (user, key)
 
     def next_id(self, name: str) -> int:
         self.sequences[name] = self.sequences.get(name, 0) + 1

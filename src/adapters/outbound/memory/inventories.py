@@ -17,6 +17,7 @@ from domain.inventories import Inventory, InventoryLine
 
 from adapters.outbound.memory.database import MemoryState
 from adapters.outbound.memory.finding import find
+from adapters.outbound.memory.versions import Versions
 from adapters.outbound.memory.repositories import paginate
 
 
@@ -24,13 +25,25 @@ class MemoryInventoryRepository(InventoryRepository):
     def __init__(self, state: MemoryState) -> None:
         super().__init__()
         self.state = state
+        self.versions = Versions()
 
     def _add(self, inventory: Inventory) -> None:
         inventory.id = self.state.next_id("inventories")
         self.state.inventories[inventory.id] = inventory
+        self.versions.added(inventory)
+
+    def flush(self) -> None:
+        self.versions.flush()
 
     def _get(self, identity: int) -> Inventory | None:
-        return self.state.inventories.get(identity)
+        inventory = self.state.inventories.get(identity)
+        if inventory is not None:
+            self.versions.loaded(inventory)
+        return inventory
+
+    def version(self, inventory_id: int) -> int | None:
+        inventory = self.state.inventories.get(inventory_id)
+        return inventory.version if inventory is not None else None
 
     def add_line(self, inventory: Inventory, line: InventoryLine) -> None:
         line.id = self.state.next_id("inventory_lines")

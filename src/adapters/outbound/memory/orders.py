@@ -25,6 +25,7 @@ from adapters.outbound.counting import order_tally
 from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryState
 from adapters.outbound.memory.finding import find
+from adapters.outbound.memory.versions import Versions
 from adapters.outbound.memory.repositories import paginate
 
 
@@ -33,15 +34,18 @@ class MemoryOrderRepository(OrderRepository):
         super().__init__()
         self.state, self.counters = state, MemoryCounters(state)
         self.tally = order_tally(self.counters)
+        self.versions = Versions()
 
     def _add(self, order: Order) -> None:
         if order.reference is not None and self.reference_taken(order.reference):
             raise Conflict(f"an order with order_id {order.reference} exists already")
         self.state.orders[order.id] = order
         self.tally.inserted(order)
+        self.versions.added(order)
 
     def flush(self) -> None:
         self.tally.flush(self.seen)  # orders are changed in place: count their state changes
+        self.versions.flush()
 
     def _get(self, identity: Hashable) -> Order | None:
         return self._tracked(self.state.orders.get(identity))  # type: ignore[call-overload]
@@ -49,6 +53,7 @@ class MemoryOrderRepository(OrderRepository):
     def _tracked(self, order: Order | None) -> Order | None:
         if order is not None:
             self.tally.loaded(order)
+            self.versions.loaded(order)
         return order
 
     def _get_by_reference(self, reference: str) -> Order | None:

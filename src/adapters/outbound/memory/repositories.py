@@ -39,6 +39,7 @@ from adapters.outbound.counting import nc_tally
 from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryState, OutboxRow
 from adapters.outbound.memory.finding import find
+from adapters.outbound.memory.versions import Versions
 
 T = TypeVar("T")
 
@@ -59,14 +60,22 @@ class MemorySupplierRepository(SupplierRepository):
     def __init__(self, state: MemoryState) -> None:
         super().__init__()
         self.state, self.counters = state, MemoryCounters(state)
+        self.versions = Versions()
 
     def _add(self, supplier: Supplier) -> None:
         supplier.id = self.state.next_id("suppliers")
         self.state.suppliers[supplier.id] = supplier
         self.counters.add(names.SUPPLIERS)
+        self.versions.added(supplier)
+
+    def flush(self) -> None:
+        self.versions.flush()
 
     def _get(self, identity: int) -> Supplier | None:
-        return self.state.suppliers.get(identity)
+        supplier = self.state.suppliers.get(identity)
+        if supplier is not None:
+            self.versions.loaded(supplier)
+        return supplier
 
     def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[Supplier]:
         fields = {name: _attribute(name) for name in listing.SUPPLIERS.sortable}
@@ -83,19 +92,23 @@ class MemoryNonConformityRepository(NonConformityRepository):
         super().__init__()
         self.state, self.counters = state, MemoryCounters(state)
         self.tally = nc_tally(self.counters)
+        self.versions = Versions()
 
     def _add(self, nc: NonConformity) -> None:
         nc.id = self.state.next_id("ncs")
         self.state.ncs[nc.id] = nc
         self.tally.inserted(nc)
+        self.versions.added(nc)
 
     def flush(self) -> None:
         self.tally.flush(self.seen)  # entities are changed in place: count their state changes
+        self.versions.flush()
 
     def _get(self, identity: int) -> NonConformity | None:
         nc = self.state.ncs.get(identity)
         if nc is not None:
             self.tally.loaded(nc)
+            self.versions.loaded(nc)
         return nc
 
     def _matching(self, criteria: NcFilter) -> list[NonConformity]:

@@ -11,6 +11,7 @@ from application.ports.unit_of_work import UnitOfWork
 from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryDatabase, MemoryState
 from adapters.outbound.memory.delivery_log import MemoryDeadLetters, MemoryDeliverySteps
+from adapters.outbound.memory.idempotency import MemoryIdempotencyStore
 from adapters.outbound.memory.inventories import MemoryInventoryRepository, MemoryInventorySummaryStore
 from adapters.outbound.memory.orders import MemoryFulfilmentSchedule, MemoryOrderHistory, MemoryOrderRepository
 from adapters.outbound.memory.repositories import (
@@ -38,6 +39,7 @@ STORES: dict[str, Callable[[MemoryState], Any]] = {
     "steps": MemoryDeliverySteps,
     "dead_letters": MemoryDeadLetters,
     "retention": MemoryRetentionStore,
+    "idempotency": MemoryIdempotencyStore,
 }
 
 

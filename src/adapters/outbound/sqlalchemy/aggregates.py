@@ -12,7 +12,9 @@ from application import listing
 from application.pagination import Page, PageRequest, page_of
 from application.ports import counters as names
 from application.ports.counters import Counters
-from application.ports.repositories import NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository
+from application.ports.repositories import (
+    ConcurrentUpdate, NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository,
+)
 from domain.nonconformities import NcStatus, NonConformity, Severity
 from domain.suppliers import Supplier
 
@@ -33,7 +35,8 @@ class TableMapper(Generic[E]):
 
     def insert(self, entity: E) -> None:
         row = self.to_row(entity)
-        entity.id = self.conn.execute(self.table.insert(), row).inserted_primary_key[0]
+        entity.id = self.conn.execute(self.table.insert(), {**row, "version": 1}).inserted_primary_key[0]
+        entity.version = 1
         self.snapshots[entity.id] = row
         if self.tally is not None:
             self.tally.inserted(entity)
@@ -48,11 +51,23 @@ class TableMapper(Generic[E]):
             self.tally.loaded(entity)
         return entity
 
+    def touch(self, entity: E) -> None:
+        """The entity changed outside its row (a line added): its next flush writes a new version."""
+        self.snapshots.pop(entity.id, None)
+
     def flush(self, entities: list[E]) -> None:
+        """Write back what changed, one version up; the version read guards the UPDATE (ADR 0020), so
+        of two transactions that changed the same version, the second finds no row and fails."""
         for entity in entities:
             row = self.to_row(entity)
             if self.snapshots.get(entity.id) != row:
-                self.conn.execute(sa.update(self.table).where(self.table.c.id == entity.id).values(**row))
+                updated = self.conn.execute(
+                    sa.update(self.table).where(self.table.c.id == entity.id, self.table.c.version == entity.version)
+                    .values(version=entity.version + 1, **row))
+                if updated.rowcount != 1:
+                    raise ConcurrentUpdate(f"{self.table.name} {entity.id} was changed by another request; "
+                                           "read it again and retry")
+                entity.version += 1
                 self.snapshots[entity.id] = row
         if self.tally is not None:
             self.tally.flush(entities)
@@ -90,7 +105,7 @@ def supplier_row(s: Supplier) -> dict[str, Any]:
 
 def supplier_from(row: sa.Row) -> Supplier:
     return Supplier(name=row.name, certification_expiry=row.certification_expiry, created_at=row.created_at,
-                    updated_at=row.updated_at, id=row.id)
+                    updated_at=row.updated_at, id=row.id, version=row.version)
 
 
 def nc_row(nc: NonConformity) -> dict[str, Any]:
@@ -102,7 +117,7 @@ def nc_row(nc: NonConformity) -> dict[str, Any]:
 def nc_from(row: sa.Row) -> NonConformity:
     return NonConformity(supplier_id=row.supplier_id, severity=Severity(row.severity), description=row.description,
                          opened_at=row.opened_at, status=NcStatus(row.status), closed_at=row.closed_at,
-                         created_at=row.created_at, updated_at=row.updated_at, id=row.id)
+                         created_at=row.created_at, updated_at=row.updated_at, id=row.id, version=row.version)
 
 
 class SqlSupplierRepository(SupplierRepository):

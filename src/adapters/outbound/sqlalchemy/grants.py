@@ -29,7 +29,9 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     # younger than the 1-day floor (handled_at, processed_at by the database's clock), so recent history stays
     "outbox_archive": APPEND_ONLY + ("DELETE",),
     "processed_events": APPEND_ONLY + ("DELETE",),
-    "delivery_steps": APPEND_ONLY + ("DELETE",),  # the delivery timeline: steps are added, never rewritten;
+    "delivery_steps": APPEND_ONLY + ("DELETE",),
+    # a POST's key: inserted with its write, its response added once (IMMUTABLE_COLUMNS), DELETE for the purge
+    "idempotency_keys": APPEND_ONLY + ("DELETE",),  # the delivery timeline: steps are added, never rewritten;
     # DELETE for the retention purge (with their archived event)
 }
 
@@ -38,6 +40,7 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
 IMMUTABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "outbox_events": ("position", "event_id", "event_type", "aggregate_type", "aggregate_id", "occurred_at",
                       "actor", "correlation_id", "payload", "created_at", "traceparent", "tracestate"),
+    "idempotency_keys": ("user_name", "key", "fingerprint", "method", "path", "created_at"),
 }
 
 # tables of Alembic rather than of tables.py: the service reads the schema revision when it starts

@@ -39,7 +39,7 @@ def inventory_row(inventory: Inventory) -> dict[str, Any]:
 
 def inventory_from(row: sa.Row) -> Inventory:
     return Inventory(customer=row.customer, expiry_date=row.expiry_date, created_at=row.created_at,
-                     deleted_at=row.deleted_at, id=row.id)
+                     deleted_at=row.deleted_at, id=row.id, version=row.version)
 
 
 def line_from(row: sa.Row) -> InventoryLine:
@@ -64,7 +64,7 @@ class SqlInventoryRepository(InventoryRepository):
     def _add(self, inventory: Inventory) -> None:
         self.mapper.insert(inventory)
         for line in inventory.lines:
-            self.add_line(inventory, line)
+            self._insert_line(inventory, line)
 
     def _get(self, identity: int) -> Inventory | None:
         # FOR UPDATE (PostgreSQL): commands on one inventory run one after the other, so a line
@@ -83,6 +83,13 @@ class SqlInventoryRepository(InventoryRepository):
         return [line_from(r) for r in self.conn.execute(query)]
 
     def add_line(self, inventory: Inventory, line: InventoryLine) -> None:
+        self._insert_line(inventory, line)
+        self.mapper.touch(inventory)  # a new line is a new version of the inventory
+
+    def version(self, inventory_id: int) -> int | None:
+        return self.conn.execute(sa.select(i.version).where(i.id == inventory_id)).scalar_one_or_none()
+
+    def _insert_line(self, inventory: Inventory, line: InventoryLine) -> None:
         result = self.conn.execute(sa.insert(inventory_lines).values(
             inventory_id=inventory.id, product=line.product, quantity=line.quantity, added_at=line.added_at))
         line.id = result.inserted_primary_key[0]

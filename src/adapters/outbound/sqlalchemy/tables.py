@@ -50,6 +50,7 @@ suppliers = sa.Table(
     sa.Column("certification_expiry", sa.Date, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # the ETag (ADR 0020)
     sa.Index(None, "certification_expiry"),
     # the sorts and the date range of GET /suppliers (migration 0013), id the tie-breaker
     sa.Index(None, "name", "id"),
@@ -71,6 +72,7 @@ non_conformities = sa.Table(
     sa.Column("closed_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Index(None, "supplier_id", "status"),
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "updated_at", "id"),
@@ -247,6 +249,7 @@ inventories = sa.Table(
     sa.Column("expiry_date", sa.Date, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("deleted_at", UtcDateTime),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
 )
 
 inventory_lines = sa.Table(
@@ -379,4 +382,21 @@ fulfilment_schedule = sa.Table(
     sa.Column("due_at", UtcDateTime, nullable=False),
     sa.Column("correlation_id", sa.String(100), nullable=False),
     sa.Index(None, "due_at"),
+)
+
+# a POST's Idempotency-Key, per user, written in the transaction of its write; the response once it
+# answered (ADR 0020); purged once older than the idempotency window
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("user_name", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("path", sa.String(2000), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response_headers", Json),
+    sa.Column("response_body", sa.Text),
+    sa.Index(None, "created_at"),
 )

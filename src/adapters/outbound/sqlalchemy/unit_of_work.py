@@ -14,6 +14,7 @@ from adapters.outbound.sqlalchemy.audit import SqlAuditLog
 from adapters.outbound.sqlalchemy.counters import SqlCounters
 from adapters.outbound.sqlalchemy.delivery_log import DiscardedSteps, SqlDeadLetters, SqlDeliverySteps
 from adapters.outbound.sqlalchemy.engine import READ_ONLY
+from adapters.outbound.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
 from adapters.outbound.sqlalchemy.outbox import SqlOutboxRepository, SqlProcessedEventStore
@@ -41,6 +42,7 @@ STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
     "steps": uncounted(SqlDeliverySteps),
     "dead_letters": uncounted(SqlDeadLetters),
     "retention": SqlRetentionStore,
+    "idempotency": uncounted(SqlIdempotencyStore),
 }
 
 

@@ -15,6 +15,7 @@ from application.pagination import PageRequest
 from application.ports.inventories import InventoryFilter, InventorySummary
 from domain.inventories import CUSTOMER_MAX_LENGTH, PRODUCT_MAX_LENGTH, QUANTITY_MAX, Inventory, InventoryLine
 
+from adapters.inbound.api.conditional import IfMatch, tagged
 from adapters.inbound.api.deps import ContainerDep, InventoryWriter, Reader, origin_of
 from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.schemas import Body, Id, IsoDate, Limit, Offset, PageOut, example_date, text
@@ -91,8 +92,10 @@ def _detail_out(detail: InventoryDetail) -> DetailOut:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InventoryOut)
-def create_inventory(body: InventoryIn, request: Request, principal: InventoryWriter, container: ContainerDep):
+def create_inventory(body: InventoryIn, request: Request, response: Response, principal: InventoryWriter,
+                     container: ContainerDep):
     inventory = container.create_inventory()(body.customer, body.expiry_date, origin_of(request, principal))
+    tagged(response, inventory.version)
     return _inventory_out(inventory)
 
 
@@ -105,8 +108,8 @@ def add_line(inventory_id: Id, body: LineIn, request: Request, principal: Invent
 
 @router.delete("/{inventory_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_inventory(inventory_id: Id, request: Request, principal: InventoryWriter,
-                     container: ContainerDep) -> Response:
-    container.delete_inventory()(inventory_id, origin_of(request, principal))
+                     container: ContainerDep, expected: IfMatch) -> Response:
+    container.delete_inventory()(inventory_id, origin_of(request, principal), expected)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -132,6 +135,9 @@ def list_inventories(
 
 
 @router.get("/{inventory_id}", response_model=DetailOut)
-def get_inventory(inventory_id: Id, _: Reader, container: ContainerDep):
-    """The projection row and the lines it accounts for; 404 once the inventory is deleted."""
-    return _detail_out(container.inventory_queries().get(inventory_id))
+def get_inventory(inventory_id: Id, _: Reader, response: Response, container: ContainerDep):
+    """The projection row and the lines it accounts for; 404 once the inventory is deleted. The ETag is
+    the inventory's version (a DELETE's If-Match), which may be ahead of the projection."""
+    detail = container.inventory_queries().get(inventory_id)
+    tagged(response, detail.version)
+    return _detail_out(detail)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from application import listing
 from application.listing import Finding
@@ -10,6 +10,7 @@ from application.pagination import PageRequest
 from application.ports.repositories import NcFilter
 from domain.nonconformities import NcStatus, NonConformity, Severity
 
+from adapters.inbound.api.conditional import IfMatch, tagged
 from adapters.inbound.api.deps import ContainerDep, NcWriter, Reader, origin_of
 from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.schemas import Id, Limit, NcIn, NcOut, Offset, PageOut
@@ -25,8 +26,9 @@ def _out(nc: NonConformity) -> NcOut:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NcOut,
              responses={404: {"description": "No such supplier"}})
-def raise_nc(body: NcIn, request: Request, principal: NcWriter, container: ContainerDep):
+def raise_nc(body: NcIn, request: Request, response: Response, principal: NcWriter, container: ContainerDep):
     nc = container.raise_nc()(body.supplier_id, body.severity, body.description, origin_of(request, principal))
+    tagged(response, nc.version)
     return _out(nc)
 
 
@@ -52,10 +54,15 @@ def list_ncs(
 
 
 @router.get("/{nc_id}", response_model=NcOut)
-def get_nc(nc_id: Id, _: Reader, container: ContainerDep):
-    return _out(container.nc_queries().get(nc_id))
+def get_nc(nc_id: Id, _: Reader, response: Response, container: ContainerDep):
+    nc = container.nc_queries().get(nc_id)
+    tagged(response, nc.version)
+    return _out(nc)
 
 
 @router.patch("/{nc_id}/close", response_model=NcOut)
-def close_nc(nc_id: Id, request: Request, principal: NcWriter, container: ContainerDep):
-    return _out(container.close_nc()(nc_id, origin_of(request, principal)))
+def close_nc(nc_id: Id, request: Request, principal: NcWriter, container: ContainerDep, expected: IfMatch,
+             response: Response):
+    nc = container.close_nc()(nc_id, origin_of(request, principal), expected)
+    tagged(response, nc.version)
+    return _out(nc)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body as BodyParam, Depends, Path, Request, status
+from fastapi import APIRouter, Body as BodyParam, Depends, Path, Request, Response, status
 from pydantic import BaseModel, Field, PlainSerializer, Strict, field_validator
 
 from application import listing
@@ -31,6 +31,7 @@ from domain.orders import (
     OrderStatus,
 )
 
+from adapters.inbound.api.conditional import IfMatch, tagged
 from adapters.inbound.api.deps import ContainerDep, OrderWriter, Reader, origin_of
 from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.schemas import Amount, Body, IsoDateTime, Limit, Offset, PageOut, example_datetime, text
@@ -190,14 +191,17 @@ def _event_out(e: OrderHistoryEntry) -> OrderEventOut:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderOut,
              responses={409: {"description": "An order with this order_id exists already"}})
-def place_order(body: OrderIn, request: Request, principal: OrderWriter, container: ContainerDep):
+def place_order(body: OrderIn, request: Request, response: Response, principal: OrderWriter,
+                container: ContainerDep):
     new = NewOrder(
         reference=body.order_id, customer_id=body.customer_id, customer_name=body.customer_name,
         address=body.address, facility_id=body.facility_id, eta=body.eta, ordered_at=body.order_datetime,
         items=[ItemSpec(i.sku, i.quantity, i.unit_price, i.sale_price) for i in body.items],
         total_amount=body.total_amount,
     )
-    return _out(container.place_order()(new, origin_of(request, principal)))
+    order = container.place_order()(new, origin_of(request, principal))
+    tagged(response, order.version)
+    return _out(order)
 
 
 @router.get("", response_model=PageOut[OrderOut], responses=CSV_RESPONSE)
@@ -222,8 +226,10 @@ def list_orders(
 
 
 @router.get("/{order_key}", response_model=OrderOut)
-def get_order(order_key: OrderKey, _: Reader, container: ContainerDep):
-    return _out(container.order_queries().get(order_key))
+def get_order(order_key: OrderKey, _: Reader, response: Response, container: ContainerDep):
+    order = container.order_queries().get(order_key)
+    tagged(response, order.version)
+    return _out(order)
 
 
 @router.get("/{order_key}/events", response_model=list[OrderEventOut])
@@ -244,28 +250,37 @@ def order_journey(order_key: OrderKey, _: Reader, container: ContainerDep):
             responses={409: {"description": "That may no longer change (the order is past the state that "
                                             "allows it, an item is picked, or a field that never changes differs)"}})
 def update_order(order_key: OrderKey, body: OrderUpdateIn, request: Request, principal: OrderWriter,
-                 container: ContainerDep):
+                 container: ContainerDep, expected: IfMatch, response: Response):
     """Update what may still change, as one ORDER_UPDATED event (none when nothing changes)."""
-    return _out(container.update_order()(order_key, order_changes(body), origin_of(request, principal)))
+    order = container.update_order()(order_key, order_changes(body), origin_of(request, principal), expected)
+    tagged(response, order.version)
+    return _out(order)
 
 
 @router.patch("/{order_key}/status", response_model=OrderOut)
 def change_status(order_key: OrderKey, body: StatusIn, request: Request, principal: OrderWriter,
-                  container: ContainerDep):
-    order = container.change_order_status()(order_key, body.status, body.reason, origin_of(request, principal))
+                  container: ContainerDep, expected: IfMatch, response: Response):
+    order = container.change_order_status()(order_key, body.status, body.reason, origin_of(request, principal),
+                                            expected)
+    tagged(response, order.version)
     return _out(order)
 
 
 @router.patch("/{order_key}/items/{sku}/status", response_model=OrderOut)
 def change_item_status(order_key: OrderKey, sku: Sku,
-                       body: ItemStatusIn, request: Request, principal: OrderWriter, container: ContainerDep):
-    order = container.change_item_status()(order_key, sku, body.status, body.reason, origin_of(request, principal))
+                       body: ItemStatusIn, request: Request, principal: OrderWriter, container: ContainerDep,
+                       expected: IfMatch, response: Response):
+    order = container.change_item_status()(order_key, sku, body.status, body.reason, origin_of(request, principal),
+                                           expected)
+    tagged(response, order.version)
     return _out(order)
 
 
 @router.put("/{order_key}/cancel", response_model=OrderOut)
 def cancel_order(order_key: OrderKey, request: Request, principal: OrderWriter, container: ContainerDep,
-                 body: Annotated[CancelIn | None, BodyParam()] = None):
+                 expected: IfMatch, response: Response, body: Annotated[CancelIn | None, BodyParam()] = None):
     """Synchronous: the answer is the CANCELLED order, committed with its events."""
     reason = body.reason if body else None
-    return _out(container.cancel_order()(order_key, reason, origin_of(request, principal)))
+    order = container.cancel_order()(order_key, reason, origin_of(request, principal), expected)
+    tagged(response, order.version)
+    return _out(order)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from application import listing
 from application.listing import Finding
@@ -10,6 +10,7 @@ from application.pagination import PageRequest
 from application.ports.repositories import SupplierFilter
 from application.suppliers import SupplierView
 
+from adapters.inbound.api.conditional import IfMatch, tagged
 from adapters.inbound.api.deps import ContainerDep, Reader, SupplierWriter, origin_of
 from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.schemas import CertificationIn, Id, Limit, Offset, PageOut, SupplierIn, SupplierOut
@@ -24,8 +25,10 @@ def _out(view: SupplierView) -> SupplierOut:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SupplierOut)
-def create_supplier(body: SupplierIn, request: Request, principal: SupplierWriter, container: ContainerDep):
+def create_supplier(body: SupplierIn, request: Request, response: Response, principal: SupplierWriter,
+                    container: ContainerDep):
     view = container.create_supplier()(body.name, body.certification_expiry, origin_of(request, principal))
+    tagged(response, view.supplier.version)
     return _out(view)
 
 
@@ -42,12 +45,16 @@ def list_suppliers(request: Request, _: Reader, container: ContainerDep,
 
 
 @router.get("/{supplier_id}", response_model=SupplierOut)
-def get_supplier(supplier_id: Id, _: Reader, container: ContainerDep):
-    return _out(container.supplier_queries().get(supplier_id))
+def get_supplier(supplier_id: Id, _: Reader, response: Response, container: ContainerDep):
+    view = container.supplier_queries().get(supplier_id)
+    tagged(response, view.supplier.version)
+    return _out(view)
 
 
 @router.patch("/{supplier_id}/certification", response_model=SupplierOut)
 def update_certification(supplier_id: Id, body: CertificationIn, request: Request,
-                         principal: SupplierWriter, container: ContainerDep):
-    view = container.update_certification()(supplier_id, body.certification_expiry, origin_of(request, principal))
+                         principal: SupplierWriter, container: ContainerDep, expected: IfMatch, response: Response):
+    view = container.update_certification()(supplier_id, body.certification_expiry, origin_of(request, principal),
+                                            expected)
+    tagged(response, view.supplier.version)
     return _out(view)

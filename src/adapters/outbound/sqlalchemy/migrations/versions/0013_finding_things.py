@@ -22,7 +22,7 @@ from alembic import op
 from adapters.outbound.sqlalchemy.tables import UtcDateTime
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
