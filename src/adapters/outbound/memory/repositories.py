@@ -30,7 +30,7 @@ from application.ports.outbox import (
 )
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository
 from application.ports.security import RevokedTokens
-from domain.nonconformities import NcStatus, NonConformity
+from domain.nonconformities import ACTION_OPEN, NcStatus, NonConformity
 from domain.risk import supplier_at_risk
 from domain.suppliers import Supplier
 
@@ -83,7 +83,7 @@ class MemorySupplierRepository(SupplierRepository):
                              [lambda s: s.name], lambda s: s.created_at), page)
 
     def count_at_risk(self, today: date) -> int:
-        open_ncs = [nc for nc in self.state.ncs.values() if nc.status is NcStatus.OPEN]
+        open_ncs = [nc for nc in self.state.ncs.values() if nc.is_open]
         return sum(supplier_at_risk(s, open_ncs, today) for s in self.state.suppliers.values())
 
 
@@ -133,7 +133,15 @@ class MemoryNonConformityRepository(NonConformityRepository):
 
     def open_for_suppliers(self, supplier_ids: list[int]) -> list[NonConformity]:
         wanted = set(supplier_ids)
-        return [nc for nc in self._matching(NcFilter(status=NcStatus.OPEN)) if nc.supplier_id in wanted]
+        return [nc for nc in self._matching(NcFilter()) if nc.is_open and nc.supplier_id in wanted]
+
+    def count_open_actions_due_before(self, day: date) -> int:
+        return sum(a.status in ACTION_OPEN and a.due_date < day for nc in self.state.ncs.values() for a in nc.actions)
+
+    def closing_days(self, since: datetime) -> tuple[int, float]:
+        days = [nc.days_to_close for nc in self.state.ncs.values()
+                if nc.status is NcStatus.CLOSED and nc.closed_at is not None and nc.closed_at >= since]
+        return len(days), float(sum(d for d in days if d is not None))
 
 
 class MemoryOutboxRepository(OutboxRepository):

@@ -76,6 +76,11 @@ class SqlCounters(Counters):
 # every counter, counted from the rows themselves (migration 0006 backfills with the same queries)
 RECOUNT = (
     "SELECT 'nc:' || status || ':' || severity AS name, count(*) AS n FROM non_conformities GROUP BY status, severity",
+    "SELECT 'nc:high_closed_without_capa' AS name, count(*) AS n FROM non_conformities "
+    "WHERE status = 'CLOSED' AND closed_without_capa",
+    "SELECT 'nc_root_cause:' || root_cause_category AS name, count(*) AS n FROM non_conformities "
+    "WHERE root_cause_category IS NOT NULL GROUP BY root_cause_category",
+    "SELECT 'nc_action:' || status AS name, count(*) AS n FROM nc_actions GROUP BY status",
     # the hot outbox and its archive together (an archived row is PUBLISHED)
     "SELECT 'outbox:' || status AS name, count(*) AS n FROM "
     "(SELECT status FROM outbox_events UNION ALL SELECT status FROM outbox_archive) AS rows GROUP BY status",
