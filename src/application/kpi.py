@@ -37,11 +37,14 @@ class Kpi:
     nc_high_closed_without_capa: int  # high NCs CLOSED without a verified corrective action
     actions_overdue: int  # PLANNED or IN_PROGRESS, due before today
     actions_due_7d: int  # PLANNED or IN_PROGRESS, due today or within the next 7 days
-    avg_days_to_close_90d: float | None  # NCs closed in the last 90 days: mean days from opening; None if none
+    avg_days_to_close_90d: float | None  # NCs closed today or the 89 days before (UTC): mean days from opening
     capa_effectiveness_rate: float | None  # VERIFIED ÷ (VERIFIED + INEFFECTIVE); None before any check
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+CLOSING_WINDOW_DAYS = 90
 
 
 class KpiQuery:
@@ -59,7 +62,11 @@ class KpiQuery:
                    for status in NcStatus for severity in Severity}
             today = self.clock.today()
             overdue = uow.ncs.count_open_actions_due_before(today)
-            closed, days = uow.ncs.closing_days(self.clock.now() - timedelta(days=90))
+            window = [(today - timedelta(days=n)).isoformat() for n in range(CLOSING_WINDOW_DAYS)]
+            closings = uow.counters.read([name for day in window
+                                          for name in (counters.nc_closed_on(day), counters.nc_close_seconds_on(day))])
+            closed = sum(closings[counters.nc_closed_on(day)] for day in window)
+            seconds = sum(closings[counters.nc_close_seconds_on(day)] for day in window)
             verified = c.get(counters.nc_action(ActionStatus.VERIFIED), 0)
             checked = verified + c.get(counters.nc_action(ActionStatus.INEFFECTIVE), 0)
             causes = {cause.value: c.get(counters.nc_root_cause(cause.value), 0) for cause in RootCause}
@@ -83,7 +90,7 @@ class KpiQuery:
                 nc_high_closed_without_capa=c.get(counters.NC_HIGH_CLOSED_WITHOUT_CAPA, 0),
                 actions_overdue=overdue,
                 actions_due_7d=uow.ncs.count_open_actions_due_before(today + timedelta(days=8)) - overdue,
-                avg_days_to_close_90d=round(days / closed, 2) if closed else None,
+                avg_days_to_close_90d=round(seconds / 86400 / closed, 2) if closed else None,
                 capa_effectiveness_rate=round(verified / checked, 4) if checked else None,
             )
 

@@ -32,6 +32,11 @@ def memory_counts(state: MemoryState) -> dict[str, int]:
     counted.update(names.nc_root_cause(nc.root_cause_category.value) for nc in state.ncs.values()
                    if nc.root_cause_category)
     counted.update(names.nc_action(a.status.value) for nc in state.ncs.values() for a in nc.actions)
+    for nc in state.ncs.values():
+        if nc.status.value == "CLOSED" and nc.closed_at is not None:
+            day = nc.closed_at.date().isoformat()
+            counted[names.nc_closed_on(day)] += 1
+            counted[names.nc_close_seconds_on(day)] += int(nc.closed_at.timestamp()) - int(nc.opened_at.timestamp())
     counted.update(names.outbox(row.record.status.value) for row in state.outbox.values())
     counted.update(names.order(o.status.value) for o in state.orders.values())
     counted.update(names.audit(e.entity_type, e.event_type) for e in state.audit)

@@ -262,3 +262,22 @@ def test_actions_overdue_and_due_within_7_days_follow_the_clock(app, capa, clock
     assert (kpi().actions_overdue, kpi().actions_due_7d) == (1, 2)
     act(1, 1, "CANCELLED", Origin("quality"), Role.QUALITY, note="not needed")
     assert kpi().actions_overdue == 0
+
+
+def test_avg_days_to_close_counts_the_last_90_days_and_a_reopen_takes_the_closing_back(app, capa, clock, db):
+    from tests.support.counting import memory_counts, nonzero
+
+    update, move, plan, act, kpi = capa
+    app.create_supplier("Beta Metals", date(2027, 1, 1), Origin("procurement"))
+    app.raise_nc(1, "low", "scratch", Origin("quality"))
+    app.raise_nc(1, "low", "dent", Origin("quality"))
+    clock.current = NOW + timedelta(days=3)
+    app.close_nc(1, Origin("quality"))
+    clock.current = NOW + timedelta(days=4, hours=12)
+    app.close_nc(2, Origin("quality"))
+    assert kpi().avg_days_to_close_90d == 3.75
+    move(2, "INVESTIGATING", Origin("quality"), reason="the dent came back")
+    assert kpi().avg_days_to_close_90d == 3.0
+    assert nonzero(db.state.counters) == memory_counts(db.state)
+    clock.current = NOW + timedelta(days=3 + 90)  # the first closing left the window
+    assert kpi().avg_days_to_close_90d is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
+from datetime import UTC
 from typing import Generic, TypeVar
 
 from application.ports import counters as names
@@ -52,6 +53,43 @@ class StateTally(Generic[E]):
             self.known[identity] = state
 
 
+class ClosingTally:
+    """The day-bucket counters of the closed NCs: one closing on its UTC day and its seconds from opening."""
+
+    def __init__(self, counters: Counters) -> None:
+        self.counters = counters
+        self.known: dict[Hashable, tuple[str, int] | None] = {}
+
+    @staticmethod
+    def key(nc: NonConformity) -> tuple[str, int] | None:
+        if nc.status is not NcStatus.CLOSED or nc.closed_at is None:
+            return None
+        # whole seconds of each timestamp, as the recount takes them (floor of the epoch)
+        return (nc.closed_at.astimezone(UTC).date().isoformat(),
+                int(nc.closed_at.timestamp()) - int(nc.opened_at.timestamp()))
+
+    def _count(self, state: tuple[str, int] | None, sign: int) -> None:
+        if state is not None:
+            day, seconds = state
+            self.counters.add(names.nc_closed_on(day), sign)
+            self.counters.add(names.nc_close_seconds_on(day), sign * seconds)
+
+    def inserted(self, nc: NonConformity) -> None:
+        self.known[nc.id] = state = self.key(nc)
+        self._count(state, 1)
+
+    def loaded(self, nc: NonConformity) -> None:
+        self.known.setdefault(nc.id, self.key(nc))
+
+    def flush(self, ncs: Iterable[NonConformity]) -> None:
+        for nc in ncs:
+            state, before = self.key(nc), self.known.get(nc.id, _UNKNOWN)
+            if before is not _UNKNOWN and before != state:
+                self._count(before, -1)  # type: ignore[arg-type]
+                self._count(state, 1)
+            self.known[nc.id] = state
+
+
 class NcTally:
     """The counters of non-conformities: by status and severity, the high ones closed without CAPA, by
     root cause; and of their actions by status."""
@@ -63,25 +101,26 @@ class NcTally:
             StateTally(counters, lambda nc: names.nc_root_cause(nc.root_cause_category.value)
                        if nc.root_cause_category else None, lambda nc: nc.id),
         ]
+        self.closings = ClosingTally(counters)
         self.actions: StateTally[tuple[int, NcAction]] = StateTally(
             counters, lambda pair: names.nc_action(pair[1].status.value), lambda pair: (pair[0], pair[1].id),
             count_new=True)
 
     def inserted(self, nc: NonConformity) -> None:
-        for tally in self.ncs:
+        for tally in (*self.ncs, self.closings):
             tally.inserted(nc)
         for action in nc.actions:
             self.actions.inserted((nc.id, action))
 
     def loaded(self, nc: NonConformity) -> None:
-        for tally in self.ncs:
+        for tally in (*self.ncs, self.closings):
             tally.loaded(nc)
         for action in nc.actions:
             self.actions.loaded((nc.id, action))
 
     def flush(self, ncs: Iterable[NonConformity]) -> None:
         ncs = list(ncs)
-        for tally in self.ncs:
+        for tally in (*self.ncs, self.closings):
             tally.flush(ncs)
         self.actions.flush([(nc.id, action) for nc in ncs for action in nc.actions])
 

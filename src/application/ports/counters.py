@@ -29,6 +29,17 @@ def nc_root_cause(category: str) -> str:
     return f"nc_root_cause:{category}"
 
 
+def nc_closed_on(day: str) -> str:
+    """NCs CLOSED on this UTC day (YYYY-MM-DD): with nc_close_seconds_on, avg_days_to_close_90d reads
+    90 pairs of counters whatever the history (a reopen takes its closing back out)."""
+    return f"nc_closed_on:{day}"
+
+
+def nc_close_seconds_on(day: str) -> str:
+    """The seconds from opening to closing, summed over the NCs CLOSED on this UTC day."""
+    return f"nc_close_seconds_on:{day}"
+
+
 def nc_action(status: str) -> str:
     """CAPA actions by status (capa_effectiveness_rate: VERIFIED ÷ (VERIFIED + INEFFECTIVE))."""
     return f"nc_action:{status}"

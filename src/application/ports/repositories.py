@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Generic, Protocol, TypeVar
 
 from domain.errors import Conflict
@@ -91,7 +91,3 @@ class NonConformityRepository(Repository[NonConformity]):
     @abstractmethod
     def count_open_actions_due_before(self, day: date) -> int:
         """CAPA actions still PLANNED or IN_PROGRESS whose due date is before `day` (an indexed count)."""
-
-    @abstractmethod
-    def closing_days(self, since: datetime) -> tuple[int, float]:
-        """How many NCs are CLOSED with closed_at >= since, and the sum of their days from opening to closing."""

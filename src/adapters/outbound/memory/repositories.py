@@ -30,7 +30,7 @@ from application.ports.outbox import (
 )
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository
 from application.ports.security import RevokedTokens
-from domain.nonconformities import ACTION_OPEN, NcStatus, NonConformity
+from domain.nonconformities import ACTION_OPEN, NonConformity
 from domain.risk import supplier_at_risk
 from domain.suppliers import Supplier
 
@@ -137,11 +137,6 @@ class MemoryNonConformityRepository(NonConformityRepository):
 
     def count_open_actions_due_before(self, day: date) -> int:
         return sum(a.status in ACTION_OPEN and a.due_date < day for nc in self.state.ncs.values() for a in nc.actions)
-
-    def closing_days(self, since: datetime) -> tuple[int, float]:
-        days = [nc.days_to_close for nc in self.state.ncs.values()
-                if nc.status is NcStatus.CLOSED and nc.closed_at is not None and nc.closed_at >= since]
-        return len(days), float(sum(d for d in days if d is not None))
 
 
 class MemoryOutboxRepository(OutboxRepository):

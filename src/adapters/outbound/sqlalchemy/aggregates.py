@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -268,16 +268,6 @@ class SqlNonConformityRepository(NonConformityRepository):
         query = sa.select(sa.func.count()).select_from(nc_actions).where(
             sa.text(ACTION_OPEN), nc_actions.c.due_date < day)
         return self.conn.execute(query).scalar_one()
-
-    def closing_days(self, since: datetime) -> tuple[int, float]:
-        c = non_conformities.c
-        if self.conn.dialect.name == "postgresql":
-            days = sa.func.extract("epoch", c.closed_at - c.opened_at) / 86400
-        else:
-            days = sa.func.julianday(c.closed_at) - sa.func.julianday(c.opened_at)
-        query = sa.select(sa.func.count(), sa.func.sum(days)).where(sa.text("status = 'CLOSED'"), c.closed_at >= since)
-        n, total = self.conn.execute(query).one()
-        return int(n), float(total or 0)
 
 
 _NC_IS_OPEN = sa.text("non_conformities.status NOT IN ('CLOSED', 'CANCELLED')")

@@ -112,9 +112,6 @@ non_conformities = sa.Table(
     # the at-risk rule reads only the open high NCs: a small set, whatever the history
     sa.Index("ix_non_conformities_open_high", "supplier_id",
              postgresql_where=sa.text(NC_OPEN_HIGH), sqlite_where=sa.text(NC_OPEN_HIGH)),
-    # avg_days_to_close_90d reads the recent closings only
-    sa.Index("ix_non_conformities_closed_at", "closed_at",
-             postgresql_where=sa.text("status = 'CLOSED'"), sqlite_where=sa.text("status = 'CLOSED'")),
 )
 
 # the CAPA actions of a non-conformity: part of its aggregate, numbered 1, 2, 3 … within it

@@ -3,9 +3,11 @@
 `non_conformities` gains the investigation's fields (owner, due date, containment, root cause,
 disposition and who authorised it, quantities, source reference, closure, reopen count, cancel
 reason, `closed_without_capa`); `status` widens to 20 characters for INVESTIGATING / ACTION_PLANNED.
-Existing NCs keep their OPEN / CLOSED status and get empty fields (reopen_count 0, not marked).
-The partial index of the at-risk rule now covers every open state (not CLOSED, not CANCELLED);
-`ix_non_conformities_closed_at` serves `avg_days_to_close_90d`. `nc_actions` holds the actions,
+Existing NCs keep their OPEN / CLOSED status and get empty fields (reopen_count 0, not marked: they
+predate CAPA tracking). Their closings are counted into the day-bucket counters of
+`avg_days_to_close_90d` (`nc_closed_on:<day>`, `nc_close_seconds_on:<day>`).
+The partial index of the at-risk rule now covers every open state (not CLOSED, not CANCELLED).
+`nc_actions` holds the actions,
 numbered within their NC, with a partial index of the open ones by due date (`actions_overdue`,
 `actions_due_7d`). The runtime role gets the default grants on `nc_actions` (grants.py).
 
@@ -28,7 +30,13 @@ depends_on: str | Sequence[str] | None = None
 
 OLD_OPEN_HIGH = "status = 'OPEN' AND severity = 'high'"
 OPEN_HIGH = "status NOT IN ('CLOSED', 'CANCELLED') AND severity = 'high'"
-CLOSED = "status = 'CLOSED'"
+# the UTC day and the whole seconds from opening to closing, per dialect (as in counters.py of this release)
+CLOSINGS = {
+    "postgresql": ("to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                   "CAST(floor(extract(epoch FROM closed_at)) - floor(extract(epoch FROM opened_at)) AS bigint)"),
+    "sqlite": ("substr(closed_at, 1, 10)",
+               "CAST(strftime('%s', closed_at) AS INTEGER) - CAST(strftime('%s', opened_at) AS INTEGER)"),
+}
 ACTION_OPEN = "status IN ('PLANNED', 'IN_PROGRESS')"
 
 
@@ -66,8 +74,6 @@ def upgrade() -> None:
         for column in _columns():
             batch.add_column(column)
     _open_high(OPEN_HIGH)
-    op.create_index("ix_non_conformities_closed_at", "non_conformities", ["closed_at"],
-                    postgresql_where=sa.text(CLOSED), sqlite_where=sa.text(CLOSED))
     op.create_table(
         "nc_actions",
         sa.Column("nc_id", sa.Integer, sa.ForeignKey("non_conformities.id"), primary_key=True),
@@ -91,16 +97,28 @@ def upgrade() -> None:
     )
     op.create_index("ix_nc_actions_open_due", "nc_actions", ["due_date"],
                     postgresql_where=sa.text(ACTION_OPEN), sqlite_where=sa.text(ACTION_OPEN))
+    # the day buckets of the NCs closed so far (avg_days_to_close_90d), as counters.recount() counts them
+    dialect = op.get_bind().dialect.name
+    day, seconds = CLOSINGS[dialect]
+    where = "FROM non_conformities WHERE status = 'CLOSED' AND closed_at IS NOT NULL"
+    for name, value in (("'nc_closed_on:'", "count(*)"), ("'nc_close_seconds_on:'", f"sum({seconds})")):
+        op.execute(f"INSERT INTO kpi_counters (name, slot, value) SELECT {name} || {day}, 0, {value} {where} "
+                   f"GROUP BY {day}")
 
 
 def downgrade() -> None:
     op.drop_index("ix_nc_actions_open_due", table_name="nc_actions")
     op.drop_table("nc_actions")
-    op.drop_index("ix_non_conformities_closed_at", table_name="non_conformities")
     op.drop_index("ix_non_conformities_open_high", table_name="non_conformities")
     # the NCs in a state the old schema does not know count as open there; CANCELLED ones as closed
     op.execute("UPDATE non_conformities SET status = 'OPEN' WHERE status IN ('INVESTIGATING', 'ACTION_PLANNED')")
     op.execute("UPDATE non_conformities SET status = 'CLOSED' WHERE status = 'CANCELLED'")
+    # the counters of this release go; the NC status counters are counted again from the mapped rows
+    op.execute("DELETE FROM kpi_counters WHERE " + " OR ".join(
+        f"name LIKE '{prefix}%'" for prefix in ("nc:", "nc_root_cause:", "nc_action:", "nc_closed_on:",
+                                                 "nc_close_seconds_on:")))
+    op.execute("INSERT INTO kpi_counters (name, slot, value) SELECT 'nc:' || status || ':' || severity, 0, count(*) "
+               "FROM non_conformities GROUP BY status, severity")
     with op.batch_alter_table("non_conformities") as batch:
         for column in reversed(_columns()):
             batch.drop_column(column.name)
