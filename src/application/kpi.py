@@ -61,7 +61,7 @@ class KpiQuery:
             ncs = {(status, severity): c.get(counters.nc(status.value, severity.value), 0)
                    for status in NcStatus for severity in Severity}
             today = self.clock.today()
-            overdue = uow.ncs.count_open_actions_due_before(today)
+            overdue, due_soon = uow.ncs.count_open_actions_due(today, today + timedelta(days=7))
             window = [(today - timedelta(days=n)).isoformat() for n in range(CLOSING_WINDOW_DAYS)]
             closings = uow.counters.read([name for day in window
                                           for name in (counters.nc_closed_on(day), counters.nc_close_seconds_on(day))])
@@ -89,7 +89,7 @@ class KpiQuery:
                 nc_by_root_cause=dict(sorted(((k, n) for k, n in causes.items() if n), key=lambda kv: (-kv[1], kv[0]))),
                 nc_high_closed_without_capa=c.get(counters.NC_HIGH_CLOSED_WITHOUT_CAPA, 0),
                 actions_overdue=overdue,
-                actions_due_7d=uow.ncs.count_open_actions_due_before(today + timedelta(days=8)) - overdue,
+                actions_due_7d=due_soon,
                 avg_days_to_close_90d=round(seconds / 86400 / closed, 2) if closed else None,
                 capa_effectiveness_rate=round(verified / checked, 4) if checked else None,
             )

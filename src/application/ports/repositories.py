@@ -89,5 +89,6 @@ class NonConformityRepository(Repository[NonConformity]):
     def count(self, criteria: NcFilter) -> int: ...
 
     @abstractmethod
-    def count_open_actions_due_before(self, day: date) -> int:
-        """CAPA actions still PLANNED or IN_PROGRESS whose due date is before `day` (an indexed count)."""
+    def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
+        """CAPA actions still PLANNED or IN_PROGRESS: due before `today`, and due from `today` to `until`
+        (one indexed count)."""

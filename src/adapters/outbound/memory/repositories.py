@@ -135,8 +135,9 @@ class MemoryNonConformityRepository(NonConformityRepository):
         wanted = set(supplier_ids)
         return [nc for nc in self._matching(NcFilter()) if nc.is_open and nc.supplier_id in wanted]
 
-    def count_open_actions_due_before(self, day: date) -> int:
-        return sum(a.status in ACTION_OPEN and a.due_date < day for nc in self.state.ncs.values() for a in nc.actions)
+    def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
+        due = [a.due_date for nc in self.state.ncs.values() for a in nc.actions if a.status in ACTION_OPEN]
+        return sum(d < today for d in due), sum(today <= d <= until for d in due)
 
 
 class MemoryOutboxRepository(OutboxRepository):

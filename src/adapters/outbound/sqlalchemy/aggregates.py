@@ -263,11 +263,14 @@ class SqlNonConformityRepository(NonConformityRepository):
         query = sa.select(non_conformities).where(c.supplier_id.in_(supplier_ids), _NC_IS_OPEN)
         return [nc_from(r) for r in self.conn.execute(query.order_by(c.id))]
 
-    def count_open_actions_due_before(self, day: date) -> int:
-        # the partial index of the open actions by due date (tables.py): never the finished history
-        query = sa.select(sa.func.count()).select_from(nc_actions).where(
-            sa.text(ACTION_OPEN), nc_actions.c.due_date < day)
-        return self.conn.execute(query).scalar_one()
+    def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
+        # one range of the partial index of the open actions by due date (tables.py): never the
+        # finished history
+        due = nc_actions.c.due_date
+        query = sa.select(sa.func.count().filter(due < today), sa.func.count().filter(due >= today)).where(
+            sa.text(ACTION_OPEN), due <= until)
+        overdue, soon = self.conn.execute(query).one()
+        return int(overdue), int(soon)
 
 
 _NC_IS_OPEN = sa.text("non_conformities.status NOT IN ('CLOSED', 'CANCELLED')")
