@@ -131,7 +131,7 @@ class MoveAction:
             nc = _load(uow, nc_id, expected)
             action = nc.action(action_id)
             if action is None:
-                raise NotFound(f"action of non-conformity {nc_id}", action_id)
+                raise NotFound("action", f"{action_id} of non-conformity {nc_id}")
             _authorize(action, status, origin.actor, role)
             nc.move_action(action_id, status, self.clock.now(), origin.actor, note, result)
             uow.commit()

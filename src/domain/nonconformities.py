@@ -576,7 +576,7 @@ class NonConformity:
         """One step of an action; the caller's right to take it is checked by the use case."""
         action = self.action(action_id)
         if action is None:
-            raise NotFound(f"action of non-conformity {self.id}", action_id)
+            raise NotFound("action", f"{action_id} of non-conformity {self.id}")
         wanted = _parse(ActionStatus, target, "status")
         if wanted is action.status:
             return False
