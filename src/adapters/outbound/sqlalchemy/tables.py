@@ -64,7 +64,7 @@ NC_OPEN_HIGH = "status NOT IN ('CLOSED', 'CANCELLED') AND severity = 'high'"
 ACTION_OPEN = "status IN ('PLANNED', 'IN_PROGRESS')"
 
 
-def NC_WORKFLOW_COLUMNS() -> list[sa.Column]:  # noqa: N802 (a fresh set of columns each call: table and migration)
+def _nc_workflow_columns() -> list[sa.Column]:  # the investigation of migration 0014 (ADR 0024)
     return [
         sa.Column("owner", sa.String(100)),
         sa.Column("due_date", sa.Date),
@@ -100,7 +100,7 @@ non_conformities = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     # the investigation (migration 0014, ADR 0024)
-    *NC_WORKFLOW_COLUMNS(),
+    *_nc_workflow_columns(),
     sa.Index(None, "supplier_id", "status"),
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "updated_at", "id"),

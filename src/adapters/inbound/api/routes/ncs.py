@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -8,8 +9,6 @@ from application import listing
 from application.listing import Finding
 from application.pagination import PageRequest
 from application.ports.repositories import NcFilter
-from datetime import date
-
 from domain.nonconformities import ACTION_FLOW, NcAction, NcStatus, NonConformity, Severity
 
 from adapters.inbound.api.conditional import IfMatch, tagged

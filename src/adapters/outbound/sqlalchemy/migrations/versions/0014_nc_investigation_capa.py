@@ -7,9 +7,8 @@ Existing NCs keep their OPEN / CLOSED status and get empty fields (reopen_count 
 predate CAPA tracking). Their closings are counted into the day-bucket counters of
 `avg_days_to_close_90d` (`nc_closed_on:<day>`, `nc_close_seconds_on:<day>`).
 The partial index of the at-risk rule now covers every open state (not CLOSED, not CANCELLED).
-`nc_actions` holds the actions,
-numbered within their NC, with a partial index of the open ones by due date (`actions_overdue`,
-`actions_due_7d`). The runtime role gets the default grants on `nc_actions` (grants.py).
+`nc_actions` holds the actions, numbered within their NC, with a partial index of the open ones by
+due date (`actions_overdue`, `actions_due_7d`). The runtime role gets the default grants on `nc_actions` (grants.py).
 
 Revision ID: 0014
 Revises: 0013
@@ -42,23 +41,23 @@ ACTION_OPEN = "status IN ('PLANNED', 'IN_PROGRESS')"
 
 def _columns() -> list[sa.Column]:
     return [
-    sa.Column("owner", sa.String(100)),
-    sa.Column("due_date", sa.Date),
-    sa.Column("containment_note", sa.Text),
-    sa.Column("root_cause_category", sa.String(30)),
-    sa.Column("root_cause_analysis", sa.Text),
-    sa.Column("rca_method", sa.String(20)),
-    sa.Column("disposition", sa.String(30)),
-    sa.Column("disposition_authorized_by", sa.String(100)),
-    sa.Column("qty_checked", sa.Integer),
-    sa.Column("qty_nonconforming", sa.Integer),
-    sa.Column("source_type", sa.String(20)),
-    sa.Column("source_id", sa.String(100)),
-    sa.Column("closure_note", sa.Text),
-    sa.Column("closed_by", sa.String(100)),
-    sa.Column("closed_without_capa", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("reopen_count", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("cancel_reason", sa.Text),
+        sa.Column("owner", sa.String(100)),
+        sa.Column("due_date", sa.Date),
+        sa.Column("containment_note", sa.Text),
+        sa.Column("root_cause_category", sa.String(30)),
+        sa.Column("root_cause_analysis", sa.Text),
+        sa.Column("rca_method", sa.String(20)),
+        sa.Column("disposition", sa.String(30)),
+        sa.Column("disposition_authorized_by", sa.String(100)),
+        sa.Column("qty_checked", sa.Integer),
+        sa.Column("qty_nonconforming", sa.Integer),
+        sa.Column("source_type", sa.String(20)),
+        sa.Column("source_id", sa.String(100)),
+        sa.Column("closure_note", sa.Text),
+        sa.Column("closed_by", sa.String(100)),
+        sa.Column("closed_without_capa", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("reopen_count", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("cancel_reason", sa.Text),
     ]
 
 
