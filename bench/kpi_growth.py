@@ -3,7 +3,7 @@
     .venv/bin/python bench/kpi_growth.py [--sizes 10000,1000000] [--requests 300] [--postgres URL]
 
 Fills a scratch database of its own (dropped at the end) with bulk SQL: the audit log and the outbox
-at the size given, NCs (half as many, 95% closed), orders (a tenth) and 2,000 suppliers, then starts
+at the size given, NCs (half as many, 95% closed; with migration 0014 one CAPA action each), orders (a tenth) and 2,000 suppliers, then starts
 `supplytrace serve --no-worker` on it and times sequential requests. Autovacuum is left as the
 cluster has it and nothing is analysed or vacuumed by the bench. The counters are recounted after
 each bulk load (bulk SQL bypasses the application); on a tree without them (before 0006) that step
@@ -38,6 +38,7 @@ ENDPOINTS = {  # what is timed; the goal is the issue's for /kpi, the same for /
     "GET /kpi": "/kpi",
     "GET /ncs": "/ncs",
     "GET /ncs?status=OPEN": "/ncs?status=OPEN",
+    "GET /ncs?status=INVESTIGATING": "/ncs?status=INVESTIGATING",
     "GET /ncs?supplier_id=7": "/ncs?supplier_id=7",
     "GET /audit-log": "/audit-log",
     "GET /audit-log?entity_type=nc&entity_id=7": "/audit-log?entity_type=nc&entity_id=7",
@@ -67,10 +68,10 @@ def fill(engine: sa.Engine, start: int, stop: int) -> None:
                   CASE WHEN st = 'PUBLISHED' THEN 'in-process' END
            FROM (SELECT i, CASE WHEN i % 1000 = 1 THEN 'FAILED' WHEN i % 1000 = 2 THEN 'PENDING'
                                ELSE 'PUBLISHED' END AS st FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS i) AS s""",
-        """INSERT INTO non_conformities (supplier_id, severity, description, status, opened_at, closed_at{stamps})
+        """INSERT INTO non_conformities (supplier_id, severity, description, status, opened_at, closed_at{stamps}{capa})
            SELECT 1 + i % CAST(:suppliers AS int), (ARRAY['low','medium','high'])[1 + i % 3], 'bench',
                   CASE WHEN i % 20 = 0 THEN 'OPEN' ELSE 'CLOSED' END, now(),
-                  CASE WHEN i % 20 = 0 THEN NULL ELSE now() END{stamp_values}
+                  CASE WHEN i % 20 = 0 THEN NULL ELSE now() END{stamp_values}{capa_values}
            FROM generate_series(CAST(:na AS bigint), CAST(:nb AS bigint)) AS i""",
         """INSERT INTO orders (id, status, declared_total, total_amount, ordered_at, created_at, updated_at, version,
                                customer_id)
@@ -86,8 +87,21 @@ def fill(engine: sa.Engine, start: int, stop: int) -> None:
                                              chain_values=", repeat('0', 64), repeat('0', 64)" if chained else "")
         # a tree with migration 0013 (ADR 0021): created_at/updated_at on NCs, updated_at on suppliers
         stamped = "updated_at" in {c["name"] for c in sa.inspect(conn).get_columns("suppliers")}
+        # a tree with migration 0014 (ADR 0024): the investigation's columns and the actions
+        capa = sa.inspect(conn).has_table("nc_actions")
         statements[2] = statements[2].format(stamps=", created_at, updated_at" if stamped else "",
-                                             stamp_values=", now(), now()" if stamped else "")
+                                             stamp_values=", now(), now()" if stamped else "",
+                                             capa=", root_cause_category, closed_without_capa" if capa else "",
+                                             capa_values=CAPA_VALUES if capa else "")
+        if capa:  # 1 in 20 NCs open, of them a third INVESTIGATING and a third ACTION_PLANNED; closings and
+            # openings spread over 180 days (avg_days_to_close_90d reads about half of the closed NCs)
+            statements[2] = statements[2].replace(
+                "CASE WHEN i % 20 = 0 THEN 'OPEN' ELSE 'CLOSED' END, now(),\n                  "
+                "CASE WHEN i % 20 = 0 THEN NULL ELSE now() END",
+                "CASE WHEN i % 20 <> 0 THEN 'CLOSED' WHEN i % 3 = 1 THEN 'INVESTIGATING' WHEN i % 3 = 2 "
+                "THEN 'ACTION_PLANNED' ELSE 'OPEN' END, now() - make_interval(days => CAST(i % 180 + 3 AS int)), "
+                "CASE WHEN i % 20 = 0 THEN NULL ELSE now() - make_interval(days => CAST(i % 180 AS int)) END")
+            assert "INVESTIGATING" in statements[2]
         if start == 0:
             conn.execute(sa.text(f"INSERT INTO suppliers (name, certification_expiry, created_at"
                                  f"{', updated_at' if stamped else ''}) "
@@ -97,11 +111,30 @@ def fill(engine: sa.Engine, start: int, stop: int) -> None:
                          params)
         for statement in statements:
             conn.execute(sa.text(statement), params)
+        if sa.inspect(conn).has_table("nc_actions"):  # a tree with migration 0014 (ADR 0024)
+            fill_capa(conn)
         try:
             from adapters.outbound.sqlalchemy.counters import reset
         except ImportError:
             return  # a tree without counters: nothing to recount
         reset(conn)
+
+
+CAPA_VALUES = (", (ARRAY['MATERIAL','METHOD','MACHINE','PEOPLE','MEASUREMENT'])[1 + i % 5], "
+               "i % 20 <> 0 AND i % 3 = 2 AND i % 2 = 0")
+
+
+def fill_capa(conn: sa.Connection) -> None:
+    """One action per new NC (ADR 0024), in every status, due from 30 days back to 30 days ahead
+    (actions_overdue / actions_due_7d read the partial index of the open ones)."""
+    first = conn.execute(sa.text("SELECT coalesce(max(nc_id), 0) FROM nc_actions")).scalar_one()
+    conn.execute(sa.text(
+        """INSERT INTO nc_actions (nc_id, id, type, description, owner, due_date, effectiveness_criteria, status,
+                                   created_at, updated_at)
+           SELECT n.id, 1, 'CORRECTIVE', 'bench', 'quality', current_date + CAST(n.id % 61 - 30 AS int), 'criteria',
+                  (ARRAY['PLANNED','IN_PROGRESS','DONE','VERIFIED','VERIFIED','INEFFECTIVE','CANCELLED'])[1 + n.id % 7],
+                  now(), now()
+           FROM non_conformities n WHERE n.id > :first"""), {"first": first})
 
 
 def free_port() -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.inventories import InventoryCreated, InventoryDeleted, InventoryLineAdded
-from domain.nonconformities import NcClosed, NcCreated
+from domain.nonconformities import NC_EVENTS
 from domain.orders import ORDER_EVENTS
 from domain.suppliers import SupplierCertificationUpdated, SupplierCreated
 
@@ -14,7 +14,7 @@ from application.orders import OrderHistoryHandler
 from application.registry import EventRegistry
 
 REGISTRY = EventRegistry(
-    events=(SupplierCreated, SupplierCertificationUpdated, NcCreated, NcClosed, InventoryCreated, InventoryLineAdded,
+    events=(SupplierCreated, SupplierCertificationUpdated, *NC_EVENTS, InventoryCreated, InventoryLineAdded,
             InventoryDeleted, *ORDER_EVENTS),
     handlers=(AuditTrailHandler, InventoryProjectionHandler, OrderHistoryHandler, FulfilmentProcess),
 )

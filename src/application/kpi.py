@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from domain.nonconformities import NcStatus, Severity
+from domain.nonconformities import FINISHED, ActionStatus, NcStatus, RootCause, Severity
 from domain.orders import OrderStatus
 
 from application.inventories import PROJECTION_HANDLER as INVENTORY_PROJECTION
@@ -31,9 +31,20 @@ class Kpi:
     orders_by_status: dict[str, int]  # every order status, 0 included
     fulfilment_steps_planned: int  # timers of the fulfilment process waiting to fire
     events_unhandled: int  # published, yet no handler confirmed them within the reconciliation window
+    # the NC investigation and its CAPA actions (ADR 0024)
+    nc_by_status: dict[str, int]  # every NC status, 0 included
+    nc_by_root_cause: dict[str, int]  # NCs with a root cause recorded, most frequent first (a Pareto)
+    nc_high_closed_without_capa: int  # high NCs CLOSED without a verified corrective action
+    actions_overdue: int  # PLANNED or IN_PROGRESS, due before today
+    actions_due_7d: int  # PLANNED or IN_PROGRESS, due today or within the next 7 days
+    avg_days_to_close_90d: float | None  # NCs closed today or the 89 days before (UTC): mean days from opening
+    capa_effectiveness_rate: float | None  # VERIFIED ÷ (VERIFIED + INEFFECTIVE); None before any check
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+CLOSING_WINDOW_DAYS = 90
 
 
 class KpiQuery:
@@ -49,9 +60,18 @@ class KpiQuery:
             c = uow.counters.read()
             ncs = {(status, severity): c.get(counters.nc(status.value, severity.value), 0)
                    for status in NcStatus for severity in Severity}
+            today = self.clock.today()
+            overdue, due_soon = uow.ncs.count_open_actions_due(today, today + timedelta(days=7))
+            window = [(today - timedelta(days=n)).isoformat() for n in range(CLOSING_WINDOW_DAYS)]
+            closed = sum(c.get(counters.nc_closed_on(day), 0) for day in window)  # in the one read of them all
+            seconds = sum(c.get(counters.nc_close_seconds_on(day), 0) for day in window)
+            verified = c.get(counters.nc_action(ActionStatus.VERIFIED), 0)
+            checked = verified + c.get(counters.nc_action(ActionStatus.INEFFECTIVE), 0)
+            causes = {cause.value: c.get(counters.nc_root_cause(cause.value), 0) for cause in RootCause}
             return Kpi(
-                nc_open=sum(n for (status, _), n in ncs.items() if status is NcStatus.OPEN),
-                nc_open_high=ncs[NcStatus.OPEN, Severity.HIGH],
+                nc_open=sum(n for (status, _), n in ncs.items() if status not in FINISHED),
+                nc_open_high=sum(n for (status, severity), n in ncs.items()
+                                 if status not in FINISHED and severity is Severity.HIGH),
                 nc_closed=sum(n for (status, _), n in ncs.items() if status is NcStatus.CLOSED),
                 outbox_pending=c.get(counters.outbox(OutboxStatus.PENDING), 0),
                 outbox_published=c.get(counters.outbox(OutboxStatus.PUBLISHED), 0),
@@ -63,6 +83,13 @@ class KpiQuery:
                 orders_by_status={status.value: c.get(counters.order(status.value), 0) for status in OrderStatus},
                 fulfilment_steps_planned=c.get(counters.FULFILMENT_PLANNED, 0),
                 events_unhandled=uow.outbox.count_unhandled(self.clock.now() - self.unhandled_after),
+                nc_by_status={status.value: sum(n for (s, _), n in ncs.items() if s is status) for status in NcStatus},
+                nc_by_root_cause=dict(sorted(((k, n) for k, n in causes.items() if n), key=lambda kv: (-kv[1], kv[0]))),
+                nc_high_closed_without_capa=c.get(counters.NC_HIGH_CLOSED_WITHOUT_CAPA, 0),
+                actions_overdue=overdue,
+                actions_due_7d=due_soon,
+                avg_days_to_close_90d=round(seconds / 86400 / closed, 2) if closed else None,
+                capa_effectiveness_rate=round(verified / checked, 4) if checked else None,
             )
 
 

@@ -23,7 +23,10 @@ from application.inventories import (
 )
 from application.fulfilment import FulfilmentScheduler
 from application.kpi import KpiQuery, OutboxBacklogQuery
-from application.nonconformities import CloseNonConformity, NonConformityQueries, RaiseNonConformity
+from application.nonconformities import (
+    CloseNonConformity, MoveAction, MoveNonConformity, NonConformityQueries, PlanAction, RaiseNonConformity,
+    UpdateNonConformity,
+)
 from application.orders import (
     CancelOrder,
     ChangeItemStatus,
@@ -265,6 +268,11 @@ class Container(containers.DeclarativeContainer):
         revocation_cache_seconds=config.revocation_cache_seconds,
     )
     logout = providers.Singleton(Logout, verify=verify_token, uow=uow.provider, clock=clock)
+    # the NC investigation and its CAPA actions (ADR 0024): owners are users of the directory
+    update_nc = providers.Singleton(UpdateNonConformity, uow=uow.provider, clock=clock, users=users)
+    move_nc = providers.Singleton(MoveNonConformity, uow=uow.provider, clock=clock, users=users)
+    plan_nc_action = providers.Singleton(PlanAction, uow=uow.provider, clock=clock, users=users)
+    move_nc_action = providers.Singleton(MoveAction, uow=uow.provider, clock=clock)
 
 
 def build_container(settings: Settings | None = None) -> Container:

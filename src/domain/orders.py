@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.errors import InvalidTransition, NotFound, ValidationError
+from domain.errors import InvalidTransition, NotFound, TransitionRefused, ValidationError
 from domain.events import DomainEvent
 from domain.text import optional_text, required_text
 
@@ -77,17 +77,6 @@ def parse_status(kind: type[StrEnum], value: str, field_name: str = "status") ->
         return kind(value)
     except ValueError:
         raise ValidationError(field_name, f"must be one of {', '.join(kind)}") from None
-
-
-class TransitionRefused(InvalidTransition):
-    """An illegal move; `allowed` names the states that could come next."""
-
-    def __init__(self, what: str, current: StrEnum, wanted: StrEnum, allowed: Sequence[StrEnum],
-                 why: str = "") -> None:
-        options = ", ".join(allowed) or "none"
-        reason = f" ({why})" if why else ""
-        super().__init__(f"{what} cannot move from {current} to {wanted}{reason}; allowed next states: {options}")
-        self.allowed = [str(s) for s in allowed]
 
 
 # --- events ---------------------------------------------------------------------------------------

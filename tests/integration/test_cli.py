@@ -30,6 +30,8 @@ def test_demo_runs_the_qhse_order_and_inventory_workflows_end_to_end() -> None:
     assert "worker wrote the history: RECEIVED -> PICKING -> IN_TRANSIT -> DELIVERED" in result.output
     assert "worker updated the projection: total_items 12, line_count 2" in result.output
     assert "inventory deleted: 204, then reading it: 404" in result.output
+    assert "its owner may not verify it: 403" in result.output
+    assert "NC CLOSED, closed_without_capa False" in result.output
 
 
 def test_db_upgrade_migrates_the_configured_database(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

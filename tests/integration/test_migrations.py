@@ -167,3 +167,49 @@ def test_0008_chains_the_existing_records_in_id_order_and_keeps_them_append_only
     assert {c["name"] for c in sa.inspect(engine).get_columns("audit_log")} == set(rows[0]) | {"id"}
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM audit_log"))
+
+
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
+def test_0014_keeps_existing_ncs_counts_their_closings_and_downgrades_the_new_states(
+        database: str, request: pytest.FixtureRequest) -> None:
+    from adapters.outbound.sqlalchemy.counters import recount
+    from application.envelope import Origin
+    from bootstrap.container import build_container
+    from bootstrap.settings import Settings
+
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine, "0013")
+    opened = datetime(2026, 3, 1, 9, 0, 0, 500000, tzinfo=UTC)
+    closed = datetime(2026, 3, 3, 21, 0, 0, 250000, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO suppliers (name, certification_expiry, created_at, updated_at) "
+                             "VALUES ('a', '2030-01-01', :t, :t)"), {"t": opened})
+        conn.execute(sa.text(
+            "INSERT INTO non_conformities (supplier_id, severity, description, status, opened_at, closed_at, "
+            "created_at, updated_at) VALUES (1, 'high', 'd', 'OPEN', :o, NULL, :o, :o), "
+            "(1, 'high', 'd', 'CLOSED', :o, :c, :o, :c)"), {"o": opened, "c": closed})
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        # rows written by SQL bypass the counters: only the day buckets are 0014's to backfill
+        values = {name: int(n) for name, n in conn.execute(sa.text(
+            "SELECT name, sum(value) FROM kpi_counters GROUP BY name HAVING sum(value) <> 0")).all()}
+        assert values == {k: v for k, v in recount(conn).items() if k.startswith("nc_clos")}
+    assert values["nc_closed_on:2026-03-03"] == 1 and values["nc_close_seconds_on:2026-03-03"] == 2 * 86400 + 12 * 3600
+    container = build_container(Settings(_env_file=None, database_url=engine.url.render_as_string(hide_password=False)))
+    try:
+        legacy = container.nc_queries().get(2)
+        assert (legacy.status.value, legacy.closed_without_capa, legacy.reopen_count, legacy.actions) == \
+            ("CLOSED", False, 0, [])
+        moved = container.move_nc()(1, "INVESTIGATING", Origin("quality"), {"owner": "quality"})
+        assert moved.status.value == "INVESTIGATING" and moved.version == 2
+    finally:
+        container.engine().dispose()
+    from alembic import command
+
+    command.downgrade(migrate.alembic_config(engine), "0013")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM non_conformities ORDER BY id")).scalars().all() == \
+            ["OPEN", "CLOSED"]
+        counts = {name: int(n) for name, n in conn.execute(sa.text(
+            "SELECT name, sum(value) FROM kpi_counters WHERE name LIKE 'nc%' GROUP BY name")).all()}
+    assert counts == {"nc:OPEN:high": 1, "nc:CLOSED:high": 1}

@@ -17,6 +17,7 @@ from application.pagination import PageRequest
 from application.ports.outbox import OutboxFilter, OutboxStatus
 from domain.errors import DomainError
 from domain.orders import ItemSpec
+from domain.roles import Role
 from bootstrap.container import Container
 
 ORIGIN = Origin(actor="load", correlation_id="counters")
@@ -26,6 +27,16 @@ def memory_counts(state: MemoryState) -> dict[str, int]:
     """What every counter should hold, counted from the in-memory rows; zeros left out."""
     counted: Counter[str] = Counter()
     counted.update(names.nc(nc.status.value, nc.severity.value) for nc in state.ncs.values())
+    counted[names.NC_HIGH_CLOSED_WITHOUT_CAPA] = sum(
+        nc.status.value == "CLOSED" and nc.closed_without_capa for nc in state.ncs.values())
+    counted.update(names.nc_root_cause(nc.root_cause_category.value) for nc in state.ncs.values()
+                   if nc.root_cause_category)
+    counted.update(names.nc_action(a.status.value) for nc in state.ncs.values() for a in nc.actions)
+    for nc in state.ncs.values():
+        if nc.status.value == "CLOSED" and nc.closed_at is not None:
+            day = nc.closed_at.date().isoformat()
+            counted[names.nc_closed_on(day)] += 1
+            counted[names.nc_close_seconds_on(day)] += int(nc.closed_at.timestamp()) - int(nc.opened_at.timestamp())
     counted.update(names.outbox(row.record.status.value) for row in state.outbox.values())
     counted.update(names.order(o.status.value) for o in state.orders.values())
     counted.update(names.audit(e.entity_type, e.event_type) for e in state.audit)
@@ -53,6 +64,8 @@ def writer(container: Container, rounds: int, seed: int) -> None:
             ncs.append(nc.id)
         if rng.random() < 0.5:
             container.close_nc()(ncs.pop(rng.randrange(len(ncs))), ORIGIN)
+        if rng.random() < 0.5:
+            investigate(container, ncs.pop(), rng)  # its own end: no later close of it
         if rng.random() < 0.2:
             container.update_certification()(supplier.id, date(2020, 1, 1), ORIGIN)
         order = container.place_order()(NewOrder(customer_id=f"C{seed}", items=[ItemSpec("A", 1, "2.00", "2.00")]), ORIGIN)
@@ -68,6 +81,28 @@ def writer(container: Container, rounds: int, seed: int) -> None:
         container.add_inventory_line()(inventory.id, "P", rng.randint(1, 9), ORIGIN)
         if rng.random() < 0.3:
             container.delete_inventory()(inventory.id, ORIGIN)
+
+
+def investigate(container: Container, nc_id: int, rng: random.Random) -> None:
+    """The CAPA path (ADR 0024): investigation, root cause, a corrective action checked effective or
+    not, then a close, a quick close or a cancel."""
+    container.move_nc()(nc_id, "INVESTIGATING", ORIGIN, {"owner": "quality"})
+    container.update_nc()(nc_id, {"root_cause_category": rng.choice(["MATERIAL", "METHOD"]),
+                                  "root_cause_analysis": "why"}, ORIGIN)
+    _, action = container.plan_nc_action()(nc_id, "CORRECTIVE", "fix", "procurement", date(2030, 1, 1), ORIGIN,
+                                           "criteria")
+    container.move_nc()(nc_id, "ACTION_PLANNED", ORIGIN)
+    act = container.move_nc_action()
+    by_owner = Origin(actor="procurement", correlation_id="counters")
+    act(nc_id, action.id, "IN_PROGRESS", by_owner, Role.PROCUREMENT)
+    act(nc_id, action.id, "DONE", by_owner, Role.PROCUREMENT, note="done")
+    outcome = rng.choice(["VERIFIED", "INEFFECTIVE"])
+    act(nc_id, action.id, outcome, ORIGIN, Role.QUALITY, result="measured")
+    end = rng.random()
+    if end < 0.4:
+        container.close_nc()(nc_id, ORIGIN)
+    elif end < 0.6:
+        container.move_nc()(nc_id, "CANCELLED", ORIGIN, reason="unfounded")
 
 
 def mixed_workload(container: Container, writers: int, rounds: int, failing: object | None = None) -> None:

@@ -59,6 +59,13 @@ def test_polling_wiring_runs_the_whole_flow_from_command_to_audit_and_kpi(contai
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
         "fulfilment_steps_planned": 0,
         "events_unhandled": 0,
+        "nc_by_status": {"OPEN": 1, "INVESTIGATING": 0, "ACTION_PLANNED": 0, "CLOSED": 0, "CANCELLED": 0},
+        "nc_by_root_cause": {},
+        "nc_high_closed_without_capa": 0,
+        "actions_overdue": 0,
+        "actions_due_7d": 0,
+        "avg_days_to_close_90d": None,
+        "capa_effectiveness_rate": None,
     }
 
 

@@ -213,7 +213,11 @@ def test_nc_closed_event_names_the_nc_aggregate():
     assert isinstance(event, NcClosed)
     assert (event.event_type, event.aggregate_type, event.aggregate_id) == ("NC_CLOSED", "nc", "12")
     assert event.occurred_at == NOW + timedelta(days=1)
-    assert event.payload() == {"nc_id": 12, "supplier_id": 4, "severity": "high"}
+    # the seed's payload, plus the move's from/to, changes and reason (ADR 0024)
+    assert {k: event.payload()[k] for k in ("nc_id", "supplier_id", "severity")} == \
+        {"nc_id": 12, "supplier_id": 4, "severity": "high"}
+    assert (event.payload()["from"], event.payload()["to"], event.payload()["closed_without_capa"]) == \
+        ("OPEN", "CLOSED", True)
 
 
 def test_event_payload_holds_plain_json_types_not_enum_members():

@@ -224,6 +224,13 @@ def test_kpi_of_an_empty_database_is_all_zero(app):
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
         "fulfilment_steps_planned": 0,
         "events_unhandled": 0,
+        "nc_by_status": {"OPEN": 0, "INVESTIGATING": 0, "ACTION_PLANNED": 0, "CLOSED": 0, "CANCELLED": 0},
+        "nc_by_root_cause": {},
+        "nc_high_closed_without_capa": 0,
+        "actions_overdue": 0,
+        "actions_due_7d": 0,
+        "avg_days_to_close_90d": None,
+        "capa_effectiveness_rate": None,
     }
 
 
@@ -242,6 +249,13 @@ def test_kpi_counts_ncs_and_pending_outbox_rows(app, five_ncs):
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
         "fulfilment_steps_planned": 0,
         "events_unhandled": 0,
+        "nc_by_status": {"OPEN": 4, "INVESTIGATING": 0, "ACTION_PLANNED": 0, "CLOSED": 1, "CANCELLED": 0},
+        "nc_by_root_cause": {},
+        "nc_high_closed_without_capa": 1,  # NC 3: high, closed with no verified corrective action
+        "actions_overdue": 0,
+        "actions_due_7d": 0,
+        "avg_days_to_close_90d": 0.0,
+        "capa_effectiveness_rate": None,
     }
 
 

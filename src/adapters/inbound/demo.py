@@ -121,6 +121,7 @@ def run_demo(url: str | None, password: str, echo: Echo) -> int:
         ok = after["suppliers_at_risk"] == middle["suppliers_at_risk"] + 1 and again.status_code == 409
         ok = run_order_steps(demo, echo) and ok
         ok = run_inventory_steps(demo, echo) and ok
+        ok = run_capa_steps(demo, supplier["id"], echo) and ok
         echo("Demo complete: every step behaved as expected." if ok else "Demo FAILED: see the steps above.")
         return 0 if ok else 1
 
@@ -168,3 +169,47 @@ def run_inventory_steps(demo: Demo, echo: Echo) -> bool:
     gone = demo.call("auditor", "GET", f"/inventories/{inventory['id']}")
     echo(f"16. inventory deleted: {deleted.status_code}, then reading it: {gone.status_code}")
     return bad.status_code == 422 and deleted.status_code == 204 and gone.status_code == 404
+
+
+def run_capa_steps(demo: Demo, supplier_id: int, echo: Echo) -> bool:
+    """One CAPA cycle (ADR 0024): a high NC investigated, its root cause, a corrective action done by
+    its owner (procurement) and verified by someone else (quality), then closed."""
+    nc = demo.call("quality", "POST", "/ncs", json={
+        "supplier_id": supplier_id, "severity": "high", "description": "Porosity in cast housings, lot 41"}).json()
+    path = f"/ncs/{nc['id']}"
+    early = demo.call("quality", "PATCH", f"{path}/status", json={"status": "ACTION_PLANNED"})
+    echo(f"17. high NC {nc['id']} raised; planning actions before investigating is refused: {early.status_code}, "
+         f"allowed {early.json().get('allowed')}")
+    steps = [
+        ("quality", "PATCH", f"{path}/status", {"status": "INVESTIGATING", "owner": "quality"}),
+        ("quality", "PATCH", path, {"root_cause_category": "MATERIAL", "rca_method": "FIVE_WHYS",
+                                    "root_cause_analysis": "the resin lot was stored in a wet warehouse"}),
+        ("quality", "POST", f"{path}/actions", {
+            "type": "CORRECTIVE", "description": "the supplier dries every resin lot before casting",
+            "owner": "procurement", "due_date": str(date.today() + timedelta(days=14)),
+            "effectiveness_criteria": "no porosity in the next 3 lots"}),
+        ("quality", "PATCH", f"{path}/status", {"status": "ACTION_PLANNED"}),
+        ("procurement", "PATCH", f"{path}/actions/1/status", {"status": "IN_PROGRESS"}),
+        ("procurement", "PATCH", f"{path}/actions/1/status", {"status": "DONE", "note": "drying step added"}),
+    ]
+    for role, method, target, body in steps:
+        response = demo.call(role, method, target, json=body)
+        if response.status_code >= 300:
+            echo(f"    {method} {target} refused: {response.status_code} {response.text}")
+            return False
+    own = demo.call("procurement", "PATCH", f"{path}/actions/1/status",
+                    json={"status": "VERIFIED", "result": "3 lots without porosity"})
+    echo(f"18. root cause MATERIAL, corrective action done by procurement; its owner may not verify it: "
+         f"{own.status_code}")
+    verified = demo.call("quality", "PATCH", f"{path}/actions/1/status",
+                         json={"status": "VERIFIED", "result": "lots 42-44 without porosity"}).json()
+    closed = demo.call("quality", "PATCH", f"{path}/status",
+                       json={"status": "CLOSED", "closure_note": "corrective action effective"}).json()
+    echo(f"19. quality verified it ({verified['status']} by {verified['verified_by']}); NC {closed['status']}, "
+         f"closed_without_capa {closed['closed_without_capa']}")
+    demo.wait_audited("NC_CLOSED", nc["id"])
+    kpi = demo.kpi()
+    echo(f"20. KPI: capa_effectiveness_rate {kpi['capa_effectiveness_rate']}, nc_by_root_cause "
+         f"{kpi['nc_by_root_cause']}, nc_high_closed_without_capa {kpi['nc_high_closed_without_capa']}")
+    return (early.status_code == 409 and own.status_code == 403 and closed["status"] == "CLOSED"
+            and not closed["closed_without_capa"])

@@ -22,6 +22,29 @@ def nc(status: str, severity: str) -> str:
     return f"nc:{status}:{severity}"
 
 
+NC_HIGH_CLOSED_WITHOUT_CAPA = "nc:high_closed_without_capa"  # CLOSED high NCs without a verified corrective action
+
+
+def nc_root_cause(category: str) -> str:
+    return f"nc_root_cause:{category}"
+
+
+def nc_closed_on(day: str) -> str:
+    """NCs CLOSED on this UTC day (YYYY-MM-DD): with nc_close_seconds_on, avg_days_to_close_90d reads
+    90 pairs of counters whatever the history (a reopen takes its closing back out)."""
+    return f"nc_closed_on:{day}"
+
+
+def nc_close_seconds_on(day: str) -> str:
+    """The seconds from opening to closing, summed over the NCs CLOSED on this UTC day."""
+    return f"nc_close_seconds_on:{day}"
+
+
+def nc_action(status: str) -> str:
+    """CAPA actions by status (capa_effectiveness_rate: VERIFIED ÷ (VERIFIED + INEFFECTIVE))."""
+    return f"nc_action:{status}"
+
+
 def outbox(status: str) -> str:
     """`outbox:PENDING`, `outbox:PUBLISHED`, `outbox:FAILED`: rows of the outbox (and of any archive
     of published rows) by delivery status."""

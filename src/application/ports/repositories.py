@@ -83,7 +83,12 @@ class NonConformityRepository(Repository[NonConformity]):
 
     @abstractmethod
     def open_for_suppliers(self, supplier_ids: list[int]) -> list[NonConformity]:
-        """The OPEN non-conformities of these suppliers."""
+        """The open (not CLOSED, not CANCELLED) non-conformities of these suppliers."""
 
     @abstractmethod
     def count(self, criteria: NcFilter) -> int: ...
+
+    @abstractmethod
+    def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
+        """CAPA actions still PLANNED or IN_PROGRESS: due before `today`, and due from `today` to `until`
+        (one indexed count)."""

@@ -21,8 +21,7 @@ from application.ports.repositories import ConcurrentUpdate
 from application.ports.unit_of_work import StoreUnavailable
 from application.security import AuthenticationFailed, Forbidden, TooManyAttempts
 from application.ports.security import InvalidToken
-from domain.errors import Conflict, NotFound, ValidationError
-from domain.orders import TransitionRefused
+from domain.errors import Conflict, NotFound, NotPermitted, TransitionRefused, ValidationError
 
 from adapters.inbound.api.conditional import BadHeader, etag
 
@@ -33,6 +32,7 @@ STATUS: dict[type[Exception], int] = {
     AuthenticationFailed: 401,
     InvalidToken: 401,
     Forbidden: 403,
+    NotPermitted: 403,
     TooManyAttempts: 429,
     StoreUnavailable: 503,
     PreconditionFailed: 412,
@@ -57,7 +57,7 @@ class ErrorOut(BaseModel):
     """Every 4xx and 5xx body: `detail` is a sentence, or (422) the list of problems, each naming its field."""
 
     detail: str | list[ValidationIssue] = Field(examples=["supplier 42 not found"])
-    allowed: list[str] | None = Field(None, description="409 on an order or item move: the states it may go "
+    allowed: list[str] | None = Field(None, description="409 on an order, item, non-conformity or action move: the states it may go "
                                       "to next", examples=[["PICKING", "ON_HOLD", "CANCELLED"]])
     error_id: str | None = Field(None, description="500 only: the id the log's `request.failed` line has")
 

@@ -179,6 +179,27 @@ class NcOut(BaseModel):
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # the investigation (ADR 0024); an NC of the seed has them empty
+    owner: str | None = None
+    due_date: date | None = None
+    containment_note: str | None = None
+    root_cause_category: str | None = None
+    root_cause_analysis: str | None = None
+    rca_method: str | None = None
+    disposition: str | None = None
+    disposition_authorized_by: str | None = None
+    qty_checked: int | None = None
+    qty_nonconforming: int | None = None
+    source_type: str | None = None
+    source_id: str | None = None
+    closure_note: str | None = None
+    closed_by: str | None = None
+    closed_without_capa: bool = Field(False, description="A high NC closed without a verified CORRECTIVE action")
+    reopen_count: int = 0
+    cancel_reason: str | None = None
+    days_to_close: float | None = None
+    allowed_next: list[str] = Field(default_factory=list, description="The statuses PATCH /ncs/{id}/status may "
+                                    "move it to")
 
 
 class PageOut(BaseModel, Generic[T]):

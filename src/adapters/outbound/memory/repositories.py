@@ -30,7 +30,7 @@ from application.ports.outbox import (
 )
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository
 from application.ports.security import RevokedTokens
-from domain.nonconformities import NcStatus, NonConformity
+from domain.nonconformities import ACTION_OPEN, NonConformity
 from domain.risk import supplier_at_risk
 from domain.suppliers import Supplier
 
@@ -83,7 +83,7 @@ class MemorySupplierRepository(SupplierRepository):
                              [lambda s: s.name], lambda s: s.created_at), page)
 
     def count_at_risk(self, today: date) -> int:
-        open_ncs = [nc for nc in self.state.ncs.values() if nc.status is NcStatus.OPEN]
+        open_ncs = [nc for nc in self.state.ncs.values() if nc.is_open]
         return sum(supplier_at_risk(s, open_ncs, today) for s in self.state.suppliers.values())
 
 
@@ -133,7 +133,11 @@ class MemoryNonConformityRepository(NonConformityRepository):
 
     def open_for_suppliers(self, supplier_ids: list[int]) -> list[NonConformity]:
         wanted = set(supplier_ids)
-        return [nc for nc in self._matching(NcFilter(status=NcStatus.OPEN)) if nc.supplier_id in wanted]
+        return [nc for nc in self._matching(NcFilter()) if nc.is_open and nc.supplier_id in wanted]
+
+    def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
+        due = [a.due_date for nc in self.state.ncs.values() for a in nc.actions if a.status in ACTION_OPEN]
+        return sum(d < today for d in due), sum(today <= d <= until for d in due)
 
 
 class MemoryOutboxRepository(OutboxRepository):

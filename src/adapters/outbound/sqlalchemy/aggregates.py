@@ -15,12 +15,15 @@ from application.ports.counters import Counters
 from application.ports.repositories import (
     ConcurrentUpdate, NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository,
 )
-from domain.nonconformities import NcStatus, NonConformity, Severity
+from domain.nonconformities import (
+    ActionStatus, ActionType, Disposition, NcAction, NcStatus, NonConformity, RcaMethod, RootCause, Severity,
+    SourceType,
+)
 from domain.suppliers import Supplier
 
 from adapters.outbound.counting import StateTally, nc_tally, supplier_tally
 from adapters.outbound.sqlalchemy.finding import find
-from adapters.outbound.sqlalchemy.tables import non_conformities, suppliers
+from adapters.outbound.sqlalchemy.tables import ACTION_OPEN, nc_actions, non_conformities, suppliers
 
 E = TypeVar("E", Supplier, NonConformity)
 
@@ -108,16 +111,41 @@ def supplier_from(row: sa.Row) -> Supplier:
                     updated_at=row.updated_at, id=row.id, version=row.version)
 
 
+NC_SCALARS = ("owner", "due_date", "containment_note", "root_cause_analysis", "disposition_authorized_by",
+              "qty_checked", "qty_nonconforming", "source_id", "closure_note", "closed_by", "closed_without_capa",
+              "reopen_count", "cancel_reason")
+NC_ENUMS = {"root_cause_category": RootCause, "rca_method": RcaMethod, "disposition": Disposition,
+            "source_type": SourceType}
+ACTION_COLUMNS = ("description", "owner", "due_date", "effectiveness_criteria", "created_at", "updated_at",
+                  "started_at", "done_at", "completion_note", "verified_by", "verified_at", "verification_note",
+                  "effectiveness_result", "cancel_reason")
+
+
 def nc_row(nc: NonConformity) -> dict[str, Any]:
     return {"supplier_id": nc.supplier_id, "severity": nc.severity.value, "description": nc.description,
             "status": nc.status.value, "opened_at": nc.opened_at, "closed_at": nc.closed_at,
-            "created_at": nc.created_at, "updated_at": nc.updated_at}
+            "created_at": nc.created_at, "updated_at": nc.updated_at,
+            **{name: getattr(nc, name) for name in NC_SCALARS},
+            **{name: None if getattr(nc, name) is None else getattr(nc, name).value for name in NC_ENUMS}}
 
 
 def nc_from(row: sa.Row) -> NonConformity:
     return NonConformity(supplier_id=row.supplier_id, severity=Severity(row.severity), description=row.description,
                          opened_at=row.opened_at, status=NcStatus(row.status), closed_at=row.closed_at,
-                         created_at=row.created_at, updated_at=row.updated_at, id=row.id, version=row.version)
+                         created_at=row.created_at, updated_at=row.updated_at, id=row.id, version=row.version,
+                         **{name: getattr(row, name) for name in NC_SCALARS},
+                         **{name: None if getattr(row, name) is None else kind(getattr(row, name))
+                            for name, kind in NC_ENUMS.items()})
+
+
+def action_row(nc_id: int, a: NcAction) -> dict[str, Any]:
+    return {"nc_id": nc_id, "id": a.id, "type": a.type.value, "status": a.status.value,
+            **{name: getattr(a, name) for name in ACTION_COLUMNS}}
+
+
+def action_from(row: sa.Row) -> NcAction:
+    return NcAction(id=row.id, type=ActionType(row.type), status=ActionStatus(row.status),
+                    **{name: getattr(row, name) for name in ACTION_COLUMNS})
 
 
 class SqlSupplierRepository(SupplierRepository):
@@ -146,7 +174,7 @@ class SqlSupplierRepository(SupplierRepository):
         # the closed history): the cost follows the number of suppliers, not of NCs
         # (a scalar subquery with LIMIT: the planner cannot turn it into a hash of every open high NC)
         nc = non_conformities.c
-        open_high = (sa.select(nc.id).where(nc.supplier_id == suppliers.c.id, nc.status == NcStatus.OPEN.value,
+        open_high = (sa.select(nc.id).where(nc.supplier_id == suppliers.c.id, _NC_IS_OPEN,
                                             nc.severity == Severity.HIGH.value).limit(1).scalar_subquery())
         query = sa.select(sa.func.count()).select_from(suppliers).where(
             sa.or_(suppliers.c.certification_expiry < today, open_high.is_not(None)))
@@ -171,19 +199,51 @@ def _nc_query(query: sa.Select, criteria: NcFilter) -> tuple[sa.Select, list[Any
 
 
 class SqlNonConformityRepository(NonConformityRepository):
+    """The NC row and its actions' rows: one aggregate, one version (ADR 0024). A change of an action
+    moves the NC's version up, so an ETag covers the actions too."""
+
     def __init__(self, conn: sa.Connection, counters: Counters) -> None:
         super().__init__()
         self.conn, self.counters = conn, counters
-        self.mapper = TableMapper(conn, non_conformities, nc_row, nc_from, nc_tally(counters))
+        self.mapper = TableMapper(conn, non_conformities, nc_row, nc_from)
+        self.tally = nc_tally(counters)
+        self.action_rows: dict[tuple[int, int], dict[str, Any]] = {}
 
     def _add(self, nc: NonConformity) -> None:
         self.mapper.insert(nc)
+        self.tally.inserted(nc)
 
     def flush(self) -> None:
+        for nc in self.seen:
+            changed = False
+            for action in nc.actions:
+                key, row = (nc.id, action.id), action_row(nc.id, action)
+                before = self.action_rows.get(key)
+                if before == row:
+                    continue
+                if before is None:
+                    self.conn.execute(nc_actions.insert(), row)
+                else:
+                    c = nc_actions.c
+                    self.conn.execute(sa.update(nc_actions).where(c.nc_id == nc.id, c.id == action.id).values(row))
+                self.action_rows[key] = row
+                changed = True
+            if changed:
+                self.mapper.touch(nc)
         self.mapper.flush(self.seen)
+        self.tally.flush(self.seen)
 
     def _get(self, identity: int) -> NonConformity | None:
-        return self.mapper.load(identity)
+        nc = self.mapper.load(identity)
+        if nc is None:
+            return None
+        c = nc_actions.c
+        for row in self.conn.execute(sa.select(nc_actions).where(c.nc_id == identity).order_by(c.id)):
+            action = action_from(row)
+            nc.actions.append(action)
+            self.action_rows[(identity, action.id)] = action_row(identity, action)
+        self.tally.loaded(nc)
+        return nc
 
     def list(self, criteria: NcFilter, page: PageRequest) -> Page[NonConformity]:
         query, order = _nc_query(sa.select(non_conformities), criteria)
@@ -200,5 +260,17 @@ class SqlNonConformityRepository(NonConformityRepository):
         if not supplier_ids:
             return []
         c = non_conformities.c
-        query = sa.select(non_conformities).where(c.supplier_id.in_(supplier_ids), c.status == NcStatus.OPEN.value)
+        query = sa.select(non_conformities).where(c.supplier_id.in_(supplier_ids), _NC_IS_OPEN)
         return [nc_from(r) for r in self.conn.execute(query.order_by(c.id))]
+
+    def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
+        # one range of the partial index of the open actions by due date (tables.py): never the
+        # finished history
+        due = nc_actions.c.due_date
+        query = sa.select(sa.func.count().filter(due < today), sa.func.count().filter(due >= today)).where(
+            sa.text(ACTION_OPEN), due <= until)
+        overdue, soon = self.conn.execute(query).one()
+        return int(overdue), int(soon)
+
+
+_NC_IS_OPEN = sa.text("non_conformities.status NOT IN ('CLOSED', 'CANCELLED')")

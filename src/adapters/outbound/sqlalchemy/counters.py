@@ -76,6 +76,11 @@ class SqlCounters(Counters):
 # every counter, counted from the rows themselves (migration 0006 backfills with the same queries)
 RECOUNT = (
     "SELECT 'nc:' || status || ':' || severity AS name, count(*) AS n FROM non_conformities GROUP BY status, severity",
+    "SELECT 'nc:high_closed_without_capa' AS name, count(*) AS n FROM non_conformities "
+    "WHERE status = 'CLOSED' AND closed_without_capa",
+    "SELECT 'nc_root_cause:' || root_cause_category AS name, count(*) AS n FROM non_conformities "
+    "WHERE root_cause_category IS NOT NULL GROUP BY root_cause_category",
+    "SELECT 'nc_action:' || status AS name, count(*) AS n FROM nc_actions GROUP BY status",
     # the hot outbox and its archive together (an archived row is PUBLISHED)
     "SELECT 'outbox:' || status AS name, count(*) AS n FROM "
     "(SELECT status FROM outbox_events UNION ALL SELECT status FROM outbox_archive) AS rows GROUP BY status",
@@ -92,10 +97,26 @@ RECOUNT = (
 )
 
 
+# the day buckets of the closed NCs (avg_days_to_close_90d): the UTC day, and whole seconds of each timestamp
+CLOSINGS = {
+    "postgresql": ("to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                   "CAST(floor(extract(epoch FROM closed_at)) - floor(extract(epoch FROM opened_at)) AS bigint)"),
+    "sqlite": ("substr(closed_at, 1, 10)",
+               "CAST(strftime('%s', closed_at) AS INTEGER) - CAST(strftime('%s', opened_at) AS INTEGER)"),
+}
+
+
+def closing_recount(dialect: str) -> tuple[str, str]:
+    day, seconds = CLOSINGS[dialect]
+    where = "FROM non_conformities WHERE status = 'CLOSED' AND closed_at IS NOT NULL"
+    return (f"SELECT 'nc_closed_on:' || {day} AS name, count(*) AS n {where} GROUP BY {day}",
+            f"SELECT 'nc_close_seconds_on:' || {day} AS name, sum({seconds}) AS n {where} GROUP BY {day}")
+
+
 def recount(conn: sa.Connection) -> dict[str, int]:
     """What every counter should hold, counted the slow way (tests, benchmarks, repairs); zeros left out."""
     counted: dict[str, int] = {}
-    for query in RECOUNT:
+    for query in RECOUNT + closing_recount(conn.dialect.name):
         for name, n in conn.execute(sa.text(query)):
             if n:
                 counted[name] = int(n)

@@ -60,6 +60,32 @@ suppliers = sa.Table(
              postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
 )
 
+NC_OPEN_HIGH = "status NOT IN ('CLOSED', 'CANCELLED') AND severity = 'high'"
+ACTION_OPEN = "status IN ('PLANNED', 'IN_PROGRESS')"
+
+
+def _nc_workflow_columns() -> list[sa.Column]:  # the investigation of migration 0014 (ADR 0024)
+    return [
+        sa.Column("owner", sa.String(100)),
+        sa.Column("due_date", sa.Date),
+        sa.Column("containment_note", sa.Text),
+        sa.Column("root_cause_category", sa.String(30)),
+        sa.Column("root_cause_analysis", sa.Text),
+        sa.Column("rca_method", sa.String(20)),
+        sa.Column("disposition", sa.String(30)),
+        sa.Column("disposition_authorized_by", sa.String(100)),
+        sa.Column("qty_checked", sa.Integer),
+        sa.Column("qty_nonconforming", sa.Integer),
+        sa.Column("source_type", sa.String(20)),
+        sa.Column("source_id", sa.String(100)),
+        sa.Column("closure_note", sa.Text),
+        sa.Column("closed_by", sa.String(100)),
+        sa.Column("closed_without_capa", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("reopen_count", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("cancel_reason", sa.Text),
+    ]
+
+
 non_conformities = sa.Table(
     "non_conformities",
     metadata,
@@ -67,12 +93,14 @@ non_conformities = sa.Table(
     sa.Column("supplier_id", sa.Integer, sa.ForeignKey("suppliers.id"), nullable=False),
     sa.Column("severity", sa.String(10), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
-    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("opened_at", UtcDateTime, nullable=False),
     sa.Column("closed_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # the investigation (migration 0014, ADR 0024)
+    *_nc_workflow_columns(),
     sa.Index(None, "supplier_id", "status"),
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "updated_at", "id"),
@@ -83,8 +111,34 @@ non_conformities = sa.Table(
     sa.Index(None, "status", "severity"),
     # the at-risk rule reads only the open high NCs: a small set, whatever the history
     sa.Index("ix_non_conformities_open_high", "supplier_id",
-             postgresql_where=sa.text("status = 'OPEN' AND severity = 'high'"),
-             sqlite_where=sa.text("status = 'OPEN' AND severity = 'high'")),
+             postgresql_where=sa.text(NC_OPEN_HIGH), sqlite_where=sa.text(NC_OPEN_HIGH)),
+)
+
+# the CAPA actions of a non-conformity: part of its aggregate, numbered 1, 2, 3 … within it
+nc_actions = sa.Table(
+    "nc_actions",
+    metadata,
+    sa.Column("nc_id", sa.Integer, sa.ForeignKey("non_conformities.id"), primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("owner", sa.String(100), nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("effectiveness_criteria", sa.Text),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("done_at", UtcDateTime),
+    sa.Column("completion_note", sa.Text),
+    sa.Column("verified_by", sa.String(100)),
+    sa.Column("verified_at", UtcDateTime),
+    sa.Column("verification_note", sa.Text),
+    sa.Column("effectiveness_result", sa.Text),
+    sa.Column("cancel_reason", sa.Text),
+    # actions_overdue / actions_due_7d: the open actions by due date, whatever the history
+    sa.Index("ix_nc_actions_open_due", "due_date",
+             postgresql_where=sa.text(ACTION_OPEN), sqlite_where=sa.text(ACTION_OPEN)),
 )
 
 UNHANDLED = sa.text("status = 'PUBLISHED' AND handled_at IS NULL")
