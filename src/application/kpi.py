@@ -8,12 +8,16 @@ from typing import Any
 
 from domain.nonconformities import NcStatus, Severity
 from domain.orders import OrderStatus
+from domain.suppliers import ApprovalStatus
 
 from application.inventories import PROJECTION_HANDLER as INVENTORY_PROJECTION
 from application.ports import counters
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxStatus
 from application.ports.unit_of_work import UowFactory
+
+
+CERTS_EXPIRING_DAYS = 30  # the KPI's window, as its name says (the status's warn window is a setting)
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class Kpi:
     orders_by_status: dict[str, int]  # every order status, 0 included
     fulfilment_steps_planned: int  # timers of the fulfilment process waiting to fire
     events_unhandled: int  # published, yet no handler confirmed them within the reconciliation window
+    suppliers_blocked: int  # approval status BLOCKED (ADR 0025)
+    suppliers_conditional: int
+    certs_expiring_30d: int  # certificates not withdrawn expiring from today to today + 30 days
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +70,10 @@ class KpiQuery:
                 orders_by_status={status.value: c.get(counters.order(status.value), 0) for status in OrderStatus},
                 fulfilment_steps_planned=c.get(counters.FULFILMENT_PLANNED, 0),
                 events_unhandled=uow.outbox.count_unhandled(self.clock.now() - self.unhandled_after),
+                suppliers_blocked=uow.suppliers.count_by_approval(ApprovalStatus.BLOCKED),
+                suppliers_conditional=uow.suppliers.count_by_approval(ApprovalStatus.CONDITIONAL),
+                certs_expiring_30d=uow.certificates.count_expiring(
+                    self.clock.today(), self.clock.today() + timedelta(days=CERTS_EXPIRING_DAYS)),
             )
 
 

@@ -34,7 +34,8 @@ def test_create_supplier_stores_it_and_writes_one_supplier_created_row(app, outb
     assert envelope.event_type == "SUPPLIER_CREATED"
     assert (envelope.aggregate_type, envelope.aggregate_id) == ("supplier", "1")
     assert (envelope.actor, envelope.correlation_id) == ("alice", "corr-42")
-    assert envelope.payload == {"supplier_id": 1, "name": "Beta Metals", "certification_expiry": "2027-06-30"}
+    assert envelope.payload == {"supplier_id": 1, "name": "Beta Metals", "certification_expiry": "2027-06-30",
+                                "approval_status": "PENDING"}
     assert (record.status, record.attempts, record.next_attempt_at) == (OutboxStatus.PENDING, 0, clock.now())
 
 
@@ -56,7 +57,9 @@ def test_update_certification_writes_one_cert_updated_row_with_the_origin(app, o
     assert event_types(records) == ["SUPPLIER_CREATED", "SUPPLIER_CERT_UPDATED"]
     updated = records[1].envelope
     assert (updated.actor, updated.correlation_id) == ("alice", "corr-42")
-    assert updated.payload == {"supplier_id": 1, "previous_expiry": "2027-06-30", "certification_expiry": "2028-01-31"}
+    assert updated.payload == {"supplier_id": 1, "previous_expiry": "2027-06-30", "certification_expiry": "2028-01-31",
+                               "changes": [["certification_expiry", "2027-06-30", "2028-01-31"]], "reason": None,
+                               "certificate_id": None}
 
 
 def test_update_certification_to_the_same_date_writes_no_row(app, outbox, origin):
@@ -224,6 +227,9 @@ def test_kpi_of_an_empty_database_is_all_zero(app):
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
         "fulfilment_steps_planned": 0,
         "events_unhandled": 0,
+        "suppliers_blocked": 0,
+        "suppliers_conditional": 0,
+        "certs_expiring_30d": 0,
     }
 
 
@@ -242,6 +248,9 @@ def test_kpi_counts_ncs_and_pending_outbox_rows(app, five_ncs):
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
         "fulfilment_steps_planned": 0,
         "events_unhandled": 0,
+        "suppliers_blocked": 0,
+        "suppliers_conditional": 0,
+        "certs_expiring_30d": 0,
     }
 
 

@@ -32,7 +32,7 @@ from application.ports.repositories import NcFilter, NonConformityRepository, Su
 from application.ports.security import RevokedTokens
 from domain.nonconformities import NcStatus, NonConformity
 from domain.risk import supplier_at_risk
-from domain.suppliers import Supplier
+from domain.suppliers import ApprovalStatus, Supplier
 
 from adapters.outbound.claim_order import behind_stopped, keep_in_order
 from adapters.outbound.counting import nc_tally
@@ -85,6 +85,12 @@ class MemorySupplierRepository(SupplierRepository):
     def count_at_risk(self, today: date) -> int:
         open_ncs = [nc for nc in self.state.ncs.values() if nc.status is NcStatus.OPEN]
         return sum(supplier_at_risk(s, open_ncs, today) for s in self.state.suppliers.values())
+
+    def touch(self, supplier: Supplier) -> None:
+        self.versions.touch(supplier)
+
+    def count_by_approval(self, status: ApprovalStatus) -> int:
+        return sum(1 for s in self.state.suppliers.values() if s.approval_status is status)
 
 
 class MemoryNonConformityRepository(NonConformityRepository):

@@ -8,6 +8,7 @@ from typing import Any
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 
+from adapters.outbound.memory.certificates import MemoryCertificateRepository
 from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryDatabase, MemoryState
 from adapters.outbound.memory.delivery_log import MemoryDeadLetters, MemoryDeliverySteps
@@ -27,6 +28,7 @@ from adapters.outbound.memory.retention import MemoryRetentionStore
 STORES: dict[str, Callable[[MemoryState], Any]] = {
     "suppliers": MemorySupplierRepository,
     "ncs": MemoryNonConformityRepository,
+    "certificates": MemoryCertificateRepository,
     "outbox": MemoryOutboxRepository,
     "processed": MemoryProcessedEventStore,
     "audit": MemoryAuditLog,

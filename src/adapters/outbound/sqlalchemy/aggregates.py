@@ -16,7 +16,7 @@ from application.ports.repositories import (
     ConcurrentUpdate, NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository,
 )
 from domain.nonconformities import NcStatus, NonConformity, Severity
-from domain.suppliers import Supplier
+from domain.suppliers import APPROVAL_FIELDS, ApprovalStatus, Supplier
 
 from adapters.outbound.counting import StateTally, nc_tally, supplier_tally
 from adapters.outbound.sqlalchemy.finding import find
@@ -100,12 +100,15 @@ def nc_total(counters: Counters, criteria: NcFilter) -> int | None:
 
 def supplier_row(s: Supplier) -> dict[str, Any]:
     return {"name": s.name, "certification_expiry": s.certification_expiry, "created_at": s.created_at,
-            "updated_at": s.updated_at}
+            "updated_at": s.updated_at, **{name: getattr(s, name) for name in APPROVAL_FIELDS},
+            "approval_status": s.approval_status.value}
 
 
 def supplier_from(row: sa.Row) -> Supplier:
     return Supplier(name=row.name, certification_expiry=row.certification_expiry, created_at=row.created_at,
-                    updated_at=row.updated_at, id=row.id, version=row.version)
+                    updated_at=row.updated_at, id=row.id, version=row.version,
+                    **{name: getattr(row, name) for name in APPROVAL_FIELDS if name != "approval_status"},
+                    approval_status=ApprovalStatus(row.approval_status))
 
 
 def nc_row(nc: NonConformity) -> dict[str, Any]:
@@ -150,6 +153,13 @@ class SqlSupplierRepository(SupplierRepository):
                                             nc.severity == Severity.HIGH.value).limit(1).scalar_subquery())
         query = sa.select(sa.func.count()).select_from(suppliers).where(
             sa.or_(suppliers.c.certification_expiry < today, open_high.is_not(None)))
+        return self.conn.execute(query).scalar_one()
+
+    def touch(self, supplier: Supplier) -> None:
+        self.mapper.touch(supplier)
+
+    def count_by_approval(self, status: ApprovalStatus) -> int:
+        query = sa.select(sa.func.count()).select_from(suppliers).where(suppliers.c.approval_status == status.value)
         return self.conn.execute(query).scalar_one()
 
 

@@ -11,6 +11,7 @@ from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
 from adapters.outbound.sqlalchemy.audit import SqlAuditLog
+from adapters.outbound.sqlalchemy.certificates import SqlCertificateRepository
 from adapters.outbound.sqlalchemy.counters import SqlCounters
 from adapters.outbound.sqlalchemy.delivery_log import DiscardedSteps, SqlDeadLetters, SqlDeliverySteps
 from adapters.outbound.sqlalchemy.engine import READ_ONLY
@@ -30,6 +31,7 @@ def uncounted(store: Callable[[sa.Connection], Any]) -> Callable[[sa.Connection,
 STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
     "suppliers": SqlSupplierRepository,
     "ncs": SqlNonConformityRepository,
+    "certificates": SqlCertificateRepository,
     "outbox": SqlOutboxRepository,
     "processed": uncounted(SqlProcessedEventStore),
     "audit": SqlAuditLog,
