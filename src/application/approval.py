@@ -91,14 +91,16 @@ class RaiseReviewRequired:
         self.uow, self.clock = uow, clock
 
     def __call__(self, supplier_id: int, trigger: ReviewTrigger, origin: Origin, reference: str | None = None,
-                 reason: str | None = None) -> None:
+                 reason: str | None = None) -> bool:
+        """True when raised; False for a supplier not in use (see Supplier.require_review)."""
         with self.uow().acting_as(origin) as uow:
-            _supplier(uow, supplier_id).require_review(trigger, self.clock.now(), reference, reason)
+            raised = _supplier(uow, supplier_id).require_review(trigger, self.clock.now(), reference, reason)
             uow.commit()
+        return raised
 
     def certificate_expired(self, certificate_id: int, origin: Origin) -> bool:
-        """Raise the review when the certificate, not withdrawn, has expired by the clock; False (and
-        nothing recorded) when it has not (renewed, withdrawn or not yet expired)."""
+        """Raise the review when the certificate, not withdrawn, has expired by the clock and its supplier
+        is in use; False (and nothing recorded) otherwise (renewed, withdrawn, not yet expired, not in use)."""
         with self.uow().acting_as(origin) as uow:
             certificate = uow.certificates.get(certificate_id)
             if certificate is None:
@@ -107,16 +109,16 @@ class RaiseReviewRequired:
             if not certificate.active or certificate.status(today) is not CertificateStatus.EXPIRED:
                 return False
             kind = "required " if certificate.required else ""
-            _supplier(uow, certificate.supplier_id).require_review(
+            raised = _supplier(uow, certificate.supplier_id).require_review(
                 ReviewTrigger.CERTIFICATE_EXPIRED, self.clock.now(), f"certificate:{certificate_id}",
                 f"{kind}certificate {certificate.type} {certificate.number} expired on {certificate.expires_on}")
             uow.commit()
-        return True
+        return raised
 
 
 class ReviewOnHighNc(EventHandler):
-    """A high NC opened: its supplier needs a review. The SUPPLIER_REVIEW_REQUIRED event commits with
-    this handler's processed key, so a second delivery of the NC_CREATED raises nothing."""
+    """A high NC opened: its supplier, if in use, needs a review. The SUPPLIER_REVIEW_REQUIRED event
+    commits with this handler's processed key, so a second delivery of the NC_CREATED raises nothing."""
 
     name = "supplier_review"
     subscribes_to = frozenset({NcCreated})

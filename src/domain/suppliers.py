@@ -291,12 +291,21 @@ class Supplier:
             requested_status=target, reason=reason, changes=[["approval_status", self.approval_status.value,
                                                               target.value]]))
 
+    @property
+    def in_use(self) -> bool:
+        """Qualified for supply: APPROVED or CONDITIONAL."""
+        return self.approval_status in (A.APPROVED, A.CONDITIONAL)
+
     def require_review(self, trigger: ReviewTrigger, now: datetime, reference: str | None = None,
-                       reason: str | None = None) -> None:
-        """SUPPLIER_REVIEW_REQUIRED: never a block, a prompt for quality."""
+                       reason: str | None = None) -> bool:
+        """SUPPLIER_REVIEW_REQUIRED, never a block: a prompt for quality, for a supplier in use only (a
+        PENDING one is under evaluation anyway, a BLOCKED or REJECTED one is out). False: nothing recorded."""
+        if not self.in_use:
+            return False
         self.events.append(SupplierReviewRequired(occurred_at=now, supplier_id=self._identity(), trigger=trigger,
                                                   approval_status=self.approval_status, reference=reference,
                                                   reason=_reason(reason)))
+        return True
 
     def _approval_state(self) -> dict[str, Any]:
         return {name: _plain(getattr(self, name)) for name in APPROVAL_FIELDS}

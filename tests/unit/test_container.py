@@ -44,17 +44,17 @@ def test_polling_wiring_runs_the_whole_flow_from_command_to_audit_and_kpi(contai
 
     report = container.relay().drain()
 
-    assert report.published == 3  # and the SUPPLIER_REVIEW_REQUIRED the high NC raised (ADR 0025)
+    assert report.published == 2  # no SUPPLIER_REVIEW_REQUIRED: a PENDING supplier is under evaluation anyway
     assert container.kpi()().as_dict() == {
         "nc_open": 1,
         "nc_open_high": 1,
         "nc_closed": 0,
         "outbox_pending": 0,
-        "outbox_published": 3,
+        "outbox_published": 2,
         "outbox_failed": 0,
         "outbox_parked": 0,
         "suppliers_at_risk": 1,
-        "audit_events_total": 3,
+        "audit_events_total": 2,
         "projection_lag_events": 0,
         "orders_by_status": dict.fromkeys(("RECEIVED", "PICKING", "IN_TRANSIT", "DELIVERED", "ON_HOLD", "CANCELLED"), 0),
         "fulfilment_steps_planned": 0,

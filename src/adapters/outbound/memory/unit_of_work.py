@@ -26,9 +26,9 @@ from adapters.outbound.memory.repositories import (
 from adapters.outbound.memory.retention import MemoryRetentionStore
 
 STORES: dict[str, Callable[[MemoryState], Any]] = {
+    "certificates": MemoryCertificateRepository,  # first: a certificate's event precedes the supplier change it causes
     "suppliers": MemorySupplierRepository,
     "ncs": MemoryNonConformityRepository,
-    "certificates": MemoryCertificateRepository,
     "outbox": MemoryOutboxRepository,
     "processed": MemoryProcessedEventStore,
     "audit": MemoryAuditLog,

@@ -29,9 +29,9 @@ def uncounted(store: Callable[[sa.Connection], Any]) -> Callable[[sa.Connection,
 # every store of the unit of work, opened on its connection and the transaction's counters (the
 # port names their attributes); a store that changes counted rows gets the counters (ADR 0012)
 STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
+    "certificates": SqlCertificateRepository,  # first: a certificate's event precedes the supplier change it causes
     "suppliers": SqlSupplierRepository,
     "ncs": SqlNonConformityRepository,
-    "certificates": SqlCertificateRepository,
     "outbox": SqlOutboxRepository,
     "processed": uncounted(SqlProcessedEventStore),
     "audit": SqlAuditLog,
