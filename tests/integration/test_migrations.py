@@ -167,3 +167,26 @@ def test_0008_chains_the_existing_records_in_id_order_and_keeps_them_append_only
     assert {c["name"] for c in sa.inspect(engine).get_columns("audit_log")} == set(rows[0]) | {"id"}
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM audit_log"))
+
+
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
+def test_0015_approves_the_existing_suppliers_and_the_app_reads_them(database: str,
+                                                                     request: pytest.FixtureRequest) -> None:
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine, "0013")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO suppliers (name, certification_expiry, created_at, updated_at) VALUES "
+                             "('a', '2030-01-01', :now, :now), ('b', '2020-01-01', :now, :now)"), {"now": now})
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT name, approval_status, status_reason, status_changed_by FROM suppliers "
+                                    "ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [
+        (name, "APPROVED", "approved before approval statuses existed (migration 0015)", None) for name in "ab"]
+    uow = SqlUnitOfWork(engine, SystemClock())
+    with uow:
+        supplier = uow.suppliers.get(1)
+        assert (supplier.approval_status.value, supplier.version) == ("APPROVED", 1)
+        assert uow.suppliers.count_by_approval(supplier.approval_status) == 2
+        assert uow.certificates.for_supplier(1) == []
