@@ -53,6 +53,8 @@ Feature: Supplier qualification
     Then the KPIs are
       | suppliers_blocked | suppliers_conditional | suppliers_at_risk |
       | 0                 | 1                     | 1                 |
+    And listing suppliers with "approval_status=CONDITIONAL" gives 1 of 1
+    And listing suppliers with "approval_status=BLOCKED" gives 0 of 0
     When the worker runs
     And every published event is delivered again
     And the worker runs

@@ -160,3 +160,9 @@ def review_names_nc(app: RunningApp, memo: Memo, name: str, status: str) -> None
     assert review["details"]["approval_status"] == status
     published = _ok(app.call("auditor", "GET", "/outbox?status=PUBLISHED&limit=500"), 200)["items"]
     assert [e["event_type"] for e in published].count("SUPPLIER_REVIEW_REQUIRED") == 1
+
+
+@then(parsers.parse('listing suppliers with "{query}" gives {count:d} of {total:d}'))
+def list_suppliers(app: RunningApp, query: str, count: int, total: int) -> None:
+    page = _ok(app.call("procurement", "GET", f"/suppliers?{query}"), 200)
+    assert (len(page["items"]), page["total"]) == (count, total)

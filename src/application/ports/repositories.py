@@ -59,6 +59,7 @@ class Repository(ABC, Generic[A]):
 @dataclass(frozen=True)
 class SupplierFilter:
     find: Finding = Finding()
+    approval_status: ApprovalStatus | None = None  # exact (ADR 0025)
 
 
 class SupplierRepository(Repository[Supplier]):

@@ -79,7 +79,9 @@ class MemorySupplierRepository(SupplierRepository):
 
     def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[Supplier]:
         fields = {name: _attribute(name) for name in listing.SUPPLIERS.sortable}
-        return paginate(find(self.state.suppliers.values(), criteria.find, listing.SUPPLIERS, fields,
+        rows = [s for s in self.state.suppliers.values()
+                if criteria.approval_status in (None, s.approval_status)]
+        return paginate(find(rows, criteria.find, listing.SUPPLIERS, fields,
                              [lambda s: s.name], lambda s: s.created_at), page)
 
     def count_at_risk(self, today: date) -> int:

@@ -139,9 +139,13 @@ class SqlSupplierRepository(SupplierRepository):
         return self.mapper.load(identity)
 
     def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[Supplier]:
-        total = None if criteria.find.narrows else self.counters.read([names.SUPPLIERS])[names.SUPPLIERS]
+        narrowed = criteria.find.narrows or criteria.approval_status is not None
+        total = None if narrowed else self.counters.read([names.SUPPLIERS])[names.SUPPLIERS]
         c = suppliers.c
-        query, order = find(sa.select(suppliers), criteria.find, listing.SUPPLIERS, c, [c.name], c.created_at)
+        query = sa.select(suppliers)
+        if criteria.approval_status is not None:
+            query = query.where(c.approval_status == criteria.approval_status.value)
+        query, order = find(query, criteria.find, listing.SUPPLIERS, c, [c.name], c.created_at)
         return fetch_page(self.conn, query, order, page, supplier_from, total)
 
     def count_at_risk(self, today: date) -> int:

@@ -10,6 +10,7 @@ from application.pagination import PageRequest
 from application.ports.repositories import SupplierFilter
 from application.certificates import CertificateView
 from application.suppliers import SupplierView
+from domain.suppliers import ApprovalStatus
 
 from adapters.inbound.api.conditional import IfMatch, tagged
 from adapters.inbound.api.deps import (
@@ -17,7 +18,7 @@ from adapters.inbound.api.deps import (
 )
 from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.schemas import (
-    ApprovalIn, ApprovalRequestIn, CertificateIn, CertificateListOut, CertificateOut, CertificatePatchIn,
+    ApprovalIn, ApprovalRequestIn, ApprovalStatusName, CertificateIn, CertificateListOut, CertificateOut, CertificatePatchIn,
     CertificationIn, Id, Limit, Offset, PageOut, SupplierIn, SupplierOut, text,
 )
 
@@ -52,8 +53,8 @@ def create_supplier(body: SupplierIn, request: Request, response: Response, prin
 @router.get("", response_model=PageOut[SupplierOut], responses=CSV_RESPONSE)
 def list_suppliers(request: Request, _: Reader, container: ContainerDep,
                    find: Annotated[Finding, Depends(finding(listing.SUPPLIERS, "the name", "created_at"))],
-                   limit: Limit = 50, offset: Offset = 0):
-    criteria = SupplierFilter(find)
+                   approval_status: ApprovalStatusName | None = None, limit: Limit = 50, offset: Offset = 0):
+    criteria = SupplierFilter(find, ApprovalStatus(approval_status) if approval_status else None)
     queries = container.supplier_queries()
     if wants_csv(request):
         return csv_response(request, "suppliers", SupplierOut, lambda p: queries.list(p, criteria), _out)
