@@ -37,7 +37,8 @@ class SqlCertificateRepository(CertificateRepository):
         self.mapper.insert(certificate)
 
     def flush(self) -> None:
-        self.mapper.flush(self.seen)
+        if self.seen:  # most transactions touch no certificate
+            self.mapper.flush(self.seen)
 
     def _get(self, identity: int) -> Certificate | None:
         return self.mapper.load(identity)
