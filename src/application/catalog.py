@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from domain.certificates import CERTIFICATE_EVENTS
 from domain.inventories import InventoryCreated, InventoryDeleted, InventoryLineAdded
 from domain.nonconformities import NC_EVENTS
 from domain.orders import ORDER_EVENTS
-from domain.suppliers import SupplierCertificationUpdated, SupplierCreated
+from domain.suppliers import SUPPLIER_APPROVAL_EVENTS, SupplierCertificationUpdated, SupplierCreated
 
+from application.approval import ReviewOnHighNc
 from application.audit import AuditTrailHandler
 from application.fulfilment import FulfilmentProcess
 from application.inventories import InventoryProjectionHandler
@@ -15,6 +17,6 @@ from application.registry import EventRegistry
 
 REGISTRY = EventRegistry(
     events=(SupplierCreated, SupplierCertificationUpdated, *NC_EVENTS, InventoryCreated, InventoryLineAdded,
-            InventoryDeleted, *ORDER_EVENTS),
-    handlers=(AuditTrailHandler, InventoryProjectionHandler, OrderHistoryHandler, FulfilmentProcess),
+            InventoryDeleted, *ORDER_EVENTS, *CERTIFICATE_EVENTS, *SUPPLIER_APPROVAL_EVENTS),
+    handlers=(AuditTrailHandler, InventoryProjectionHandler, OrderHistoryHandler, FulfilmentProcess, ReviewOnHighNc),
 )

@@ -8,12 +8,16 @@ from typing import Any
 
 from domain.nonconformities import FINISHED, ActionStatus, NcStatus, RootCause, Severity
 from domain.orders import OrderStatus
+from domain.suppliers import ApprovalStatus
 
 from application.inventories import PROJECTION_HANDLER as INVENTORY_PROJECTION
 from application.ports import counters
 from application.ports.clock import Clock
 from application.ports.outbox import OutboxStatus
 from application.ports.unit_of_work import UowFactory
+
+
+CERTS_EXPIRING_DAYS = 30  # the KPI's window, as its name says (the status's warn window is a setting)
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class Kpi:
     actions_due_7d: int  # PLANNED or IN_PROGRESS, due today or within the next 7 days
     avg_days_to_close_90d: float | None  # NCs closed today or the 89 days before (UTC): mean days from opening
     capa_effectiveness_rate: float | None  # VERIFIED ÷ (VERIFIED + INEFFECTIVE); None before any check
+    suppliers_blocked: int  # approval status BLOCKED (ADR 0025)
+    suppliers_conditional: int
+    certs_expiring_30d: int  # certificates not withdrawn expiring from today to today + 30 days
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +97,10 @@ class KpiQuery:
                 actions_due_7d=due_soon,
                 avg_days_to_close_90d=round(seconds / 86400 / closed, 2) if closed else None,
                 capa_effectiveness_rate=round(verified / checked, 4) if checked else None,
+                suppliers_blocked=uow.suppliers.count_by_approval(ApprovalStatus.BLOCKED),
+                suppliers_conditional=uow.suppliers.count_by_approval(ApprovalStatus.CONDITIONAL),
+                certs_expiring_30d=uow.certificates.count_expiring(
+                    self.clock.today(), self.clock.today() + timedelta(days=CERTS_EXPIRING_DAYS)),
             )
 
 

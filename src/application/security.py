@@ -36,6 +36,9 @@ class Permission(StrEnum):
     READ_AUDIT = "read_audit"
     READ_OUTBOX = "read_outbox"
     REPLAY_EVENTS = "replay_events"
+    WRITE_CERTIFICATES = "write_certificates"
+    APPROVE_SUPPLIERS = "approve_suppliers"
+    REQUEST_SUPPLIER_STATUS = "request_supplier_status"
 
 
 R = Role
@@ -49,6 +52,11 @@ ROLE_MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.READ_AUDIT: frozenset({R.AUDITOR, R.ADMIN}),
     Permission.READ_OUTBOX: frozenset({R.AUDITOR, R.ADMIN}),
     Permission.REPLAY_EVENTS: frozenset({R.ADMIN}),
+    # ADR 0025: procurement and quality both record certificates; quality owns the qualification,
+    # procurement may only ask for a change of it
+    Permission.WRITE_CERTIFICATES: frozenset({R.PROCUREMENT, R.QUALITY, R.ADMIN}),
+    Permission.APPROVE_SUPPLIERS: frozenset({R.QUALITY, R.ADMIN}),
+    Permission.REQUEST_SUPPLIER_STATUS: frozenset({R.PROCUREMENT, R.ADMIN}),
 }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from domain.errors import NotFound
+from domain.certificates import earliest_required_expiry
+from domain.errors import Conflict, NotFound
 from domain.risk import supplier_at_risk
 from domain.suppliers import Supplier
 
@@ -41,13 +42,18 @@ class UpdateCertification:
         self.uow, self.clock = uow, clock
 
     def __call__(self, supplier_id: int, certification_expiry: date, origin: Origin,
-                 expected: Expected = None) -> SupplierView:
+                 expected: Expected = None, reason: str | None = None) -> SupplierView:
+        """The direct setting of the date, for a supplier without required certificate records; with
+        records the date follows them, and this is a 409 (ADR 0025)."""
         with self.uow().acting_as(origin) as uow:
             supplier = uow.suppliers.get(supplier_id)
             if supplier is None:
                 raise NotFound("supplier", supplier_id)
             check_version(f"supplier {supplier_id}", supplier.version, expected)
-            supplier.update_certification(certification_expiry, self.clock.now())
+            if earliest_required_expiry(uow.certificates.for_supplier(supplier_id)) is not None:
+                raise Conflict(f"supplier {supplier_id}'s certification_expiry follows its required certificates: "
+                               f"update or add a certificate at /suppliers/{supplier_id}/certificates instead")
+            supplier.update_certification(certification_expiry, self.clock.now(), reason)
             open_ncs = uow.ncs.open_for_suppliers([supplier_id])
             uow.commit()
         return SupplierView(supplier, supplier_at_risk(supplier, open_ncs, self.clock.today()))

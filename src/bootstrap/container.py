@@ -8,9 +8,11 @@ from datetime import timedelta
 
 from dependency_injector import containers, providers
 
+from application.approval import ChangeApproval, RaiseReviewRequired, RequestApprovalChange
 from application.audit import AuditQueries
 from application.audit_chain import VerifyAuditLog
 from application.catalog import REGISTRY
+from application.certificates import AddCertificate, CertificateQueries, UpdateCertificate, WithdrawCertificate
 from application.consumption import DeliverReceivedEvents
 from application.delivery import RetryPolicy
 from application.dispatch import ApplyEvents
@@ -224,6 +226,17 @@ class Container(containers.DeclarativeContainer):
     create_supplier = providers.Singleton(CreateSupplier, uow=uow.provider, clock=clock)
     update_certification = providers.Singleton(UpdateCertification, uow=uow.provider, clock=clock)
     supplier_queries = providers.Singleton(SupplierQueries, uow=read_uow.provider, clock=clock)
+    # certificates and approval status (ADR 0025)
+    add_certificate = providers.Singleton(AddCertificate, uow=uow.provider, clock=clock,
+                                          warn_days=config.certificate_warn_days)
+    update_certificate = providers.Singleton(UpdateCertificate, uow=uow.provider, clock=clock,
+                                             warn_days=config.certificate_warn_days)
+    withdraw_certificate = providers.Singleton(WithdrawCertificate, uow=uow.provider, clock=clock)
+    certificate_queries = providers.Singleton(CertificateQueries, uow=read_uow.provider, clock=clock,
+                                              warn_days=config.certificate_warn_days)
+    change_approval = providers.Singleton(ChangeApproval, uow=uow.provider, clock=clock)
+    request_approval_change = providers.Singleton(RequestApprovalChange, uow=uow.provider, clock=clock)
+    raise_review_required = providers.Singleton(RaiseReviewRequired, uow=uow.provider, clock=clock)
     raise_nc = providers.Singleton(RaiseNonConformity, uow=uow.provider, clock=clock)
     close_nc = providers.Singleton(CloseNonConformity, uow=uow.provider, clock=clock)
     nc_queries = providers.Singleton(NonConformityQueries, uow=read_uow.provider)

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     # a POST's Idempotency-Key is remembered (its response replayed) this long, then purged (ADR 0020)
     idempotency_window_seconds: int = Field(86400, ge=1)
 
+    # a certificate is EXPIRING this many days before its expiry (ADR 0025)
+    certificate_warn_days: int = Field(30, ge=0, le=366)
+
     fulfilment_auto: bool = False
     fulfilment_step_seconds: float = Field(1.0, ge=0)
 

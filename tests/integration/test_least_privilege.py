@@ -53,6 +53,8 @@ FORGERIES = {
     "forget a handled event": "DELETE FROM processed_events",
     "backdate a handled event's key to purge it":
         "UPDATE processed_events SET processed_at = now() - interval '1 year'",
+    "delete a certificate record": "DELETE FROM supplier_certificates",  # withdrawn, never deleted (ADR 0025)
+    "truncate the certificate records": "TRUNCATE supplier_certificates",
     "rewrite the schema revision": "UPDATE alembic_version SET version_num = '0001'",
     "create a table": "CREATE TABLE shadow (id int)",
     "create a function": "CREATE FUNCTION public.forge() RETURNS int LANGUAGE sql AS 'SELECT 1'",

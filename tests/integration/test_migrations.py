@@ -213,3 +213,25 @@ def test_0014_keeps_existing_ncs_counts_their_closings_and_downgrades_the_new_st
         counts = {name: int(n) for name, n in conn.execute(sa.text(
             "SELECT name, sum(value) FROM kpi_counters WHERE name LIKE 'nc%' GROUP BY name")).all()}
     assert counts == {"nc:OPEN:high": 1, "nc:CLOSED:high": 1}
+
+
+def test_0015_approves_the_existing_suppliers_and_the_app_reads_them(database: str,
+                                                                     request: pytest.FixtureRequest) -> None:
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine, "0013")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO suppliers (name, certification_expiry, created_at, updated_at) VALUES "
+                             "('a', '2030-01-01', :now, :now), ('b', '2020-01-01', :now, :now)"), {"now": now})
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT name, approval_status, status_reason, status_changed_by FROM suppliers "
+                                    "ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [
+        (name, "APPROVED", "approved before approval statuses existed (migration 0015)", None) for name in "ab"]
+    uow = SqlUnitOfWork(engine, SystemClock())
+    with uow:
+        supplier = uow.suppliers.get(1)
+        assert (supplier.approval_status.value, supplier.version) == ("APPROVED", 1)
+        assert uow.suppliers.count_by_approval(supplier.approval_status) == 2
+        assert uow.certificates.for_supplier(1) == []

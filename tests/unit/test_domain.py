@@ -168,6 +168,9 @@ def test_update_certification_with_a_new_date_records_the_previous_and_new_expir
         "supplier_id": 3,
         "previous_expiry": "2027-06-30",
         "certification_expiry": "2028-01-31",
+        "changes": [["certification_expiry", "2027-06-30", "2028-01-31"]],
+        "reason": None,
+        "certificate_id": None,
     }
 
 
@@ -181,7 +184,8 @@ def test_supplier_created_event_names_its_aggregate_and_carries_a_json_ready_pay
     assert isinstance(event, SupplierCreated)
     assert (event.event_type, event.aggregate_type, event.aggregate_id) == ("SUPPLIER_CREATED", "supplier", "7")
     assert event.occurred_at == NOW
-    assert event.payload() == {"supplier_id": 7, "name": "Beta Metals", "certification_expiry": "2026-06-30"}
+    assert event.payload() == {"supplier_id": 7, "name": "Beta Metals", "certification_expiry": "2026-06-30",
+                               "approval_status": "PENDING"}
     json.dumps(event.payload())  # raises if not JSON-ready
 
 

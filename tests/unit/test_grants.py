@@ -38,6 +38,8 @@ def test_the_grant_table_of_the_schema() -> None:
     # a POST's Idempotency-Key: inserted with its write, only its response added later, purged by DELETE
     assert grants.pop("idempotency_keys") == TableGrant(
         "idempotency_keys", (*APPEND, "DELETE"), ("status_code", "response_headers", "response_body"))
+    # certificate records are withdrawn by an UPDATE, never deleted (ADR 0025)
+    assert grants.pop("supplier_certificates") == TableGrant("supplier_certificates", (*APPEND, "UPDATE"))
     assert grants == {name: TableGrant(name, READ_WRITE) for name in grants}  # every other table
     assert {"suppliers", "orders", "inventory_summary", "fulfilment_schedule"} <= grants.keys()
 

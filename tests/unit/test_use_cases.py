@@ -34,7 +34,8 @@ def test_create_supplier_stores_it_and_writes_one_supplier_created_row(app, outb
     assert envelope.event_type == "SUPPLIER_CREATED"
     assert (envelope.aggregate_type, envelope.aggregate_id) == ("supplier", "1")
     assert (envelope.actor, envelope.correlation_id) == ("alice", "corr-42")
-    assert envelope.payload == {"supplier_id": 1, "name": "Beta Metals", "certification_expiry": "2027-06-30"}
+    assert envelope.payload == {"supplier_id": 1, "name": "Beta Metals", "certification_expiry": "2027-06-30",
+                                "approval_status": "PENDING"}
     assert (record.status, record.attempts, record.next_attempt_at) == (OutboxStatus.PENDING, 0, clock.now())
 
 
@@ -56,7 +57,9 @@ def test_update_certification_writes_one_cert_updated_row_with_the_origin(app, o
     assert event_types(records) == ["SUPPLIER_CREATED", "SUPPLIER_CERT_UPDATED"]
     updated = records[1].envelope
     assert (updated.actor, updated.correlation_id) == ("alice", "corr-42")
-    assert updated.payload == {"supplier_id": 1, "previous_expiry": "2027-06-30", "certification_expiry": "2028-01-31"}
+    assert updated.payload == {"supplier_id": 1, "previous_expiry": "2027-06-30", "certification_expiry": "2028-01-31",
+                               "changes": [["certification_expiry", "2027-06-30", "2028-01-31"]], "reason": None,
+                               "certificate_id": None}
 
 
 def test_update_certification_to_the_same_date_writes_no_row(app, outbox, origin):
@@ -231,6 +234,9 @@ def test_kpi_of_an_empty_database_is_all_zero(app):
         "actions_due_7d": 0,
         "avg_days_to_close_90d": None,
         "capa_effectiveness_rate": None,
+        "suppliers_blocked": 0,
+        "suppliers_conditional": 0,
+        "certs_expiring_30d": 0,
     }
 
 
@@ -256,6 +262,9 @@ def test_kpi_counts_ncs_and_pending_outbox_rows(app, five_ncs):
         "actions_due_7d": 0,
         "avg_days_to_close_90d": 0.0,
         "capa_effectiveness_rate": None,
+        "suppliers_blocked": 0,
+        "suppliers_conditional": 0,
+        "certs_expiring_30d": 0,
     }
 
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Generic, Protocol, TypeVar
 
+from domain.certificates import Certificate
 from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.nonconformities import NcStatus, NonConformity, Severity
-from domain.suppliers import Supplier
+from domain.suppliers import ApprovalStatus, Supplier
 
 from application.listing import Finding
 from application.pagination import Page, PageRequest
@@ -58,6 +59,7 @@ class Repository(ABC, Generic[A]):
 @dataclass(frozen=True)
 class SupplierFilter:
     find: Finding = Finding()
+    approval_status: ApprovalStatus | None = None  # exact (ADR 0025)
 
 
 class SupplierRepository(Repository[Supplier]):
@@ -67,6 +69,27 @@ class SupplierRepository(Repository[Supplier]):
     @abstractmethod
     def count_at_risk(self, today: date) -> int:
         """Suppliers the at-risk policy flags (expired certification or an open high NC)."""
+
+    @abstractmethod
+    def touch(self, supplier: Supplier) -> None:
+        """The supplier changed outside its row (one of its certificates): the commit writes it one
+        version up, so concurrent certificate changes of one supplier conflict (ADR 0025)."""
+
+    @abstractmethod
+    def count_by_approval(self, status: ApprovalStatus) -> int:
+        """Suppliers in this approval status (an indexed count)."""
+
+
+class CertificateRepository(Repository[Certificate]):
+    """The certificate records; their events are their supplier's."""
+
+    @abstractmethod
+    def for_supplier(self, supplier_id: int, include_withdrawn: bool = False) -> list[Certificate]:
+        """The supplier's certificates in id order (the withdrawn ones only when asked)."""
+
+    @abstractmethod
+    def count_expiring(self, today: date, until: date) -> int:
+        """Certificates not withdrawn whose expiry is between `today` and `until`, both included."""
 
 
 @dataclass(frozen=True)

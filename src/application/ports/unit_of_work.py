@@ -17,7 +17,9 @@ from application.ports.idempotency import IdempotencyStore, current_claim
 from application.ports.inventories import InventoryRepository, InventorySummaryStore
 from application.ports.orders import FulfilmentSchedule, OrderHistory, OrderRepository
 from application.ports.outbox import OutboxRepository
-from application.ports.repositories import NonConformityRepository, Repository, SupplierRepository
+from application.ports.repositories import (
+    CertificateRepository, NonConformityRepository, Repository, SupplierRepository,
+)
 from application.ports.retention import RetentionStore
 from application.ports.security import RevokedTokens
 
@@ -32,6 +34,7 @@ class UnitOfWork(ABC):
 
     suppliers: SupplierRepository
     ncs: NonConformityRepository
+    certificates: CertificateRepository  # the suppliers' certificate records (ADR 0025)
     outbox: OutboxRepository
     processed: ProcessedEventStore
     audit: AuditLog

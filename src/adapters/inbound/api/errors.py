@@ -57,8 +57,9 @@ class ErrorOut(BaseModel):
     """Every 4xx and 5xx body: `detail` is a sentence, or (422) the list of problems, each naming its field."""
 
     detail: str | list[ValidationIssue] = Field(examples=["supplier 42 not found"])
-    allowed: list[str] | None = Field(None, description="409 on an order, item, non-conformity or action move: the states it may go "
-                                      "to next", examples=[["PICKING", "ON_HOLD", "CANCELLED"]])
+    allowed: list[str] | None = Field(None, description="409 on an order, item, non-conformity, action or supplier "
+                                      "approval move: the states it may go to next",
+                                      examples=[["PICKING", "ON_HOLD", "CANCELLED"]])
     error_id: str | None = Field(None, description="500 only: the id the log's `request.failed` line has")
 
 

@@ -150,8 +150,13 @@ class SupplierIn(Body):
 
 
 class CertificationIn(Body):
-    certification_expiry: IsoDate = Field(description="A date before today puts the supplier at risk",
+    certification_expiry: IsoDate = Field(description="A date before today puts the supplier at risk. Only "
+                                          "for a supplier without required certificate records (409 otherwise)",
                                           examples=[example_date(730)])
+    reason: text(500, multiline=True) | None = None
+
+
+ApprovalStatusName = Literal["PENDING", "APPROVED", "CONDITIONAL", "BLOCKED", "REJECTED"]
 
 
 class SupplierOut(BaseModel):
@@ -161,6 +166,69 @@ class SupplierOut(BaseModel):
     at_risk: bool
     created_at: datetime
     updated_at: datetime
+    approval_status: ApprovalStatusName = Field(description="Set by quality (PATCH /suppliers/{id}/approval); "
+                                                "a new supplier is PENDING")
+    status_reason: str | None = None
+    status_changed_by: str | None = None
+    status_changed_at: datetime | None = None
+    hold_until: date | None = None
+    next_evaluation_due: date | None = None
+
+
+CertificateTypeName = Literal["ISO_9001", "ISO_14001", "ISO_45001", "OTHER"]
+
+
+class CertificateIn(Body):
+    type: CertificateTypeName
+    number: text(100) = Field(examples=["Q-2026-0042"])
+    issuer: text(200) = Field(examples=["TÜV Rheinland"])
+    issued_on: IsoDate
+    expires_on: IsoDate = Field(description="Not before issued_on", examples=[example_date(1065)])
+    required: Annotated[bool, Strict()] = Field(True, description="A required certificate defines the supplier's "
+                                                 "certification_expiry (the earliest of them)")
+
+
+class CertificatePatchIn(Body):
+    type: CertificateTypeName | None = None
+    number: text(100) | None = None
+    issuer: text(200) | None = None
+    issued_on: IsoDate | None = None
+    expires_on: IsoDate | None = None
+    required: Annotated[bool, Strict()] | None = None
+    reason: text(500, multiline=True) | None = None
+
+
+class CertificateOut(BaseModel):
+    id: int
+    supplier_id: int
+    type: str
+    number: str
+    issuer: str
+    issued_on: date
+    expires_on: date
+    required: bool
+    status: Literal["VALID", "EXPIRING", "EXPIRED"] = Field(description="From today: EXPIRED after expires_on, "
+                                                            "EXPIRING within the warn window (30 days by default)")
+    created_at: datetime
+    updated_at: datetime
+    withdrawn_at: datetime | None = None
+
+
+class CertificateListOut(BaseModel):
+    items: list[CertificateOut]
+
+
+class ApprovalIn(Body):
+    status: ApprovalStatusName
+    reason: text(500, multiline=True) = Field(examples=["audit of 2026-11 passed"])
+    hold_until: IsoDate | None = Field(None, description="BLOCKED only: when to look again")
+    next_evaluation_due: IsoDate | None = Field(None, description="The next evaluation; required for a "
+                                                "conditional approval of a PENDING supplier")
+
+
+class ApprovalRequestIn(Body):
+    status: ApprovalStatusName
+    reason: text(500, multiline=True) = Field(examples=["two late deliveries with defects this month"])
 
 
 class NcIn(Body):

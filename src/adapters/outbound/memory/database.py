@@ -14,6 +14,7 @@ from application.ports.idempotency import IdempotencyRecord
 from application.ports.inventories import InventorySummary
 from application.ports.orders import FulfilmentStep, OrderHistoryEntry
 from application.ports.outbox import OutboxRecord
+from domain.certificates import Certificate
 from domain.inventories import Inventory
 from domain.nonconformities import NonConformity
 from domain.orders import Order
@@ -50,6 +51,7 @@ class MemoryState:
     steps: list[DeliveryStep] = field(default_factory=list)
     dead_letters: dict[str, DeadLetter] = field(default_factory=dict)  # by key
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)  # by (user, key)
+    certificates: dict[int, Certificate] = field(default_factory=dict)  # the suppliers' certificate records
 
     def next_id(self, name: str) -> int:
         self.sequences[name] = self.sequences.get(name, 0) + 1

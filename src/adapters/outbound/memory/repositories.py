@@ -32,7 +32,7 @@ from application.ports.repositories import NcFilter, NonConformityRepository, Su
 from application.ports.security import RevokedTokens
 from domain.nonconformities import ACTION_OPEN, NonConformity
 from domain.risk import supplier_at_risk
-from domain.suppliers import Supplier
+from domain.suppliers import ApprovalStatus, Supplier
 
 from adapters.outbound.claim_order import behind_stopped, keep_in_order
 from adapters.outbound.counting import nc_tally
@@ -79,12 +79,20 @@ class MemorySupplierRepository(SupplierRepository):
 
     def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[Supplier]:
         fields = {name: _attribute(name) for name in listing.SUPPLIERS.sortable}
-        return paginate(find(self.state.suppliers.values(), criteria.find, listing.SUPPLIERS, fields,
+        rows = [s for s in self.state.suppliers.values()
+                if criteria.approval_status in (None, s.approval_status)]
+        return paginate(find(rows, criteria.find, listing.SUPPLIERS, fields,
                              [lambda s: s.name], lambda s: s.created_at), page)
 
     def count_at_risk(self, today: date) -> int:
         open_ncs = [nc for nc in self.state.ncs.values() if nc.is_open]
         return sum(supplier_at_risk(s, open_ncs, today) for s in self.state.suppliers.values())
+
+    def touch(self, supplier: Supplier) -> None:
+        self.versions.touch(supplier)
+
+    def count_by_approval(self, status: ApprovalStatus) -> int:
+        return sum(1 for s in self.state.suppliers.values() if s.approval_status is status)
 
 
 class MemoryNonConformityRepository(NonConformityRepository):

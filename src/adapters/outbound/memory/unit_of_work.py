@@ -8,6 +8,7 @@ from typing import Any
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 
+from adapters.outbound.memory.certificates import MemoryCertificateRepository
 from adapters.outbound.memory.counters import MemoryCounters
 from adapters.outbound.memory.database import MemoryDatabase, MemoryState
 from adapters.outbound.memory.delivery_log import MemoryDeadLetters, MemoryDeliverySteps
@@ -25,6 +26,7 @@ from adapters.outbound.memory.repositories import (
 from adapters.outbound.memory.retention import MemoryRetentionStore
 
 STORES: dict[str, Callable[[MemoryState], Any]] = {
+    "certificates": MemoryCertificateRepository,  # first: a certificate's event precedes the supplier change it causes
     "suppliers": MemorySupplierRepository,
     "ncs": MemoryNonConformityRepository,
     "outbox": MemoryOutboxRepository,

@@ -27,6 +27,11 @@ class Versions:
         if id(aggregate) not in self.read:
             self.read[id(aggregate)] = (aggregate, _state(aggregate))
 
+    def touch(self, aggregate: Any) -> None:
+        """Changed outside its own fields: the next flush moves it one version up all the same."""
+        self.loaded(aggregate)
+        self.read[id(aggregate)] = (aggregate, ("touched",))
+
     def flush(self) -> None:
         for key, (aggregate, before) in list(self.read.items()):
             now = _state(aggregate)

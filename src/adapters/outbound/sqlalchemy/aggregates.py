@@ -19,7 +19,7 @@ from domain.nonconformities import (
     ActionStatus, ActionType, Disposition, NcAction, NcStatus, NonConformity, RcaMethod, RootCause, Severity,
     SourceType,
 )
-from domain.suppliers import Supplier
+from domain.suppliers import APPROVAL_FIELDS, ApprovalStatus, Supplier
 
 from adapters.outbound.counting import StateTally, nc_tally, supplier_tally
 from adapters.outbound.sqlalchemy.finding import find
@@ -103,12 +103,15 @@ def nc_total(counters: Counters, criteria: NcFilter) -> int | None:
 
 def supplier_row(s: Supplier) -> dict[str, Any]:
     return {"name": s.name, "certification_expiry": s.certification_expiry, "created_at": s.created_at,
-            "updated_at": s.updated_at}
+            "updated_at": s.updated_at, **{name: getattr(s, name) for name in APPROVAL_FIELDS},
+            "approval_status": s.approval_status.value}
 
 
 def supplier_from(row: sa.Row) -> Supplier:
     return Supplier(name=row.name, certification_expiry=row.certification_expiry, created_at=row.created_at,
-                    updated_at=row.updated_at, id=row.id, version=row.version)
+                    updated_at=row.updated_at, id=row.id, version=row.version,
+                    **{name: getattr(row, name) for name in APPROVAL_FIELDS if name != "approval_status"},
+                    approval_status=ApprovalStatus(row.approval_status))
 
 
 NC_SCALARS = ("owner", "due_date", "containment_note", "root_cause_analysis", "disposition_authorized_by",
@@ -164,9 +167,13 @@ class SqlSupplierRepository(SupplierRepository):
         return self.mapper.load(identity)
 
     def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[Supplier]:
-        total = None if criteria.find.narrows else self.counters.read([names.SUPPLIERS])[names.SUPPLIERS]
+        narrowed = criteria.find.narrows or criteria.approval_status is not None
+        total = None if narrowed else self.counters.read([names.SUPPLIERS])[names.SUPPLIERS]
         c = suppliers.c
-        query, order = find(sa.select(suppliers), criteria.find, listing.SUPPLIERS, c, [c.name], c.created_at)
+        query = sa.select(suppliers)
+        if criteria.approval_status is not None:
+            query = query.where(c.approval_status == criteria.approval_status.value)
+        query, order = find(query, criteria.find, listing.SUPPLIERS, c, [c.name], c.created_at)
         return fetch_page(self.conn, query, order, page, supplier_from, total)
 
     def count_at_risk(self, today: date) -> int:
@@ -178,6 +185,13 @@ class SqlSupplierRepository(SupplierRepository):
                                             nc.severity == Severity.HIGH.value).limit(1).scalar_subquery())
         query = sa.select(sa.func.count()).select_from(suppliers).where(
             sa.or_(suppliers.c.certification_expiry < today, open_high.is_not(None)))
+        return self.conn.execute(query).scalar_one()
+
+    def touch(self, supplier: Supplier) -> None:
+        self.mapper.touch(supplier)
+
+    def count_by_approval(self, status: ApprovalStatus) -> int:
+        query = sa.select(sa.func.count()).select_from(suppliers).where(suppliers.c.approval_status == status.value)
         return self.conn.execute(query).scalar_one()
 
 

@@ -31,6 +31,8 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "processed_events": APPEND_ONLY + ("DELETE",),
     "delivery_steps": APPEND_ONLY + ("DELETE",),
     # a POST's key: inserted with its write, its response added once (IMMUTABLE_COLUMNS), DELETE for the purge
+    # certificate records are withdrawn (an UPDATE), never deleted: the qualification evidence stays (ADR 0025)
+    "supplier_certificates": APPEND_ONLY + ("UPDATE",),
     "idempotency_keys": APPEND_ONLY + ("DELETE",),  # the delivery timeline: steps are added, never rewritten;
     # DELETE for the retention purge (with their archived event)
 }

@@ -51,7 +51,15 @@ suppliers = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # the ETag (ADR 0020)
+    # the approval status (migration 0015, ADR 0025); the rows before it are APPROVED
+    sa.Column("approval_status", sa.String(12), nullable=False, server_default="APPROVED"),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("status_changed_by", sa.String(100)),
+    sa.Column("status_changed_at", UtcDateTime),
+    sa.Column("hold_until", sa.Date),
+    sa.Column("next_evaluation_due", sa.Date),
     sa.Index(None, "certification_expiry"),
+    sa.Index(None, "approval_status"),  # suppliers_blocked, suppliers_conditional
     # the sorts and the date range of GET /suppliers (migration 0013), id the tie-breaker
     sa.Index(None, "name", "id"),
     sa.Index(None, "created_at", "id"),
@@ -139,6 +147,29 @@ nc_actions = sa.Table(
     # actions_overdue / actions_due_7d: the open actions by due date, whatever the history
     sa.Index("ix_nc_actions_open_due", "due_date",
              postgresql_where=sa.text(ACTION_OPEN), sqlite_where=sa.text(ACTION_OPEN)),
+)
+
+# a supplier's certificate records (migration 0015, ADR 0025): withdrawn, never deleted
+ACTIVE_CERTIFICATE = sa.text("withdrawn_at IS NULL")
+supplier_certificates = sa.Table(
+    "supplier_certificates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("supplier_id", sa.Integer, sa.ForeignKey("suppliers.id"), nullable=False),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("number", sa.String(100), nullable=False),
+    sa.Column("issuer", sa.String(200), nullable=False),
+    sa.Column("issued_on", sa.Date, nullable=False),
+    sa.Column("expires_on", sa.Date, nullable=False),
+    sa.Column("required", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("withdrawn_at", UtcDateTime),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Index(None, "supplier_id", "id"),
+    # certs_expiring_30d (and the reminder job): the certificates in force by expiry date
+    sa.Index("ix_supplier_certificates_active_expiry", "expires_on",
+             postgresql_where=ACTIVE_CERTIFICATE, sqlite_where=ACTIVE_CERTIFICATE),
 )
 
 UNHANDLED = sa.text("status = 'PUBLISHED' AND handled_at IS NULL")

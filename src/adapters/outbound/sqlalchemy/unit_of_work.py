@@ -11,6 +11,7 @@ from application.ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 from adapters.outbound.sqlalchemy.aggregates import SqlNonConformityRepository, SqlSupplierRepository
 from adapters.outbound.sqlalchemy.audit import SqlAuditLog
+from adapters.outbound.sqlalchemy.certificates import SqlCertificateRepository
 from adapters.outbound.sqlalchemy.counters import SqlCounters
 from adapters.outbound.sqlalchemy.delivery_log import DiscardedSteps, SqlDeadLetters, SqlDeliverySteps
 from adapters.outbound.sqlalchemy.engine import READ_ONLY
@@ -28,6 +29,7 @@ def uncounted(store: Callable[[sa.Connection], Any]) -> Callable[[sa.Connection,
 # every store of the unit of work, opened on its connection and the transaction's counters (the
 # port names their attributes); a store that changes counted rows gets the counters (ADR 0012)
 STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
+    "certificates": SqlCertificateRepository,  # first: a certificate's event precedes the supplier change it causes
     "suppliers": SqlSupplierRepository,
     "ncs": SqlNonConformityRepository,
     "outbox": SqlOutboxRepository,
