@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from domain.errors import InvalidTransition, ValidationError
 from domain.events import DomainEvent
@@ -45,6 +46,9 @@ class NcCreated(DomainEvent):
     def aggregate_id(self) -> str:
         return str(self.nc_id)
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [*self.initial("supplier_id", "severity", "description"), ("status", None, NcStatus.OPEN)]
+
 
 @dataclass(frozen=True, kw_only=True)
 class NcClosed(DomainEvent):
@@ -57,6 +61,9 @@ class NcClosed(DomainEvent):
     @property
     def aggregate_id(self) -> str:
         return str(self.nc_id)
+
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [("status", NcStatus.OPEN, NcStatus.CLOSED)]
 
 
 @dataclass(eq=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from domain.events import DomainEvent
 from domain.text import required_text
@@ -23,6 +24,9 @@ class SupplierCreated(DomainEvent):
     def aggregate_id(self) -> str:
         return str(self.supplier_id)
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return self.initial("name", "certification_expiry")
+
 
 @dataclass(frozen=True, kw_only=True)
 class SupplierCertificationUpdated(DomainEvent):
@@ -35,6 +39,9 @@ class SupplierCertificationUpdated(DomainEvent):
     @property
     def aggregate_id(self) -> str:
         return str(self.supplier_id)
+
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [("certification_expiry", self.previous_expiry, self.certification_expiry)]
 
 
 @dataclass(eq=False)

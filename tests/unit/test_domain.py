@@ -168,6 +168,7 @@ def test_update_certification_with_a_new_date_records_the_previous_and_new_expir
         "supplier_id": 3,
         "previous_expiry": "2027-06-30",
         "certification_expiry": "2028-01-31",
+        "changes": [["certification_expiry", "2027-06-30", "2028-01-31"]],  # old -> new (ADR 0026)
     }
 
 
@@ -181,7 +182,8 @@ def test_supplier_created_event_names_its_aggregate_and_carries_a_json_ready_pay
     assert isinstance(event, SupplierCreated)
     assert (event.event_type, event.aggregate_type, event.aggregate_id) == ("SUPPLIER_CREATED", "supplier", "7")
     assert event.occurred_at == NOW
-    assert event.payload() == {"supplier_id": 7, "name": "Beta Metals", "certification_expiry": "2026-06-30"}
+    assert event.payload() == {"supplier_id": 7, "name": "Beta Metals", "certification_expiry": "2026-06-30",
+                               "changes": [["name", None, "Beta Metals"], ["certification_expiry", None, "2026-06-30"]]}
     json.dumps(event.payload())  # raises if not JSON-ready
 
 
@@ -202,7 +204,9 @@ def test_nc_created_event_carries_severity_as_its_value():
     [event] = nc.events
     assert isinstance(event, NcCreated)
     assert (event.event_type, event.aggregate_type, event.aggregate_id) == ("NC_CREATED", "nc", "12")
-    assert event.payload() == {"nc_id": 12, "supplier_id": 4, "severity": "high", "description": "cracked casting"}
+    assert event.payload() == {"nc_id": 12, "supplier_id": 4, "severity": "high", "description": "cracked casting",
+                               "changes": [["supplier_id", None, 4], ["severity", None, "high"],
+                                           ["description", None, "cracked casting"], ["status", None, "OPEN"]]}
     assert json.loads(json.dumps(event.payload()))["severity"] == "high"
 
 
@@ -213,7 +217,8 @@ def test_nc_closed_event_names_the_nc_aggregate():
     assert isinstance(event, NcClosed)
     assert (event.event_type, event.aggregate_type, event.aggregate_id) == ("NC_CLOSED", "nc", "12")
     assert event.occurred_at == NOW + timedelta(days=1)
-    assert event.payload() == {"nc_id": 12, "supplier_id": 4, "severity": "high"}
+    assert event.payload() == {"nc_id": 12, "supplier_id": 4, "severity": "high",
+                               "changes": [["status", "OPEN", "CLOSED"]]}
 
 
 def test_event_payload_holds_plain_json_types_not_enum_members():

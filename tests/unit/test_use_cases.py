@@ -34,7 +34,8 @@ def test_create_supplier_stores_it_and_writes_one_supplier_created_row(app, outb
     assert envelope.event_type == "SUPPLIER_CREATED"
     assert (envelope.aggregate_type, envelope.aggregate_id) == ("supplier", "1")
     assert (envelope.actor, envelope.correlation_id) == ("alice", "corr-42")
-    assert envelope.payload == {"supplier_id": 1, "name": "Beta Metals", "certification_expiry": "2027-06-30"}
+    assert envelope.payload == {"supplier_id": 1, "name": "Beta Metals", "certification_expiry": "2027-06-30",
+                                "changes": [["name", None, "Beta Metals"], ["certification_expiry", None, "2027-06-30"]]}
     assert (record.status, record.attempts, record.next_attempt_at) == (OutboxStatus.PENDING, 0, clock.now())
 
 
@@ -56,7 +57,8 @@ def test_update_certification_writes_one_cert_updated_row_with_the_origin(app, o
     assert event_types(records) == ["SUPPLIER_CREATED", "SUPPLIER_CERT_UPDATED"]
     updated = records[1].envelope
     assert (updated.actor, updated.correlation_id) == ("alice", "corr-42")
-    assert updated.payload == {"supplier_id": 1, "previous_expiry": "2027-06-30", "certification_expiry": "2028-01-31"}
+    assert updated.payload == {"supplier_id": 1, "previous_expiry": "2027-06-30", "certification_expiry": "2028-01-31",
+                               "changes": [["certification_expiry", "2027-06-30", "2028-01-31"]]}
 
 
 def test_update_certification_to_the_same_date_writes_no_row(app, outbox, origin):
@@ -88,6 +90,8 @@ def test_raise_nc_writes_one_nc_created_row(app, outbox, origin):
     created = records[1].envelope
     assert (created.aggregate_type, created.aggregate_id) == ("nc", "1")
     assert (created.actor, created.correlation_id) == ("alice", "corr-42")
+    assert created.payload["changes"][1:3] == [["severity", None, "high"], ["description", None, "weld porosity"]]
+    del created.payload["changes"]
     assert created.payload == {"nc_id": 1, "supplier_id": 1, "severity": "high", "description": "weld porosity"}
 
 
