@@ -83,7 +83,7 @@ def mismatch(entry: AuditEntry, prev_hash: str) -> str | None:
 def changes_of(value: Any) -> list[list[Any]]:
     """The `changes` of an event's payload as stored: a list of [field, old, new] with a text field; a
     missing or malformed value is no changes (the payload, kept whole in `details`, still shows it)."""
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):
         return []
     return [list(c) for c in value if isinstance(c, (list, tuple)) and len(c) == 3 and isinstance(c[0], str)]
 
