@@ -22,6 +22,8 @@ from application.ports.consumption import AuditEntry
 from application.ports.unit_of_work import UowFactory
 
 GENESIS = "0" * 64  # the prev_hash of the first record
+RULES = (1, 2)  # the hash rules (see `canonical`); new records are chained with the last one
+CURRENT_RULE = RULES[-1]
 
 
 def _timestamp(value: datetime) -> str:
@@ -45,18 +47,50 @@ def _json_value(value: Any) -> Any:
 
 def canonical(entry: AuditEntry, prev_hash: str) -> bytes:
     """Sorted keys (the column names), no whitespace, ASCII: the same bytes for the same record on
-    every store, whatever order a database gives back the keys of `details` in."""
+    every store, whatever order a database gives back the keys of `details` in.
+
+    Rule 1 (ADR 0014) covers the columns a record had before migration 0016; rule 2 (ADR 0026) adds
+    `changes`, `reason` and `hash_version` itself. A record keeps the rule it was chained with."""
     record = {
         "event_id": str(entry.event_id), "action": entry.event_type, "entity_type": entry.entity_type,
         "entity_id": entry.entity_id, "actor": entry.actor, "correlation_id": entry.correlation_id,
         "occurred_at": _timestamp(entry.occurred_at), "recorded_at": _timestamp(entry.recorded_at),
         "details": _json_value(entry.details), "prev_hash": prev_hash,
     }
+    if entry.hash_version == 2:
+        record.update(changes=_json_value(entry.changes), reason=entry.reason, hash_version=2)
+    elif entry.hash_version != 1:
+        raise ValueError(f"unknown audit hash rule {entry.hash_version!r}")
     return json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
 def entry_hash(entry: AuditEntry, prev_hash: str) -> str:
     return hashlib.sha256(canonical(entry, prev_hash)).hexdigest()
+
+
+def mismatch(entry: AuditEntry, prev_hash: str) -> str | None:
+    """Why a stored record does not hold on its link `prev_hash`, or None. A rule-1 record has no changes
+    and no reason: rule 1 does not hash them, so one that carries either was written to afterwards."""
+    if entry.prev_hash != prev_hash:
+        return "prev_hash does not link"
+    if entry.hash_version not in RULES:
+        return "unknown hash rule"
+    if entry.hash_version == 1 and (entry.changes is not None or entry.reason is not None):
+        return "hash mismatch"
+    return "hash mismatch" if entry_hash(entry, prev_hash) != entry.hash else None
+
+
+def changes_of(value: Any) -> list[list[Any]]:
+    """The `changes` of an event's payload as stored: a list of [field, old, new] with a text field; a
+    missing or malformed value is no changes (the payload, kept whole in `details`, still shows it)."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [list(c) for c in value if isinstance(c, (list, tuple)) and len(c) == 3 and isinstance(c[0], str)]
+
+
+def reason_of(value: Any) -> str | None:
+    """The `reason` of an event's payload: a non-empty text, else None."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def link(entries: Sequence[AuditEntry], recorded: Iterable[UUID], head: str | None) -> list[AuditEntry]:
@@ -67,6 +101,8 @@ def link(entries: Sequence[AuditEntry], recorded: Iterable[UUID], head: str | No
     for entry in entries:
         if entry.event_id not in seen:
             seen.add(entry.event_id)
+            entry = dataclasses.replace(entry, hash_version=CURRENT_RULE, changes=changes_of(entry.changes),
+                                        reason=reason_of(entry.reason))
             linked.append(dataclasses.replace(entry, prev_hash=prev, hash=entry_hash(entry, prev)))
             prev = linked[-1].hash
     return linked
@@ -88,8 +124,7 @@ class VerifyAuditLog:
             with self.uow().reading() as uow:
                 page = uow.audit.chain(after_id, self.page_size)
             for entry in page:
-                reason = ("prev_hash does not link" if entry.prev_hash != prev
-                          else "hash mismatch" if entry_hash(entry, prev) != entry.hash else None)
+                reason = mismatch(entry, prev)
                 if reason is not None:
                     return {"ok": False, "records": checked,
                             "broken": {"id": entry.id, "event_id": str(entry.event_id), "reason": reason}}

@@ -117,11 +117,14 @@ def _required_reason(reason: str) -> str:
 
 def _audit(uow: UnitOfWork, action: str, envelope: EventEnvelope, actor: str, now: datetime,
            **details: Any) -> None:
+    """An operator's action on an event: its delivery status before → after as the change, with the reason."""
+    changes = [["status", details["before"], details["after"]]] if "before" in details else []
     uow.audit.append([AuditEntry(
         event_id=uuid4(), event_type=action, entity_type="event", entity_id=str(envelope.event_id), actor=actor,
         correlation_id=envelope.correlation_id, occurred_at=now, recorded_at=now,
         details={"event_type": envelope.event_type, "aggregate_type": envelope.aggregate_type,
-                 "aggregate_id": envelope.aggregate_id, **details})])
+                 "aggregate_id": envelope.aggregate_id, **details},
+        changes=changes, reason=details.get("reason"))])
 
 
 class ReplayEvents:

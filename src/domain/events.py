@@ -28,13 +28,25 @@ class DomainEvent:
     def aggregate_id(self) -> str:
         raise NotImplementedError
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        """What the event changed on its aggregate, as (field, old, new); a creation gives its initial
+        values as (field, None, value). Goes to the payload as `changes` (ADR 0026)."""
+        return []
+
+    def initial(self, *names: str) -> list[tuple[str, Any, Any]]:
+        """(name, None, value) for each named field that has a value: the changes of a creation."""
+        return [(name, None, getattr(self, name)) for name in names if getattr(self, name) is not None]
+
     def payload(self) -> dict[str, Any]:
-        """The business fields as JSON-ready values (dates as ISO strings)."""
+        """The business fields as JSON-ready values (dates as ISO strings), and `changes`: [[field, old,
+        new]] (an event that declares a `changes` field of its own gives that one, unless it left it empty)."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             if f.name in ("occurred_at", "event_id"):
                 continue
             out[f.name] = _plain(getattr(self, f.name))
+        if not out.get("changes"):
+            out["changes"] = [[name, _plain(old), _plain(new)] for name, old, new in self.field_changes()]
         return out
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from domain.errors import Conflict, ValidationError
 from domain.events import DomainEvent
@@ -26,6 +27,9 @@ class InventoryCreated(DomainEvent):
     def aggregate_id(self) -> str:
         return str(self.inventory_id)
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return self.initial("customer", "expiry_date")
+
 
 @dataclass(frozen=True, kw_only=True)
 class InventoryLineAdded(DomainEvent):
@@ -40,6 +44,9 @@ class InventoryLineAdded(DomainEvent):
     def aggregate_id(self) -> str:
         return str(self.inventory_id)
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [(f"lines[{self.line_id}]", None, {"product": self.product, "quantity": self.quantity})]
+
 
 @dataclass(frozen=True, kw_only=True)
 class InventoryDeleted(DomainEvent):
@@ -50,6 +57,9 @@ class InventoryDeleted(DomainEvent):
     @property
     def aggregate_id(self) -> str:
         return str(self.inventory_id)
+
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [("deleted_at", None, self.occurred_at)]
 
 
 @dataclass(eq=False)

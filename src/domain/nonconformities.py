@@ -224,6 +224,9 @@ class NcCreated(_NcEvent):
     severity: Severity
     description: str
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [*self.initial("supplier_id", "severity", "description"), ("status", None, NcStatus.OPEN)]
+
 
 @dataclass(frozen=True, kw_only=True)
 class _NcMove(_NcEvent):
@@ -242,6 +245,9 @@ class _NcMove(_NcEvent):
     @classmethod
     def rebuild(cls, payload, event_id, occurred_at):  # type: ignore[no-untyped-def]
         return _from_to_rebuild(cls, payload, event_id, occurred_at)
+
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [*self.initial("supplier_id", "severity", "description"), ("status", None, NcStatus.OPEN)]
 
 
 @dataclass(frozen=True, kw_only=True)

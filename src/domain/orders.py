@@ -104,6 +104,10 @@ class OrderReceived(_OrderEvent):
     items: tuple[dict[str, Any], ...]
     status: OrderStatus = OrderStatus.RECEIVED
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return self.initial("status", "reference", "customer_id", "customer_name", "address", "facility_id", "eta",
+                            "total_amount", *(("items",) if self.items else ()))
+
 
 @dataclass(frozen=True, kw_only=True)
 class OrderStatusChanged(_OrderEvent):
@@ -111,6 +115,9 @@ class OrderStatusChanged(_OrderEvent):
     from_status: OrderStatus
     to_status: OrderStatus
     reason: str | None = None
+
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [("status", self.from_status, self.to_status)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +128,9 @@ class OrderItemStatusChanged(_OrderEvent):
     to_status: ItemStatus
     reason: str | None = None
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [(f"items[{self.sku}].status", self.from_status, self.to_status)]
+
 
 @dataclass(frozen=True, kw_only=True)
 class OrderCancelled(_OrderEvent):
@@ -129,11 +139,15 @@ class OrderCancelled(_OrderEvent):
     reason: str | None = None
     to_status: OrderStatus = OrderStatus.CANCELLED
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [("status", self.from_status, self.to_status)]
+
 
 @dataclass(frozen=True, kw_only=True)
 class OrderUpdated(_OrderEvent):
     """What `PUT /orders/{id}` changed, in one event: `changed` names the fields, the others carry their
-    new values (`items` and `total_amount` only when the items changed)."""
+    new values (`items` and `total_amount` only when the items changed), `previous` the changed fields'
+    values before."""
 
     event_type = "ORDER_UPDATED"
     status: OrderStatus
@@ -143,6 +157,10 @@ class OrderUpdated(_OrderEvent):
     items: tuple[dict[str, Any], ...] | None = None
     total_amount: Decimal | None = None
     reason: str | None = None
+    previous: dict[str, Any] = field(default_factory=dict)
+
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [(name, self.previous.get(name), getattr(self, name)) for name in self.changed]
 
 
 ORDER_EVENTS: tuple[type[DomainEvent], ...] = (OrderReceived, OrderStatusChanged, OrderItemStatusChanged,
@@ -472,6 +490,8 @@ class Order:
                 changed.append("total_amount")
         if not changed:
             return []
+        before = {"eta": self.eta, "address": self.address, "items": tuple(i.as_dict() for i in self.items),
+                  "total_amount": self.total_amount}
         self.eta, self.address, self.declared_total = eta, address, declared
         if lines is not None:
             self.items = lines
@@ -480,7 +500,8 @@ class Order:
         self.events.append(OrderUpdated(
             occurred_at=now, order_id=self.id, status=self.status, changed=tuple(changed), eta=self.eta,
             address=self.address, items=tuple(i.as_dict() for i in self.items) if items_changed else None,
-            total_amount=self.total_amount if items_changed else None, reason=f"updated {', '.join(changed)}"))
+            total_amount=self.total_amount if items_changed else None, reason=f"updated {', '.join(changed)}",
+            previous={name: before[name] for name in changed}))
         return changed
 
     def _editable(self, what: str, states: frozenset[OrderStatus]) -> None:

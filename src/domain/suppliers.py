@@ -75,6 +75,9 @@ class SupplierCreated(DomainEvent):
     def aggregate_id(self) -> str:
         return str(self.supplier_id)
 
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return self.initial("name", "certification_expiry", "approval_status")
+
 
 @dataclass(frozen=True, kw_only=True)
 class SupplierCertificationUpdated(DomainEvent):
@@ -90,6 +93,9 @@ class SupplierCertificationUpdated(DomainEvent):
     @property
     def aggregate_id(self) -> str:
         return str(self.supplier_id)
+
+    def field_changes(self) -> list[tuple[str, Any, Any]]:
+        return [("certification_expiry", self.previous_expiry, self.certification_expiry)]
 
 
 @dataclass(frozen=True, kw_only=True)

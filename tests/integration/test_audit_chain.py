@@ -3,6 +3,7 @@ behind the append-only triggers' back is named by `VerifyAuditLog`, the API and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -19,7 +20,8 @@ from adapters.outbound.sqlalchemy.tables import audit_log
 from adapters.outbound.sqlalchemy.unit_of_work import SqlUnitOfWork
 from application.audit_chain import GENESIS, VerifyAuditLog
 from application.envelope import Origin
-from application.ports.consumption import AuditEntry
+from application.pagination import PageRequest
+from application.ports.consumption import AuditEntry, AuditFilter
 from tests.support.harness import running_app
 
 APPEND_ONLY_TRIGGER = {  # the UPDATE trigger of migration 0001, as its owner would drop and recreate it
@@ -186,3 +188,50 @@ def test_the_cli_prints_the_result_and_exits_1_when_broken(url: str, owner: sa.E
     broken = CliRunner().invoke(cli, ["audit", "verify"])
     assert broken.exit_code == 1, broken.output
     assert json.loads(broken.stdout)["broken"]["reason"] == "hash mismatch"
+
+
+# --- changes and reason (hash rule 2, ADR 0026) ----------------------------------------------------
+
+
+def test_changes_and_reason_are_stored_as_given_and_covered_by_the_hash(engine: sa.Engine, owner: sa.Engine) -> None:
+    changes = [["certification_expiry", "2027-06-30", "2028-01-31"], ["score", 1e20, 0.5],
+               ["lines[7]", None, {"z": [1, "é"], "a": None}]]
+    append(engine, [dataclasses.replace(entry(1), changes=changes, reason="new certificate: ISO 9001 é"),
+                    entry(2)])
+    rows = records(engine)
+    assert [(r.changes, r.reason, r.hash_version) for r in rows] == [
+        (changes, "new certificate: ISO 9001 é", 2), ([], None, 2)]
+    assert verify(engine)["ok"] is True  # the JSON the database gives back hashes as what was chained
+    with SqlUnitOfWork(engine, SystemClock()).reading() as uow:
+        listed = uow.audit.list(AuditFilter(actor="alice"), PageRequest())
+        assert [(e.entity_id, e.changes) for e in listed.items] == [("2", []), ("1", changes)]
+        assert uow.audit.list(AuditFilter(actor="bob"), PageRequest()).total == 0
+
+
+def test_rewriting_an_audit_records_changes_makes_audit_verify_fail(url: str, owner: sa.Engine,
+                                                                   monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The owner (PostgreSQL: the tables' owner, not the runtime role) rewrites what a record says changed."""
+    from bootstrap.container import build_container
+    from bootstrap.settings import Settings
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("SUPPLYTRACE_DATABASE_URL", url)
+    container = build_container(Settings(_env_file=None, database_url=url))
+    container.create_supplier()("Beta Metals", date(2027, 6, 30), Origin("alice", "c"))
+    container.update_certification()(1, date(2028, 1, 31), Origin("procurement", "c"))
+    container.relay().drain()
+    container.engine().dispose()
+    assert CliRunner().invoke(cli, ["audit", "verify"]).exit_code == 0
+    updated = records(owner)[-1]
+    assert updated.changes == [["certification_expiry", "2027-06-30", "2028-01-31"]]
+
+    drop, create = APPEND_ONLY_TRIGGER[owner.dialect.name]
+    with owner.begin() as conn:
+        conn.exec_driver_sql(drop)
+        conn.execute(sa.update(audit_log).where(audit_log.c.id == updated.id).values(
+            changes=[["certification_expiry", "2026-01-31", "2028-01-31"]]))
+        conn.exec_driver_sql(create)
+    broken = CliRunner().invoke(cli, ["audit", "verify"])
+    assert broken.exit_code == 1, broken.output
+    assert json.loads(broken.stdout)["broken"] == {"id": updated.id, "event_id": str(updated.event_id),
+                                                   "reason": "hash mismatch"}

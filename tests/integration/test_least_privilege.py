@@ -30,6 +30,9 @@ FORGERIES = {
     "disable its triggers": "ALTER TABLE audit_log DISABLE TRIGGER ALL",
     "drop its append-only trigger": "DROP TRIGGER audit_log_append_only ON audit_log",
     "update an audit record": "UPDATE audit_log SET actor = 'mallory'",
+    "rewrite an audit record's changes": "UPDATE audit_log SET changes = '[[\"status\", \"OPEN\", \"CLOSED\"]]'",
+    "rewrite an audit record's reason": "UPDATE audit_log SET reason = 'a better story'",
+    "pass an audit record off as rule 1": "UPDATE audit_log SET hash_version = 1",
     "delete an audit record": "DELETE FROM audit_log",
     "add a trigger": "CREATE TRIGGER forge BEFORE INSERT ON audit_log FOR EACH ROW "
                      "EXECUTE FUNCTION audit_log_append_only()",

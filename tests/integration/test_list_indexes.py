@@ -160,7 +160,7 @@ CASES = [
         InventoryFilter(find=_find(listing.INVENTORIES, **f)), PageRequest())) for f in _sorts(listing.INVENTORIES)],
     *[("audit_log", lambda uow, f=f, k=k: uow.audit.list(AuditFilter(**k, find=_find(listing.AUDIT, **f)),
                                                          PageRequest()))
-      for k in [{}, {"event_type": "NC_CLOSED"}, {"entity_type": "nc", "entity_id": "42"}]
+      for k in [{}, {"event_type": "NC_CLOSED"}, {"entity_type": "nc", "entity_id": "42"}, {"actor": "user7"}]
       for f in [{}, {**DAY, "sort": "-occurred_at"}]],
     *[("audit_log", lambda uow, f=f: uow.audit.list(AuditFilter(find=_find(listing.AUDIT, **f)), PageRequest()))
       for f in _sorts(listing.AUDIT)],

@@ -235,3 +235,46 @@ def test_0015_approves_the_existing_suppliers_and_the_app_reads_them(database: s
         assert (supplier.approval_status.value, supplier.version) == ("APPROVED", 1)
         assert uow.suppliers.count_by_approval(supplier.approval_status) == 2
         assert uow.certificates.for_supplier(1) == []
+
+
+def test_0016_keeps_the_records_before_it_verifying_under_rule_1_and_the_log_append_only(
+        database: str, request: pytest.FixtureRequest) -> None:
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine, "0013")
+    now = datetime(2026, 12, 1, 8, 30, 0, 123456, tzinfo=UTC)
+    old = sa.table("audit_log", *(sa.column(c.name, c.type) for c in audit_log.c
+                                  if c.name not in ("changes", "reason", "hash_version")))
+    with SqlUnitOfWork(engine, SystemClock()) as uow:  # the rule-1 chain 0008 would have built
+        prev, rows = GENESIS, []
+        for n in range(3):
+            entry = AuditEntry(event_id=uuid.uuid4(), event_type="NC_CREATED", entity_type="nc", entity_id=str(n),
+                               actor="a", correlation_id="c", occurred_at=now, recorded_at=now, details={"n": n})
+            rows.append({"event_id": entry.event_id, "action": "NC_CREATED", "entity_type": "nc", "entity_id": str(n),
+                         "actor": "a", "correlation_id": "c", "occurred_at": now, "recorded_at": now,
+                         "details": {"n": n}, "prev_hash": prev, "hash": entry_hash(entry, prev)})
+            prev = rows[-1]["hash"]
+        uow.conn.execute(sa.insert(old), rows)
+        uow.commit()
+    migrate.upgrade(engine)
+    assert _differences(engine) == []
+    with SqlUnitOfWork(engine, SystemClock()) as uow:
+        uow.audit.append([AuditEntry(event_id=uuid.uuid4(), event_type="NC_CLOSED", entity_type="nc", entity_id="0",
+                                     actor="b", correlation_id="c", occurred_at=now, recorded_at=now, details={},
+                                     changes=[["status", "OPEN", "CLOSED"]], reason="fixed")])
+        uow.commit()
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()
+    assert [(r.hash_version, r.changes, r.reason) for r in stored] == [(1, None, None)] * 3 + [
+        (2, [["status", "OPEN", "CLOSED"]], "fixed")]
+    assert VerifyAuditLog(lambda: SqlUnitOfWork(engine, SystemClock()))() == {
+        "ok": True, "records": 4, "head": stored[-1].hash}
+    for statement in (sa.update(audit_log).values(reason="later"), sa.delete(audit_log)):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+            conn.execute(statement)
+
+    from alembic import command
+
+    command.downgrade(migrate.alembic_config(engine), "0013")
+    assert {c["name"] for c in sa.inspect(engine).get_columns("audit_log")} == {c.name for c in old.c}
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET actor = 'x'"))

@@ -66,7 +66,7 @@ def test_link_chains_only_the_new_entries_from_the_head() -> None:
     linked = link([recorded, a, a, b], recorded=[recorded.event_id], head="f" * 64)
     assert [e.event_id for e in linked] == [a.event_id, b.event_id]  # recorded, and the repeat of a, skipped
     assert [e.prev_hash for e in linked] == ["f" * 64, linked[0].hash]
-    assert linked[1].hash == entry_hash(b, linked[0].hash)
+    assert linked[1].hash == entry_hash(dataclasses.replace(b, hash_version=2, changes=[]), linked[0].hash)
     assert link([a], recorded=[], head=None)[0].prev_hash == GENESIS
 
 

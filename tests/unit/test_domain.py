@@ -185,7 +185,9 @@ def test_supplier_created_event_names_its_aggregate_and_carries_a_json_ready_pay
     assert (event.event_type, event.aggregate_type, event.aggregate_id) == ("SUPPLIER_CREATED", "supplier", "7")
     assert event.occurred_at == NOW
     assert event.payload() == {"supplier_id": 7, "name": "Beta Metals", "certification_expiry": "2026-06-30",
-                               "approval_status": "PENDING"}
+                               "approval_status": "PENDING",
+                               "changes": [["name", None, "Beta Metals"], ["certification_expiry", None, "2026-06-30"],
+                                           ["approval_status", None, "PENDING"]]}
     json.dumps(event.payload())  # raises if not JSON-ready
 
 
@@ -206,7 +208,9 @@ def test_nc_created_event_carries_severity_as_its_value():
     [event] = nc.events
     assert isinstance(event, NcCreated)
     assert (event.event_type, event.aggregate_type, event.aggregate_id) == ("NC_CREATED", "nc", "12")
-    assert event.payload() == {"nc_id": 12, "supplier_id": 4, "severity": "high", "description": "cracked casting"}
+    assert event.payload() == {"nc_id": 12, "supplier_id": 4, "severity": "high", "description": "cracked casting",
+                               "changes": [["supplier_id", None, 4], ["severity", None, "high"],
+                                           ["description", None, "cracked casting"], ["status", None, "OPEN"]]}
     assert json.loads(json.dumps(event.payload()))["severity"] == "high"
 
 

@@ -139,7 +139,8 @@ def test_create_writes_an_inventory_created_row_with_the_origin(inv, outbox, ori
     assert (envelope.event_type, envelope.aggregate_type, envelope.aggregate_id) == ("INVENTORY_CREATED",
                                                                                      "inventory", "1")
     assert (envelope.actor, envelope.correlation_id, envelope.occurred_at) == ("alice", "corr-42", clock.now())
-    assert envelope.payload == {"inventory_id": 1, "customer": "ACME", "expiry_date": "2027-01-31"}
+    assert envelope.payload == {"inventory_id": 1, "customer": "ACME", "expiry_date": "2027-01-31",
+                                "changes": [["customer", None, "ACME"], ["expiry_date", None, "2027-01-31"]]}
 
 
 def test_add_line_writes_a_line_added_row(inv, outbox, origin, clock):
@@ -150,7 +151,8 @@ def test_add_line_writes_a_line_added_row(inv, outbox, origin, clock):
     assert (line.id, line.product, line.quantity, line.added_at) == (1, "bolts", 5, clock.now())
     envelope = outbox()[-1].envelope
     assert envelope.event_type == "INVENTORY_LINE_ADDED"
-    assert envelope.payload == {"inventory_id": 1, "line_id": 1, "product": "bolts", "quantity": 5}
+    assert envelope.payload == {"inventory_id": 1, "line_id": 1, "product": "bolts", "quantity": 5,
+                                "changes": [["lines[1]", None, {"product": "bolts", "quantity": 5}]]}
     assert envelope.occurred_at == clock.now()
 
 

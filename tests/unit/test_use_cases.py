@@ -35,7 +35,9 @@ def test_create_supplier_stores_it_and_writes_one_supplier_created_row(app, outb
     assert (envelope.aggregate_type, envelope.aggregate_id) == ("supplier", "1")
     assert (envelope.actor, envelope.correlation_id) == ("alice", "corr-42")
     assert envelope.payload == {"supplier_id": 1, "name": "Beta Metals", "certification_expiry": "2027-06-30",
-                                "approval_status": "PENDING"}
+                                "approval_status": "PENDING",
+                                "changes": [["name", None, "Beta Metals"], ["certification_expiry", None, "2027-06-30"],
+                                            ["approval_status", None, "PENDING"]]}
     assert (record.status, record.attempts, record.next_attempt_at) == (OutboxStatus.PENDING, 0, clock.now())
 
 
@@ -91,6 +93,8 @@ def test_raise_nc_writes_one_nc_created_row(app, outbox, origin):
     created = records[1].envelope
     assert (created.aggregate_type, created.aggregate_id) == ("nc", "1")
     assert (created.actor, created.correlation_id) == ("alice", "corr-42")
+    assert created.payload["changes"][1:3] == [["severity", None, "high"], ["description", None, "weld porosity"]]
+    del created.payload["changes"]
     assert created.payload == {"nc_id": 1, "supplier_id": 1, "severity": "high", "description": "weld porosity"}
 
 

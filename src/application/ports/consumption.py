@@ -51,6 +51,13 @@ class AuditEntry:
     id: int | None = None
     prev_hash: str | None = None  # the chain (application/audit_chain.py), set by the store that appends it
     hash: str | None = None
+    # what changed, as [[field, old, new]] with JSON values (Frappe's Version format), and why (ADR 0026);
+    # None on the records written before the hash rule 2 (migration 0016)
+    changes: list[list[Any]] | None = None
+    reason: str | None = None
+    # the hash rule the record was chained with (audit_chain.RULES): 1 before migration 0016. `link` sets
+    # the current rule; the default 1 is what a record built without it (migration 0008's backfill) means
+    hash_version: int = 1
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class AuditFilter:
     entity_type: str | None = None
     entity_id: str | None = None
     find: Finding = Finding()
+    actor: str | None = None
 
 
 class AuditLog(Buffered, ABC):

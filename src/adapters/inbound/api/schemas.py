@@ -296,13 +296,19 @@ class AuditEntryOut(BaseModel):
     occurred_at: datetime
     recorded_at: datetime
     details: dict[str, Any]
+    changes: list[list[Any]] | None = Field(description=(
+        "What changed, as [field, old, new] with JSON values (Frappe's Version format); a creation lists the "
+        "initial values with old null; null on records written before changes were recorded (ADR 0026)"),
+        examples=[[["certification_expiry", example_date(200), example_date(565)]]])
+    reason: str | None = Field(description="Why, when the caller said it (an order move's or cancel's reason, an "
+                                           "operator's replay reason …)")
 
 
 class AuditBreakOut(BaseModel):
     id: int
     event_id: UUID
-    reason: str = Field(description="`hash mismatch` (the record was changed) or `prev_hash does not link` "
-                        "(a record before it was changed, removed or reordered)")
+    reason: str = Field(description="`hash mismatch` (the record was changed), `prev_hash does not link` "
+                        "(a record before it was changed, removed or reordered) or `unknown hash rule`")
 
 
 class AuditVerifyOut(BaseModel):

@@ -361,6 +361,7 @@ class MemoryAuditLog(AuditLog):
             (criteria.event_type is None or e.event_type == criteria.event_type)
             and (criteria.entity_type is None or e.entity_type == criteria.entity_type)
             and (criteria.entity_id is None or e.entity_id == criteria.entity_id)
+            and (criteria.actor is None or e.actor == criteria.actor)
         )
         fields = {"id": lambda e: e.id, "occurred_at": lambda e: e.occurred_at, "event_type": lambda e: e.event_type,
                   "entity_type": lambda e: e.entity_type}

@@ -20,8 +20,9 @@ from adapters.outbound.sqlalchemy.tables import audit_log
 
 
 def audit_total(counters: Counters, criteria: AuditFilter) -> int | None:
-    """Matching records from the counters (kept per entity type and action); None when an entity id narrows it."""
-    if criteria.entity_id is not None or criteria.find.narrows:
+    """Matching records from the counters (kept per entity type and action); None when an entity id, an actor
+    or a search narrows it."""
+    if criteria.entity_id is not None or criteria.actor is not None or criteria.find.narrows:
         return None
     total = 0
     for name, n in counters.read().items():
@@ -40,7 +41,8 @@ def _entry(row: sa.Row) -> AuditEntry:
     return AuditEntry(event_id=row.event_id, event_type=row.action, entity_type=row.entity_type,
                       entity_id=row.entity_id, actor=row.actor, correlation_id=row.correlation_id,
                       occurred_at=row.occurred_at, recorded_at=row.recorded_at, details=row.details, id=row.id,
-                      prev_hash=row.prev_hash, hash=row.hash)
+                      prev_hash=row.prev_hash, hash=row.hash, changes=row.changes, reason=row.reason,
+                      hash_version=row.hash_version)
 
 
 class SqlAuditLog(AuditLog):
@@ -75,7 +77,8 @@ class SqlAuditLog(AuditLog):
             {"event_id": e.event_id, "action": e.event_type, "entity_type": e.entity_type,
              "entity_id": e.entity_id, "actor": e.actor, "correlation_id": e.correlation_id,
              "occurred_at": e.occurred_at, "recorded_at": e.recorded_at, "details": e.details,
-             "prev_hash": e.prev_hash, "hash": e.hash}
+             "prev_hash": e.prev_hash, "hash": e.hash, "changes": e.changes, "reason": e.reason,
+             "hash_version": e.hash_version}
             for e in linked])
         for e in linked:
             self.counters.add(audit_counter(e.entity_type, e.event_type))
@@ -91,7 +94,7 @@ class SqlAuditLog(AuditLog):
         a = audit_log.c
         query = sa.select(audit_log)
         for column, value in ((a.action, criteria.event_type), (a.entity_type, criteria.entity_type),
-                              (a.entity_id, criteria.entity_id)):
+                              (a.entity_id, criteria.entity_id), (a.actor, criteria.actor)):
             if value is not None:
                 query = query.where(column == value)
         columns = {"id": a.id, "occurred_at": a.occurred_at, "event_type": a.action, "entity_type": a.entity_type}

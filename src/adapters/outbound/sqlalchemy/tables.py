@@ -297,7 +297,13 @@ audit_log = sa.Table(
     # the hash chain (ADR 0014): the previous record's hash, and this one's over its columns and prev_hash
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # what changed ([[field, old, new]], JSON) and why (ADR 0026; NULL on the records before migration 0016),
+    # and the hash rule the record was chained with (1: ADR 0014's, 2: with changes and reason)
+    sa.Column("changes", Json),
+    sa.Column("reason", sa.Text),
+    sa.Column("hash_version", sa.SmallInteger, nullable=False, server_default="1"),
     sa.Index(None, "entity_type", "entity_id"),
+    sa.Index(None, "actor", "id"),  # ?actor=, newest first (migration 0016)
     sa.Index(None, "action", "id"),  # a page of one event type, newest first, without sorting them all
     sa.Index(None, "occurred_at", "id"),  # sort=occurred_at and the date range (migration 0013)
     sa.Index(None, "entity_type", "id"),

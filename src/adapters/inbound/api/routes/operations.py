@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from application import listing
@@ -45,7 +45,7 @@ def _audit_out(e: AuditEntry) -> AuditEntryOut:
     return AuditEntryOut(id=e.id, event_id=e.event_id, event_type=e.event_type, action=e.event_type,
                          entity_type=e.entity_type, entity_id=e.entity_id, actor=e.actor,
                          correlation_id=e.correlation_id, occurred_at=e.occurred_at, recorded_at=e.recorded_at,
-                         details=e.details)
+                         details=e.details, changes=e.changes, reason=e.reason)
 
 
 @router.get("/audit-log", response_model=PageOut[AuditEntryOut], responses=CSV_RESPONSE)
@@ -53,10 +53,12 @@ def audit_log(request: Request, _: AuditReader, container: ContainerDep,
               find: Annotated[Finding, Depends(finding(listing.AUDIT, "the event type, entity type, entity id or actor",
                                                        "occurred_at"))],
               event_type: text(100) | None = None,
-              entity_type: text(50) | None = None, entity_id: text(100) | None = None, limit: Limit = 50,
-              offset: Offset = 0):
-    """Newest first unless `sort` says otherwise; `created_from`/`created_to` bound `occurred_at`."""
-    criteria = AuditFilter(event_type, entity_type, entity_id, find)
+              entity_type: text(50) | None = None, entity_id: text(100) | None = None,
+              actor: Annotated[text(100) | None, Query(description="Only the records of this user (exact)")] = None,
+              limit: Limit = 50, offset: Offset = 0):
+    """Newest first unless `sort` says otherwise; `created_from`/`created_to` bound `occurred_at`. Each record
+    shows who (`actor`), what changed (`changes`, [field, old, new]) and why (`reason`)."""
+    criteria = AuditFilter(event_type, entity_type, entity_id, find, actor=actor)
     queries = container.audit_queries()
     if wants_csv(request):
         return csv_response(request, "audit-log", AuditEntryOut, lambda p: queries.list(criteria, p), _audit_out)
