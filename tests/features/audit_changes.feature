@@ -13,9 +13,9 @@ Feature: Audit trail with changes
     And logistics cancels the order saying "customer withdrew"
     And the worker runs
     Then the audit log of supplier "Beta Metals" says
-      | action                | actor       | changes                                                              | reason |
-      | SUPPLIER_CERT_UPDATED | procurement | certification_expiry: 2027-06-30 -> 2028-01-31                       |        |
-      | SUPPLIER_CREATED      | procurement | name: null -> Beta Metals; certification_expiry: null -> 2027-06-30 |        |
+      | action                | actor       | changes                                                                                          | reason |
+      | SUPPLIER_CERT_UPDATED | procurement | certification_expiry: 2027-06-30 -> 2028-01-31                                                   |        |
+      | SUPPLIER_CREATED      | procurement | name: null -> Beta Metals; certification_expiry: null -> 2027-06-30; approval_status: null -> PENDING |        |
     And the audit log of the order says
       | action               | actor     | changes                                                                                         | reason                |
       | ORDER_CANCELLED      | logistics | status: ON_HOLD -> CANCELLED                                                                    | customer withdrew     |

@@ -215,6 +215,7 @@ def test_0014_keeps_existing_ncs_counts_their_closings_and_downgrades_the_new_st
     assert counts == {"nc:OPEN:high": 1, "nc:CLOSED:high": 1}
 
 
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
 def test_0015_approves_the_existing_suppliers_and_the_app_reads_them(database: str,
                                                                      request: pytest.FixtureRequest) -> None:
     engine = request.getfixturevalue(database)
@@ -237,6 +238,7 @@ def test_0015_approves_the_existing_suppliers_and_the_app_reads_them(database: s
         assert uow.certificates.for_supplier(1) == []
 
 
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
 def test_0016_keeps_the_records_before_it_verifying_under_rule_1_and_the_log_append_only(
         database: str, request: pytest.FixtureRequest) -> None:
     engine = request.getfixturevalue(database)

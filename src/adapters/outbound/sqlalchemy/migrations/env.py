@@ -31,9 +31,21 @@ def _engine_of_the_settings():
 engine = context.config.attributes.get("engine") or _engine_of_the_settings()
 
 with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite alters a table by copying it and dropping the old one: with foreign keys enforced, dropping
+        # a table other rows refer to fails (a downgrade of suppliers). Off for the migration only (the
+        # pragma is ignored inside a transaction), the references checked before it is on again.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # no BEGIN before it
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
                       compare_type=True)
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             context.execute("SET LOCAL statement_timeout = 0")  # a migration may take its time
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration left rows referring to nothing: {broken[:5]}")
+    if sqlite:
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
