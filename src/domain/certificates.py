@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.errors import Conflict, ValidationError
 from domain.events import DomainEvent
+from domain.suppliers import SupplierEvent
 from domain.text import required_text
 
 NUMBER_MAX_LENGTH = 100
@@ -60,9 +61,7 @@ def _json(value: Any) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _CertificateEvent(DomainEvent):
-    aggregate_type = "supplier"
-    supplier_id: int
+class _CertificateEvent(SupplierEvent):
     certificate_id: int
     type: CertificateType
     number: str
@@ -70,10 +69,6 @@ class _CertificateEvent(DomainEvent):
     required: bool
     changes: list[Any] = field(default_factory=list)
     reason: str | None = None
-
-    @property
-    def aggregate_id(self) -> str:
-        return str(self.supplier_id)
 
 
 @dataclass(frozen=True, kw_only=True)

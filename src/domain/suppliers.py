@@ -7,9 +7,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.errors import ValidationError
+from domain.errors import TransitionRefused, ValidationError
 from domain.events import DomainEvent
-from domain.orders import TransitionRefused
 from domain.text import optional_text, required_text
 
 NAME_MAX_LENGTH = 200
@@ -63,89 +62,71 @@ class ApprovalFacts:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SupplierCreated(DomainEvent):
-    event_type = "SUPPLIER_CREATED"
+class SupplierEvent(DomainEvent):
+    """An event of one supplier (its certificates' included): keyed, ordered and audited by the supplier."""
+
     aggregate_type = "supplier"
     supplier_id: int
-    name: str
-    certification_expiry: date
-    approval_status: ApprovalStatus = INITIAL_APPROVAL
 
     @property
     def aggregate_id(self) -> str:
         return str(self.supplier_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplierCreated(SupplierEvent):
+    event_type = "SUPPLIER_CREATED"
+    name: str
+    certification_expiry: date
+    approval_status: ApprovalStatus = INITIAL_APPROVAL
 
     def field_changes(self) -> list[tuple[str, Any, Any]]:
         return self.initial("name", "certification_expiry", "approval_status")
 
 
 @dataclass(frozen=True, kw_only=True)
-class SupplierCertificationUpdated(DomainEvent):
+class SupplierCertificationUpdated(SupplierEvent):
     event_type = "SUPPLIER_CERT_UPDATED"
-    aggregate_type = "supplier"
-    supplier_id: int
     previous_expiry: date
     certification_expiry: date
     changes: list[Any] = field(default_factory=list)
     reason: str | None = None
     certificate_id: int | None = None  # the certificate whose change moved the date; None: set directly
 
-    @property
-    def aggregate_id(self) -> str:
-        return str(self.supplier_id)
-
     def field_changes(self) -> list[tuple[str, Any, Any]]:
         return [("certification_expiry", self.previous_expiry, self.certification_expiry)]
 
 
 @dataclass(frozen=True, kw_only=True)
-class SupplierStatusChanged(DomainEvent):
+class SupplierStatusChanged(SupplierEvent):
     event_type = "SUPPLIER_STATUS_CHANGED"
-    aggregate_type = "supplier"
-    supplier_id: int
     from_status: ApprovalStatus
     to_status: ApprovalStatus
     reason: str | None = None
     changes: list[Any] = field(default_factory=list)
 
-    @property
-    def aggregate_id(self) -> str:
-        return str(self.supplier_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class SupplierStatusChangeRequested(DomainEvent):
+class SupplierStatusChangeRequested(SupplierEvent):
     """Procurement asks quality for a move; nothing changes until quality (or an admin) applies it."""
 
     event_type = "SUPPLIER_STATUS_CHANGE_REQUESTED"
-    aggregate_type = "supplier"
-    supplier_id: int
     current_status: ApprovalStatus
     requested_status: ApprovalStatus
     reason: str | None = None
     changes: list[Any] = field(default_factory=list)
 
-    @property
-    def aggregate_id(self) -> str:
-        return str(self.supplier_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class SupplierReviewRequired(DomainEvent):
+class SupplierReviewRequired(SupplierEvent):
     """Something happened that quality must look at; the approval status is left as it is."""
 
     event_type = "SUPPLIER_REVIEW_REQUIRED"
-    aggregate_type = "supplier"
-    supplier_id: int
     trigger: ReviewTrigger
     approval_status: ApprovalStatus
     reference: str | None = None  # what raised it: "nc:12", "certificate:3"
     reason: str | None = None
     changes: list[Any] = field(default_factory=list)
-
-    @property
-    def aggregate_id(self) -> str:
-        return str(self.supplier_id)
 
 
 SUPPLIER_APPROVAL_EVENTS = (SupplierStatusChanged, SupplierStatusChangeRequested, SupplierReviewRequired)
