@@ -3,9 +3,9 @@ system only ever asks for a review (SUPPLIER_REVIEW_REQUIRED), never blocks by i
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from domain.certificates import DEFAULT_WARN_DAYS, CertificateStatus
+from domain.certificates import DEFAULT_WARN_DAYS, Certificate, CertificateStatus
 from domain.errors import NotFound
 from domain.nonconformities import NcCreated, Severity
 from domain.suppliers import ApprovalFacts, ApprovalStatus, ReviewTrigger, Supplier
@@ -84,8 +84,8 @@ class RequestApprovalChange:
 
 
 class RaiseReviewRequired:
-    """SUPPLIER_REVIEW_REQUIRED for a supplier. The reminder job (a later wave) calls
-    `certificate_expired` for each certificate it finds expired; its own bookkeeping makes that once."""
+    """SUPPLIER_REVIEW_REQUIRED for a supplier (the reminder job raises it in its own transaction, see
+    `review_expired_certificate`)."""
 
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
@@ -98,22 +98,16 @@ class RaiseReviewRequired:
             uow.commit()
         return raised
 
-    def certificate_expired(self, certificate_id: int, origin: Origin) -> bool:
-        """Raise the review when the certificate, not withdrawn, has expired by the clock and its supplier
-        is in use; False (and nothing recorded) otherwise (renewed, withdrawn, not yet expired, not in use)."""
-        with self.uow().acting_as(origin) as uow:
-            certificate = uow.certificates.get(certificate_id)
-            if certificate is None:
-                raise NotFound("certificate", certificate_id)
-            today = self.clock.today()
-            if not certificate.active or certificate.status(today) is not CertificateStatus.EXPIRED:
-                return False
-            kind = "required " if certificate.required else ""
-            raised = _supplier(uow, certificate.supplier_id).require_review(
-                ReviewTrigger.CERTIFICATE_EXPIRED, self.clock.now(), f"certificate:{certificate_id}",
-                f"{kind}certificate {certificate.type} {certificate.number} expired on {certificate.expires_on}")
-            uow.commit()
-        return raised
+
+def review_expired_certificate(uow: UnitOfWork, certificate: Certificate, today: date, now: datetime) -> bool:
+    """In the caller's transaction: SUPPLIER_REVIEW_REQUIRED for a certificate in force that has expired
+    by `today` (the reminder job's CERT_EXPIRED raises it with the same commit)."""
+    if not certificate.active or certificate.status(today) is not CertificateStatus.EXPIRED:
+        return False
+    kind = "required " if certificate.required else ""
+    return _supplier(uow, certificate.supplier_id).require_review(
+        ReviewTrigger.CERTIFICATE_EXPIRED, now, f"certificate:{certificate.id}",
+        f"{kind}certificate {certificate.type} {certificate.number} expired on {certificate.expires_on}")
 
 
 class ReviewOnHighNc(EventHandler):

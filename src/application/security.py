@@ -39,6 +39,7 @@ class Permission(StrEnum):
     WRITE_CERTIFICATES = "write_certificates"
     APPROVE_SUPPLIERS = "approve_suppliers"
     REQUEST_SUPPLIER_STATUS = "request_supplier_status"
+    RUN_REMINDERS = "run_reminders"
 
 
 R = Role
@@ -57,6 +58,8 @@ ROLE_MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.WRITE_CERTIFICATES: frozenset({R.PROCUREMENT, R.QUALITY, R.ADMIN}),
     Permission.APPROVE_SUPPLIERS: frozenset({R.QUALITY, R.ADMIN}),
     Permission.REQUEST_SUPPLIER_STATUS: frozenset({R.PROCUREMENT, R.ADMIN}),
+    # ADR 0027: the reminder job for today, as the workers run it (idempotent: a stage is sent once)
+    Permission.RUN_REMINDERS: frozenset({R.QUALITY, R.ADMIN}),
 }
 
 

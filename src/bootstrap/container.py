@@ -43,6 +43,7 @@ from application.reconciliation import ReconcileDeliveries
 from application.registry import HandlerOptions
 from application.relay import LocalDelivery, OutboxRelay
 from application.idempotency import IdempotencyKeys
+from application.reminders import RunReminders
 from application.retention import PurgeHandledEvents
 from application.security import LOGIN_CLIENT, LOGIN_FAILURES, Authenticate, Logout, VerifyToken
 from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertification
@@ -237,6 +238,11 @@ class Container(containers.DeclarativeContainer):
     change_approval = providers.Singleton(ChangeApproval, uow=uow.provider, clock=clock)
     request_approval_change = providers.Singleton(RequestApprovalChange, uow=uow.provider, clock=clock)
     raise_review_required = providers.Singleton(RaiseReviewRequired, uow=uow.provider, clock=clock)
+    run_reminders = providers.Singleton(  # the reminder job (ADR 0027)
+        RunReminders, uow=uow.provider, clock=clock, certificate_days=config.reminder_certificate_days,
+        action_due_soon_days=config.reminder_action_due_soon_days,
+        action_escalate_after_days=config.reminder_escalate_after_days, quality_lead=config.quality_lead,
+    )
     raise_nc = providers.Singleton(RaiseNonConformity, uow=uow.provider, clock=clock)
     close_nc = providers.Singleton(CloseNonConformity, uow=uow.provider, clock=clock)
     nc_queries = providers.Singleton(NonConformityQueries, uow=read_uow.provider)

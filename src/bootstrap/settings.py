@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from collections.abc import Mapping
-from typing import Any, Literal, Self, get_args
+from typing import Annotated, Any, Literal, Self, get_args
 
 from limits import parse as parse_rate
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator, model_validator
@@ -128,6 +128,13 @@ class Settings(BaseSettings):
 
     # a certificate is EXPIRING this many days before its expiry (ADR 0025)
     certificate_warn_days: int = Field(30, ge=0, le=366)
+    # the reminder job (ADR 0027): how often the workers run it (0: never; `supplytrace reminders run`
+    # still does), its stages, and who is told besides an escalated action's owner and its NC's owner
+    reminders_every_seconds: float = Field(3600.0, ge=0)
+    reminder_certificate_days: list[Annotated[int, Field(ge=0, le=366)]] = Field([60, 30, 7], min_length=1)
+    reminder_action_due_soon_days: int = Field(7, ge=0, le=366)
+    reminder_escalate_after_days: int = Field(7, ge=1, le=366)
+    quality_lead: str | None = None  # a username of the user directory
 
     fulfilment_auto: bool = False
     fulfilment_step_seconds: float = Field(1.0, ge=0)
@@ -188,6 +195,13 @@ class Settings(BaseSettings):
         if value is not None and value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @field_validator("reminder_certificate_days")
+    @classmethod
+    def _distinct_days(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat a day")
+        return sorted(value, reverse=True)
 
     @field_validator("login_rate_per_user", "login_rate_per_client")
     @classmethod

@@ -135,7 +135,7 @@ class Certificate:
 
     def record_addition(self, reason: str | None = None) -> None:
         self.events.append(CertificateAdded(
-            occurred_at=self.created_at, **self._facts(), issuer=self.issuer, issued_on=self.issued_on,
+            occurred_at=self.created_at, **self.facts(), issuer=self.issuer, issued_on=self.issued_on,
             changes=[[name, None, _json(getattr(self, name))] for name in EDITABLE], reason=reason))
 
     def update(self, values: dict[str, Any], now: datetime, reason: str | None = None) -> Changes:
@@ -161,20 +161,20 @@ class Certificate:
         for name, _, _ in changes:
             setattr(self, name, new[name])
         self.updated_at = now
-        self.events.append(CertificateUpdated(occurred_at=now, **self._facts(), changes=changes, reason=reason))
+        self.events.append(CertificateUpdated(occurred_at=now, **self.facts(), changes=changes, reason=reason))
         return changes
 
     def withdraw(self, now: datetime, reason: str | None = None) -> None:
         self._check_active()
         self.withdrawn_at = self.updated_at = now
-        self.events.append(CertificateWithdrawn(occurred_at=now, **self._facts(),
+        self.events.append(CertificateWithdrawn(occurred_at=now, **self.facts(),
                                                 changes=[["withdrawn_at", None, now.isoformat()]], reason=reason))
 
     def _check_active(self) -> None:
         if not self.active:
             raise Conflict(f"certificate {self.id} was withdrawn: record a new one instead")
 
-    def _facts(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, Any]:
         if self.id is None:
             raise RuntimeError("certificate has no id yet: add it to a repository first")
         return {"supplier_id": self.supplier_id, "certificate_id": self.id, "type": self.type,

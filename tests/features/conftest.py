@@ -445,3 +445,53 @@ def auditor_reads(app: RunningApp, memo: Memo, path: str) -> None:
 def post_raw(app: RunningApp, memo: Memo, body: str) -> None:
     memo.response = app.call("procurement", "POST", "/suppliers", content=body,
                              headers={"Content-Type": "application/json"})
+
+
+# --- the reminder job (ADR 0027) --------------------------------------------------------------
+
+REMINDERS = ("CERT_EXPIRING", "CERT_EXPIRED", "ACTION_DUE_SOON", "ACTION_OVERDUE", "ACTION_ESCALATED")
+
+
+def _reminder_job(app: RunningApp):
+    """One worker's reminder job, as a worker process builds it at start (a new one: a restart)."""
+    from application.reminders import RunReminders
+
+    return RunReminders(app.container.uow.provider(), app.clock)
+
+
+@when("the reminder job runs")
+def reminder_job_runs(app: RunningApp) -> None:
+    _reminder_job(app)()
+
+
+@when("two workers run the reminder job at the same time")
+def two_workers_remind(app: RunningApp) -> None:
+    import threading
+
+    jobs, start = [_reminder_job(app), _reminder_job(app)], threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def run(job) -> None:
+        start.wait()
+        try:
+            job()
+        except BaseException as error:  # noqa: BLE001 - reported by the step
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not failures, failures
+
+
+@then("the reminders sent are")
+def reminders_sent(app: RunningApp, datatable: list[list[str]]) -> None:
+    """Read where a quality team sees them: the audit log, once the worker delivered them."""
+    app.run_worker()
+    sent = sorted((e for e in audit(app) if e["event_type"] in REMINDERS), key=lambda e: e["id"])
+    columns = datatable[0]
+    found = [[str(e["details"].get(column, e["event_type"] if column == "event" else "")) if column != "notify"
+              else ", ".join(e["details"]["notify"]) for column in columns] for e in sent]
+    assert found == datatable[1:], found

@@ -2,6 +2,8 @@ Feature: Investigating a non-conformity with corrective and preventive actions
   The quality team investigates a non-conformity with a named owner, records its root cause, plans
   corrective actions with owners, due dates and effectiveness criteria, has each action checked by
   someone other than its owner, and closes the non-conformity once a corrective action proved effective.
+  Action owners are reminded a week before the due date and once it passes; a week late, the
+  non-conformity's owner is told too.
 
   Background:
     Given today is 2026-03-10
@@ -37,15 +39,25 @@ Feature: Investigating a non-conformity with corrective and preventive actions
     When the worker runs
     Then the audit log shows the changes of NC_STATUS_CHANGED, NC_ACTION_CREATED, NC_ACTION_STATUS_CHANGED, NC_CLOSED
 
-  Scenario: An ineffective action reopens the investigation; a quick close of a high NC is counted
+  Scenario: A late action is reminded and escalated; an ineffective one reopens the investigation; a quick close is counted
     Given quality has started the investigation with owner "quality"
     And quality has recorded the root cause METHOD: "no drying step in the work instruction"
     And quality has planned a corrective action for "procurement" due 2026-03-12 checked by "no porosity"
     And quality has moved the non-conformity to ACTION_PLANNED
-    When the date becomes 2026-03-14
+    When the reminder job runs
+    And the date becomes 2026-03-14
+    And the reminder job runs
     Then the quality KPIs are
       | actions_overdue | actions_due_7d | nc_by_status.ACTION_PLANNED | nc_open_high |
       | 1               | 0              | 1                           | 1            |
+    When the date becomes 2026-03-21
+    And the reminder job runs
+    And the reminder job runs
+    Then the reminders sent are
+      | event            | owner       | days_left | notify               |
+      | ACTION_DUE_SOON  | procurement | 2         | procurement          |
+      | ACTION_OVERDUE   | procurement | -2        | procurement          |
+      | ACTION_ESCALATED | procurement | -9        | procurement, quality |
     When "procurement" marks the action IN_PROGRESS
     And "procurement" marks the action DONE noting "drying added"
     And "admin" marks the action INEFFECTIVE with the result "porosity found again in lot 44"

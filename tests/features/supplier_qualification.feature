@@ -3,7 +3,8 @@ Feature: Supplier qualification
   certificates show whether they are valid, expiring within 30 days or expired; the earliest
   required one is the supplier's certification date, so the supplier is at risk once it passes.
   Procurement may ask for a change of status, only quality applies it, and a high non-conformity
-  against a supplier in use asks quality for a review without blocking anyone.
+  against a supplier in use asks quality for a review without blocking anyone. Quality is reminded
+  60, 30 and 7 days before a certificate expires and when it has expired, each reminder once.
 
   Background:
     Given today is 2026-03-10
@@ -60,3 +61,24 @@ Feature: Supplier qualification
     And the worker runs
     Then the audit trail of "Beta Metals" shows SUPPLIER_CREATED, SUPPLIER_STATUS_CHANGE_REQUESTED, SUPPLIER_STATUS_CHANGED, SUPPLIER_REVIEW_REQUIRED, SUPPLIER_STATUS_CHANGED, SUPPLIER_STATUS_CHANGED
     And the review of "Beta Metals" names the high non-conformity and left it APPROVED
+
+  Scenario: Quality is reminded once as a certificate nears its expiry, and asked for a review when it passes
+    When quality sets "Beta Metals" to APPROVED because "supplier audit passed"
+    And quality records certificate ISO_9001 "Q-100" of "Beta Metals" issued 2025-04-09 expiring 2026-04-09
+    And two workers run the reminder job at the same time
+    And the reminder job runs
+    Then the reminders sent are
+      | event         | number | threshold | days_left |
+      | CERT_EXPIRING | Q-100  | 30        | 30        |
+    When the date becomes 2026-04-05
+    And the reminder job runs
+    And the date becomes 2026-04-10
+    And the reminder job runs
+    And the reminder job runs
+    Then the reminders sent are
+      | event         | number | threshold | days_left |
+      | CERT_EXPIRING | Q-100  | 30        | 30        |
+      | CERT_EXPIRING | Q-100  | 7         | 4         |
+      | CERT_EXPIRED  | Q-100  | 0         | -1        |
+    And "Beta Metals" is APPROVED
+    And the audit trail of "Beta Metals" shows SUPPLIER_CREATED, SUPPLIER_STATUS_CHANGED, CERTIFICATE_ADDED, SUPPLIER_CERT_UPDATED, CERT_EXPIRING, CERT_EXPIRING, CERT_EXPIRED, SUPPLIER_REVIEW_REQUIRED

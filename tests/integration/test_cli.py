@@ -32,6 +32,7 @@ def test_demo_runs_the_qhse_order_and_inventory_workflows_end_to_end() -> None:
     assert "inventory deleted: 204, then reading it: 404" in result.output
     assert "its owner may not verify it: 403" in result.output
     assert "NC CLOSED, closed_without_capa False" in result.output
+    assert "the reminder job run twice sent 1, then 0 CERT_EXPIRING" in result.output
 
 
 def test_db_upgrade_migrates_the_configured_database(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -18,7 +18,7 @@ from application.suppliers import CreateSupplier, SupplierQueries, UpdateCertifi
 from domain.certificates import CertificateStatus, certificate_status
 from domain.errors import Conflict, NotFound, ValidationError
 from domain.orders import TransitionRefused
-from domain.suppliers import ApprovalStatus, ReviewTrigger
+from domain.suppliers import ApprovalStatus
 
 TODAY = date(2026, 1, 15)  # the fixed clock's day (tests/unit/conftest.py)
 
@@ -204,21 +204,6 @@ def test_a_high_nc_raises_one_review_for_a_supplier_in_use_and_a_second_delivery
         str(used), "HIGH_NC_OPENED", "nc:2")
     assert review.payload["approval_status"] == "APPROVED"
     assert q.suppliers.get(used).supplier.approval_status is ApprovalStatus.APPROVED  # never a block
-
-
-def test_the_reminder_job_raises_a_review_for_an_expired_certificate_only(q, origin, clock, outbox):
-    supplier = q.create_supplier("Beta Metals", days(700), origin).supplier.id
-    cert = q.add(supplier, "ISO_9001", "Q-1", "TÜV", days(-300), days(3), True, origin).certificate
-    q.approve(supplier, "APPROVED", "audit passed", origin)
-    assert q.review.certificate_expired(cert.id, origin) is False  # not expired yet
-    clock.advance(4 * 86400)
-    assert q.review.certificate_expired(cert.id, origin) is True
-    [review] = [r.envelope.payload for r in outbox() if r.envelope.event_type == "SUPPLIER_REVIEW_REQUIRED"]
-    assert (review["trigger"], review["reference"]) == (ReviewTrigger.CERTIFICATE_EXPIRED.value, f"certificate:{cert.id}")
-    assert "expired on" in review["reason"]
-    assert q.suppliers.get(supplier).at_risk is True  # the certification it defines has passed
-    with pytest.raises(NotFound):
-        q.review.certificate_expired(99, origin)
 
 
 def test_the_certificate_and_approval_events_rebuild_from_their_payloads(q, origin, outbox):

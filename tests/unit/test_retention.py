@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from adapters.inbound.worker import RetentionLoop
+from adapters.inbound.worker import retention_loop
 from adapters.outbound.memory import retention
 from adapters.outbound.memory.retention import MemoryRetentionStore
 from application.audit import AuditTrailHandler
@@ -152,7 +152,7 @@ def test_a_retention_under_the_floor_is_refused(uow, clock) -> None:
 
 
 def test_the_retention_loop_purges_and_survives_a_failure(history, uow, clock, monkeypatch) -> None:
-    loop = RetentionLoop(PurgeHandledEvents(uow, clock, WEEK), every=0.01)
+    loop = retention_loop(PurgeHandledEvents(uow, clock, WEEK), every=0.01)
 
     report = loop.run_once()
     assert report is not None and seeded(report.removed) == {"outbox_archive": 2, "processed_events": 4}
@@ -184,6 +184,7 @@ def test_the_settings_wire_the_retention_refuse_less_than_a_day_and_may_turn_the
     container = build_container(Settings(_env_file=None, database_url="memory://", retention_days=3))
     assert container.purge_handled_events().retention == timedelta(days=3)
     workers = background_workers(container)
-    assert [type(worker) for worker in workers][-1] is RetentionLoop and workers[-1].every == 3600
+    retention = [worker for worker in workers if worker.name == "retention"]
+    assert len(retention) == 1 and retention[0].every == 3600
     off = build_container(Settings(_env_file=None, database_url="memory://", retention_every_seconds=0))
-    assert RetentionLoop not in [type(worker) for worker in background_workers(off)]
+    assert "retention" not in [worker.name for worker in background_workers(off)]

@@ -33,6 +33,9 @@ audit = typer.Typer(help="The audit log (a hash chain, ADR 0014).", no_args_is_h
 app.add_typer(audit, name="audit")
 outbox = typer.Typer(help="The outbox: retention of handled events.", no_args_is_help=True)
 app.add_typer(outbox, name="outbox")
+reminders = typer.Typer(help="The reminder job: certificates expiring, CAPA actions due (ADR 0027).",
+                        no_args_is_help=True)
+app.add_typer(reminders, name="reminders")
 
 
 def _settings() -> Settings:
@@ -441,6 +444,26 @@ def purge_outbox(
     report = container.purge_handled_events()(older_than=age, dry_run=dry_run, actor=_os_user(),
                                               progress=None if dry_run else progress)
     typer.echo(str(report))
+
+
+@reminders.command("run")
+def run_reminders(
+    day: Annotated[str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="The day to remind for "
+                                            "(default: today); a stage already sent is never sent again.")] = None,
+) -> None:
+    """Send the reminders due (CERT_EXPIRING, CERT_EXPIRED, ACTION_DUE_SOON, ACTION_OVERDUE, ACTION_ESCALATED)
+    once each, through the outbox; the workers run the same job every SUPPLYTRACE_REMINDERS_EVERY_SECONDS."""
+    from datetime import date
+
+    try:
+        when = None if day is None else date.fromisoformat(day)
+    except ValueError:
+        _refuse(f"--date: not a date YYYY-MM-DD ({day!r})")
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    report = container.run_reminders()(when)
+    sent = ", ".join(f"{kind} {n}" for kind, n in report.sent.items()) or "nothing"
+    typer.echo(f"reminders for {report.day}: {report.examined} subjects examined, sent {sent}")
 
 
 @app.command("hash-password")

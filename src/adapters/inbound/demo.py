@@ -122,6 +122,7 @@ def run_demo(url: str | None, password: str, echo: Echo) -> int:
         ok = run_order_steps(demo, echo) and ok
         ok = run_inventory_steps(demo, echo) and ok
         ok = run_capa_steps(demo, supplier["id"], echo) and ok
+        ok = run_reminder_steps(demo, supplier["id"], echo) and ok
         echo("Demo complete: every step behaved as expected." if ok else "Demo FAILED: see the steps above.")
         return 0 if ok else 1
 
@@ -213,3 +214,30 @@ def run_capa_steps(demo: Demo, supplier_id: int, echo: Echo) -> bool:
          f"{kpi['nc_by_root_cause']}, nc_high_closed_without_capa {kpi['nc_high_closed_without_capa']}")
     return (early.status_code == 409 and own.status_code == 403 and closed["status"] == "CLOSED"
             and not closed["closed_without_capa"])
+
+
+def run_reminder_steps(demo: Demo, supplier_id: int, echo: Echo) -> bool:
+    """One certificate reminder (ADR 0027): a required certificate 30 days from expiry gets its
+    CERT_EXPIRING once, however often the job runs (the workers run it too)."""
+    expires = date.today() + timedelta(days=30)
+    certificate = demo.call("quality", "POST", f"/suppliers/{supplier_id}/certificates", json={
+        "type": "ISO_9001", "number": f"Q-{uuid4().hex[:6].upper()}", "issuer": "TÜV Rheinland",
+        "issued_on": str(expires - timedelta(days=3 * 365)), "expires_on": str(expires), "required": True}).json()
+    runs = [demo.call("quality", "POST", "/reminders/run").raise_for_status().json() for _ in range(2)]
+    echo(f"21. certificate {certificate['number']} expires on {expires} ({certificate['status']}); the reminder "
+         f"job run twice sent {runs[0]['sent'].get('CERT_EXPIRING', 0)}, then "
+         f"{runs[1]['sent'].get('CERT_EXPIRING', 0)} CERT_EXPIRING")
+    deadline = time.monotonic() + 20
+    reminders: list[dict] = []
+    while time.monotonic() < deadline:
+        items = demo.call("auditor", "GET", "/audit-log", params={
+            "event_type": "CERT_EXPIRING", "entity_id": str(supplier_id), "limit": 50}).raise_for_status().json()
+        reminders = [e for e in items["items"] if e["details"]["certificate_id"] == certificate["id"]]
+        if reminders:
+            break
+        time.sleep(0.2)
+    for reminder in reminders:
+        echo(f"22. worker delivered CERT_EXPIRING: threshold {reminder['details']['threshold']} days, "
+             f"{reminder['details']['days_left']} days left, audit record {reminder['id']} by {reminder['actor']}")
+    return len(reminders) == 1 and runs[1]["sent"].get("CERT_EXPIRING", 0) == 0
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.inbound.kafka_consumer import KafkaEventConsumer
-from adapters.inbound.worker import RelayLoop, RetentionLoop
+from adapters.inbound.worker import RelayLoop, reminder_loop, retention_loop
 from adapters.outbound.sqlalchemy import migrate
 from bootstrap.container import Container
 from bootstrap.settings import EventMode
@@ -68,12 +68,14 @@ def kafka_consumer(container: Container) -> KafkaEventConsumer:
 
 
 def background_workers(container: Container) -> list[Any]:
-    """The loops `serve` and `worker` run: the relay, in kafka mode the consumer group member too, and
-    the retention purge unless SUPPLYTRACE_RETENTION_EVERY_SECONDS is 0."""
+    """The loops `serve` and `worker` run: the relay, in kafka mode the consumer group member too, the
+    retention purge and the reminder job unless their SUPPLYTRACE_…_EVERY_SECONDS is 0."""
     workers: list[Any] = [relay_loop(container)]
     if container.config.event_mode() == EventMode.KAFKA:
         workers.append(kafka_consumer(container))
-    every = container.config.retention_every_seconds()
-    if every > 0:
-        workers.append(RetentionLoop(container.purge_handled_events(), every))
+    config = container.config
+    if config.retention_every_seconds() > 0:
+        workers.append(retention_loop(container.purge_handled_events(), config.retention_every_seconds()))
+    if config.reminders_every_seconds() > 0:
+        workers.append(reminder_loop(container.run_reminders(), config.reminders_every_seconds()))
     return workers

@@ -1,19 +1,23 @@
-"""The worker loops: the polling loop drives the outbox relay until told to stop; the retention loop purges."""
+"""The worker loops: the polling loop drives the outbox relay until told to stop; periodic loops run the
+retention purge and the reminder job."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import structlog
 
 from application.fulfilment import FulfilmentScheduler
 from application.ports.wakeup import Wakeup
 from application.relay import Relay
+from application.reminders import ReminderReport, RunReminders
 from application.retention import PurgeHandledEvents, PurgeReport
 
 log = structlog.get_logger("supplytrace.worker")
+R = TypeVar("R")
 
 
 class RelayLoop:
@@ -87,13 +91,15 @@ class RelayLoop:
             self._thread.join(timeout)
 
 
-class RetentionLoop:
-    """Purges what the retention lets go (application/retention.py) at start, then every `every` seconds.
-    Several processes may run one: a purge that finds another running skips its round. A failure is
-    logged and tried again at the next round; it never ends the loop."""
+class PeriodicLoop:
+    """Runs a job at start, then every `every` seconds, in its own thread (`supplytrace-{name}`): the
+    retention purge, the reminder job. Several processes may run the same one: the jobs are made for it
+    (a purge that finds another running skips its round; a reminder is claimed once). A failure is logged
+    and tried again at the next round; it never ends the loop. `report` logs what a round did."""
 
-    def __init__(self, purge: PurgeHandledEvents, every: float, name: str = "retention") -> None:
-        self.purge, self.every, self.name = purge, every, name
+    def __init__(self, job: Callable[[], R], every: float, name: str,
+                 report: Callable[[R], None] | None = None) -> None:
+        self.job, self.every, self.name, self.report = job, every, name, report
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -104,16 +110,15 @@ class RetentionLoop:
             self.stopping.wait(self.every)
         log.info("worker.stopped", worker=self.name)
 
-    def run_once(self) -> PurgeReport | None:
+    def run_once(self) -> R | None:
         try:
-            report = self.purge()
+            outcome = self.job()
         except Exception as error:  # noqa: BLE001 - reported and retried next round
-            log.error("retention.failed", worker=self.name, error=f"{type(error).__name__}: {error}")
+            log.error(f"{self.name}.failed", worker=self.name, error=f"{type(error).__name__}: {error}")
             return None
-        if report.skipped or report.total:
-            log.info("retention.purged", worker=self.name, cutoff=report.cutoff.isoformat(), skipped=report.skipped,
-                     batches=report.batches, **report.removed)
-        return report
+        if self.report is not None:
+            self.report(outcome)
+        return outcome
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name=f"supplytrace-{self.name}", daemon=True)
@@ -123,3 +128,25 @@ class RetentionLoop:
         self.stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def _purged(report: PurgeReport) -> None:
+    if report.skipped or report.total:
+        log.info("retention.purged", worker="retention", cutoff=report.cutoff.isoformat(), skipped=report.skipped,
+                 batches=report.batches, **report.removed)
+
+
+def _reminded(report: ReminderReport) -> None:
+    if report.total:
+        log.info("reminders.sent", worker="reminders", day=report.day.isoformat(), examined=report.examined,
+                 **report.sent)
+
+
+def retention_loop(purge: PurgeHandledEvents, every: float) -> PeriodicLoop:
+    """The purge of what the retention lets go (application/retention.py)."""
+    return PeriodicLoop(purge, every, "retention", _purged)
+
+
+def reminder_loop(remind: RunReminders, every: float) -> PeriodicLoop:
+    """The reminders due today (application/reminders.py)."""
+    return PeriodicLoop(remind, every, "reminders", _reminded)

@@ -20,6 +20,7 @@ from application.ports.outbox import OutboxRepository
 from application.ports.repositories import (
     CertificateRepository, NonConformityRepository, Repository, SupplierRepository,
 )
+from application.ports.reminders import ReminderLog
 from application.ports.retention import RetentionStore
 from application.ports.security import RevokedTokens
 
@@ -48,6 +49,7 @@ class UnitOfWork(ABC):
     dead_letters: DeadLetters
     retention: RetentionStore  # the purge of what the retention lets go
     counters: Counters  # add() with every change of a counted row; written with the commit
+    reminders: ReminderLog  # which reminder was sent for what (ADR 0027)
     idempotency: IdempotencyStore  # the request's Idempotency-Key, written by the commit that writes (ADR 0020)
 
     def __init__(self, clock: Clock, after_commit: Callable[[], None] | None = None) -> None:

@@ -387,6 +387,12 @@ class ReplayedOut(BaseModel):
     released: list[UUID] = Field(description="Parked events of its aggregate released, in their order")
 
 
+class RemindersRunOut(BaseModel):
+    day: date
+    examined: int = Field(description="Certificates and CAPA actions looked at")
+    sent: dict[str, int] = Field(description="Events outboxed, by type (a stage already sent is not counted)")
+
+
 class BulkReplayOut(BaseModel):
     dry_run: bool
     count: int

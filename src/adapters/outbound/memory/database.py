@@ -14,6 +14,7 @@ from application.ports.idempotency import IdempotencyRecord
 from application.ports.inventories import InventorySummary
 from application.ports.orders import FulfilmentStep, OrderHistoryEntry
 from application.ports.outbox import OutboxRecord
+from application.ports.reminders import ReminderKey
 from domain.certificates import Certificate
 from domain.inventories import Inventory
 from domain.nonconformities import NonConformity
@@ -52,6 +53,7 @@ class MemoryState:
     dead_letters: dict[str, DeadLetter] = field(default_factory=dict)  # by key
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)  # by (user, key)
     certificates: dict[int, Certificate] = field(default_factory=dict)  # the suppliers' certificate records
+    reminders_sent: dict[ReminderKey, datetime] = field(default_factory=dict)  # key → when it was sent
 
     def next_id(self, name: str) -> int:
         self.sequences[name] = self.sequences.get(name, 0) + 1

@@ -23,6 +23,7 @@ from adapters.outbound.memory.repositories import (
     MemoryRevokedTokens,
     MemorySupplierRepository,
 )
+from adapters.outbound.memory.reminders import MemoryReminderLog
 from adapters.outbound.memory.retention import MemoryRetentionStore
 
 STORES: dict[str, Callable[[MemoryState], Any]] = {
@@ -42,6 +43,7 @@ STORES: dict[str, Callable[[MemoryState], Any]] = {
     "dead_letters": MemoryDeadLetters,
     "retention": MemoryRetentionStore,
     "idempotency": MemoryIdempotencyStore,
+    "reminders": MemoryReminderLog,
 }
 
 

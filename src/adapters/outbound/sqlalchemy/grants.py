@@ -33,6 +33,7 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     # a POST's key: inserted with its write, its response added once (IMMUTABLE_COLUMNS), DELETE for the purge
     # certificate records are withdrawn (an UPDATE), never deleted: the qualification evidence stays (ADR 0025)
     "supplier_certificates": APPEND_ONLY + ("UPDATE",),
+    "reminders_sent": APPEND_ONLY,  # a reminder sent stays sent (ADR 0027)
     "idempotency_keys": APPEND_ONLY + ("DELETE",),  # the delivery timeline: steps are added, never rewritten;
     # DELETE for the retention purge (with their archived event)
 }

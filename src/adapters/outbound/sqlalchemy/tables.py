@@ -172,6 +172,19 @@ supplier_certificates = sa.Table(
              postgresql_where=ACTIVE_CERTIFICATE, sqlite_where=ACTIVE_CERTIFICATE),
 )
 
+# the reminders sent (migration 0017, ADR 0027): the key is claimed in the transaction that outboxes the
+# reminder, so each stage of a subject is sent once, whatever the runs and workers
+reminders_sent = sa.Table(
+    "reminders_sent",
+    metadata,
+    sa.Column("subject_type", sa.String(20), primary_key=True),
+    sa.Column("subject_id", sa.String(40), primary_key=True),
+    sa.Column("event_type", sa.String(40), primary_key=True),
+    sa.Column("threshold", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("subject_date", sa.Date, primary_key=True),
+    sa.Column("sent_at", UtcDateTime, nullable=False),
+)
+
 UNHANDLED = sa.text("status = 'PUBLISHED' AND handled_at IS NULL")
 WAITING = sa.text("status = 'PENDING' AND (attempts > 0 OR locked_until IS NOT NULL)")
 STOPPED = sa.text("status IN ('FAILED', 'PARKED')")

@@ -19,6 +19,7 @@ from adapters.outbound.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
 from adapters.outbound.sqlalchemy.outbox import SqlOutboxRepository, SqlProcessedEventStore
+from adapters.outbound.sqlalchemy.reminders import SqlReminderLog
 from adapters.outbound.sqlalchemy.retention import SqlRetentionStore
 from adapters.outbound.sqlalchemy.security import SqlRevokedTokens
 
@@ -45,6 +46,7 @@ STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
     "dead_letters": uncounted(SqlDeadLetters),
     "retention": SqlRetentionStore,
     "idempotency": uncounted(SqlIdempotencyStore),
+    "reminders": uncounted(SqlReminderLog),
 }
 
 

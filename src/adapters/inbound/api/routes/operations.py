@@ -16,7 +16,9 @@ from application.pagination import PageRequest
 from application.ports.consumption import AuditEntry, AuditFilter
 from application.ports.outbox import OutboxFilter, OutboxStatus
 
-from adapters.inbound.api.deps import AuditReader, ContainerDep, KpiReader, OutboxReader, Replayer, RequestTrace
+from adapters.inbound.api.deps import (
+    AuditReader, ContainerDep, KpiReader, OutboxReader, ReminderRunner, Replayer, RequestTrace, origin_of,
+)
 from adapters.inbound.api.finding import CSV_RESPONSE, csv_response, finding, wants_csv
 from adapters.inbound.api.openapi import PROBE_BODY
 from adapters.inbound.api.routes.delivery import ONLY_FAILED, events_page, replay_event
@@ -28,6 +30,7 @@ from adapters.inbound.api.schemas import (
     OutboxEventOut,
     PageOut,
     ReasonIn,
+    RemindersRunOut,
     ReplayedOut,
     text,
 )
@@ -83,6 +86,15 @@ def outbox(_: OutboxReader, container: ContainerDep,
 def replay(event_id: UUID, body: ReasonIn, principal: Replayer, container: ContainerDep, trace: RequestTrace):
     """The earlier path of `POST /events/{event_id}/replay`, which it delegates to: a reason is now required."""
     return replay_event(event_id, body, principal, container, trace)
+
+
+@router.post("/reminders/run", response_model=RemindersRunOut)
+def run_reminders(request: Request, principal: ReminderRunner, container: ContainerDep) -> RemindersRunOut:
+    """Run the reminder job for today now, as the workers do every `SUPPLYTRACE_REMINDERS_EVERY_SECONDS`:
+    each stage of each certificate or CAPA action is sent once, whoever runs it and however often (ADR 0027).
+    Another day only from the command line (`supplytrace reminders run --date`)."""
+    report = container.run_reminders()(origin=origin_of(request, principal))
+    return RemindersRunOut(day=report.day, examined=report.examined, sent=report.sent)
 
 
 @router.get("/health", responses={503: {"description": "The database or the event transport is unavailable",
