@@ -30,11 +30,13 @@ test: $(STAMP)
 fuzz: $(STAMP)
 	SUPPLYTRACE_FUZZ=long $(BIN)/python -m pytest -q tests/fuzz
 
-# every benchmark of issue 10 with its full sizes, one table (also in bench/last-run.md and .json);
+# every benchmark of issue 10 with its full sizes, one table (also in bench/last-run.md and .json), then
+# GET /kpi as history grows (10k, 1M rows) and every KPI of issue 14 at 100k NCs, indexed or not;
 # BENCH_ARGS for flags, e.g. make bench BENCH_ARGS="--only polling,http --sustain-seconds 120"
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/kpi_growth.py
+	$(BIN)/python bench/kpi_growth.py --ncs 100000 --vacuum
 
 # a fresh demo database (the next `make run` re-creates and migrates it); keeps .venv. Stop `make run` first.
 DEMO_DB := supplytrace.db supplytrace.db-wal supplytrace.db-shm

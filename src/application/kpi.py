@@ -46,6 +46,7 @@ class Kpi:
     suppliers_blocked: int  # approval status BLOCKED (ADR 0025)
     suppliers_conditional: int
     certs_expiring_30d: int  # certificates not withdrawn expiring from today to today + 30 days
+    order_cancel_rate: float | None  # CANCELLED ÷ every order ever placed (the sum of orders_by_status); None before any
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +76,8 @@ class KpiQuery:
             verified = c.get(counters.nc_action(ActionStatus.VERIFIED), 0)
             checked = verified + c.get(counters.nc_action(ActionStatus.INEFFECTIVE), 0)
             causes = {cause.value: c.get(counters.nc_root_cause(cause.value), 0) for cause in RootCause}
+            orders = {status.value: c.get(counters.order(status.value), 0) for status in OrderStatus}
+            placed = sum(orders.values())
             return Kpi(
                 nc_open=sum(n for (status, _), n in ncs.items() if status not in FINISHED),
                 nc_open_high=sum(n for (status, severity), n in ncs.items()
@@ -87,7 +90,7 @@ class KpiQuery:
                 suppliers_at_risk=uow.suppliers.count_at_risk(self.clock.today()),
                 audit_events_total=sum(n for name, n in c.items() if name.startswith(counters.AUDIT_PREFIX)),
                 projection_lag_events=c.get(counters.unapplied(INVENTORY_PROJECTION), 0),
-                orders_by_status={status.value: c.get(counters.order(status.value), 0) for status in OrderStatus},
+                orders_by_status=orders,
                 fulfilment_steps_planned=c.get(counters.FULFILMENT_PLANNED, 0),
                 events_unhandled=uow.outbox.count_unhandled(self.clock.now() - self.unhandled_after),
                 nc_by_status={status.value: sum(n for (s, _), n in ncs.items() if s is status) for status in NcStatus},
@@ -101,6 +104,7 @@ class KpiQuery:
                 suppliers_conditional=uow.suppliers.count_by_approval(ApprovalStatus.CONDITIONAL),
                 certs_expiring_30d=uow.certificates.count_expiring(
                     self.clock.today(), self.clock.today() + timedelta(days=CERTS_EXPIRING_DAYS)),
+                order_cancel_rate=round(orders[OrderStatus.CANCELLED.value] / placed, 4) if placed else None,
             )
 
 

@@ -178,13 +178,13 @@ def kpis(app: RunningApp) -> dict[str, int]:
     return _ok(app.call("auditor", "GET", "/kpi"), 200)
 
 
-@then(parsers.parse('the KPI "{key}" is {value:d}'))
-def kpi_is(app: RunningApp, key: str, value: int) -> None:
-    """`key` may name a nested figure: "orders_by_status.DELIVERED"."""
+@then(parsers.parse('the KPI "{key}" is {value}'))
+def kpi_is(app: RunningApp, key: str, value: str) -> None:
+    """`key` may name a nested figure: "orders_by_status.DELIVERED"; `value` is JSON: 1, 0.25, null."""
     figure: Any = kpis(app)
     for part in key.split("."):
         figure = figure[part]
-    assert figure == value
+    assert figure == json.loads(value), (key, figure)
 
 
 @then("the KPIs are")

@@ -124,6 +124,19 @@ Feature: Orders and their delivery lifecycle
     When logistics moves the order to RECEIVED
     Then the answer is 409
 
+  Scenario: The cancel rate counts the cancelled orders among every order placed
+    Then the KPI "order_cancel_rate" is null
+    Given logistics has placed an order for "João Silva" at "Rua Exemplo, 123"
+    And logistics has placed an order for "Ana Costa" at "Rua Nova, 7"
+    And logistics has moved the order to PICKING
+    Then the KPI "order_cancel_rate" is 0.0
+    Given logistics has placed an order for "Rui Lopes" at "Avenida 5, 2"
+    And logistics has placed an order for "Eva Sousa" at "Praça 1, 9"
+    When logistics cancels the order because "customer called"
+    Then the KPI "order_cancel_rate" is 0.25
+    And the KPI "orders_by_status.CANCELLED" is 1
+    And the KPI "orders_by_status.RECEIVED" is 2
+
   Scenario: An order in transit can no longer be cancelled
     Given logistics has placed an order for "João Silva" at "Rua Exemplo, 123"
     And logistics has moved the order to PICKING

@@ -69,6 +69,7 @@ def test_polling_wiring_runs_the_whole_flow_from_command_to_audit_and_kpi(contai
         "suppliers_blocked": 0,
         "suppliers_conditional": 0,
         "certs_expiring_30d": 0,
+        "order_cancel_rate": None,
     }
 
 

@@ -22,6 +22,7 @@ from application.orders import (
 from adapters.outbound.inprocess import InProcessPublisher
 from application.catalog import REGISTRY
 from application.dispatch import ApplyEvents
+from application.kpi import KpiQuery
 from application.envelope import EventEnvelope, Origin
 from domain.errors import Conflict, NotFound, ValidationError
 from domain.orders import (
@@ -318,6 +319,30 @@ def test_the_history_is_written_once_per_event(orders, uow, origin: Origin) -> N
     assert [(e.sku, e.to_status) for e in everything] == [
         (None, "RECEIVED"), ("A", "PICKED"), (None, "CANCELLED"), ("A", "CANCELLED")]
     assert {e.actor for e in everything} == {"alice"}
+
+
+def test_the_order_cancel_rate_is_cancelled_over_every_order_placed_and_null_before_any(orders, uow, clock,
+                                                                                         origin: Origin) -> None:
+    kpi = KpiQuery(uow, clock)
+    assert kpi().order_cancel_rate is None  # no order: no rate (as capa_effectiveness_rate before any check)
+    placed = [orders.place(NewOrder(customer_name=f"C{n}", address="Rua 1"), origin) for n in range(4)]
+    orders.move(str(placed[1].id), "PICKING", None, origin)  # still in flight: counted in the denominator
+    orders.move(str(placed[2].id), "ON_HOLD", None, origin)
+    orders.cancel(str(placed[3].id), "customer called", origin)
+    figures = kpi()
+    assert figures.order_cancel_rate == 0.25
+    assert figures.order_cancel_rate == figures.orders_by_status["CANCELLED"] / sum(figures.orders_by_status.values())
+    orders.cancel(str(placed[2].id), None, origin)  # from hold
+    assert kpi().order_cancel_rate == 0.5
+    for order in placed[:2]:
+        orders.cancel(str(order.id), None, origin)
+    assert kpi().order_cancel_rate == 1.0
+
+
+def test_the_order_cancel_rate_is_rounded_to_four_decimals(orders, uow, clock, origin: Origin) -> None:
+    placed = [orders.place(NewOrder(customer_name=f"C{n}", address="Rua 1"), origin) for n in range(3)]
+    orders.cancel(str(placed[0].id), None, origin)
+    assert KpiQuery(uow, clock)().order_cancel_rate == 0.3333
 
 
 # --- orders as their users send them; PUT /orders/{id} ---------------------------------------------

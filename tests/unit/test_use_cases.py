@@ -241,6 +241,7 @@ def test_kpi_of_an_empty_database_is_all_zero(app):
         "suppliers_blocked": 0,
         "suppliers_conditional": 0,
         "certs_expiring_30d": 0,
+        "order_cancel_rate": None,
     }
 
 
@@ -269,6 +270,7 @@ def test_kpi_counts_ncs_and_pending_outbox_rows(app, five_ncs):
         "suppliers_blocked": 0,
         "suppliers_conditional": 0,
         "certs_expiring_30d": 0,
+        "order_cancel_rate": None,
     }
 
 
