@@ -94,9 +94,15 @@ class RaiseReviewRequired:
                  reason: str | None = None) -> bool:
         """True when raised; False for a supplier not in use (see Supplier.require_review)."""
         with self.uow().acting_as(origin) as uow:
-            raised = _supplier(uow, supplier_id).require_review(trigger, self.clock.now(), reference, reason)
+            raised = self.within(_supplier(uow, supplier_id), trigger, reference, reason)
             uow.commit()
         return raised
+
+    def within(self, supplier: Supplier, trigger: ReviewTrigger, reference: str | None = None,
+               reason: str | None = None) -> bool:
+        """The same, in the caller's transaction (the supplier loaded by it): the review commits with what
+        raised it, or not at all (the scorecard's stored period, ADR 0027)."""
+        return supplier.require_review(trigger, self.clock.now(), reference, reason)
 
     def certificate_expired(self, certificate_id: int, origin: Origin) -> bool:
         """Raise the review when the certificate, not withdrawn, has expired by the clock and its supplier

@@ -39,6 +39,7 @@ class Permission(StrEnum):
     WRITE_CERTIFICATES = "write_certificates"
     APPROVE_SUPPLIERS = "approve_suppliers"
     REQUEST_SUPPLIER_STATUS = "request_supplier_status"
+    WRITE_RECEIPTS = "write_receipts"
 
 
 R = Role
@@ -57,6 +58,8 @@ ROLE_MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.WRITE_CERTIFICATES: frozenset({R.PROCUREMENT, R.QUALITY, R.ADMIN}),
     Permission.APPROVE_SUPPLIERS: frozenset({R.QUALITY, R.ADMIN}),
     Permission.REQUEST_SUPPLIER_STATUS: frozenset({R.PROCUREMENT, R.ADMIN}),
+    # ADR 0027: logistics receives the goods, quality inspects them (the rejected quantity)
+    Permission.WRITE_RECEIPTS: frozenset({R.LOGISTICS, R.QUALITY, R.ADMIN}),
 }
 
 

@@ -21,6 +21,7 @@ from application.ports.repositories import (
     CertificateRepository, NonConformityRepository, Repository, SupplierRepository,
 )
 from application.ports.retention import RetentionStore
+from application.ports.scorecard import ReceiptRepository, ScorePeriodRepository
 from application.ports.security import RevokedTokens
 
 
@@ -35,6 +36,8 @@ class UnitOfWork(ABC):
     suppliers: SupplierRepository
     ncs: NonConformityRepository
     certificates: CertificateRepository  # the suppliers' certificate records (ADR 0025)
+    receipts: ReceiptRepository  # the suppliers' deliveries, the scorecard's input (ADR 0027)
+    scores: ScorePeriodRepository  # the stored monthly scores, immutable (ADR 0027)
     outbox: OutboxRepository
     processed: ProcessedEventStore
     audit: AuditLog
