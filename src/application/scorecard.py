@@ -85,7 +85,7 @@ class ScorecardQueries:
         """The months from `first` to `last` (default: the current month, and the 12 before it)."""
         current = Month.of(self.clock.today())
         last = last or current
-        first = first or last.shift(-DEFAULT_MONTHS)
+        first = first or last.back(DEFAULT_MONTHS)
         if first > last:
             raise ValidationError("from", f"must not be after to ({first} > {last})")
         with self.uow().reading() as uow:

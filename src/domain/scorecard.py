@@ -214,7 +214,9 @@ class Month:
 
     @property
     def end(self) -> date:
-        """The last day."""
+        """The last day (December of year 9999 included)."""
+        if self.start.month == 12:
+            return self.start.replace(day=31)
         return self.following.start - timedelta(days=1)
 
     @property
@@ -222,12 +224,20 @@ class Month:
         return self.shift(1)
 
     def shift(self, months: int) -> Month:
+        """`months` later (earlier when negative); ValueError past the years 1 to 9999."""
         index = self.start.year * 12 + self.start.month - 1 + months
         return Month(date(index // 12, index % 12 + 1, 1))
 
+    def back(self, months: int) -> Month:
+        """`months` earlier, or January of year 1 if that is before it."""
+        try:
+            return self.shift(-months)
+        except ValueError:
+            return Month(date.min)
+
     @property
     def label(self) -> str:
-        return self.start.strftime("%Y-%m")
+        return f"{self.start.year:04d}-{self.start.month:02d}"
 
     @property
     def begins_at(self) -> datetime:

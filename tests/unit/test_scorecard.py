@@ -98,6 +98,9 @@ def test_months_parse_from_a_month_or_a_date_and_know_their_bounds():
     assert Month(date(2026, 12, 1)).following == Month(date(2027, 1, 1))
     assert Month(date(2026, 1, 1)).shift(-12).label == "2025-01"
     assert last_complete_month(date(2026, 1, 15)) == Month(date(2025, 12, 1))
+    assert Month(date(9999, 12, 1)).end == date(9999, 12, 31)
+    assert Month(date(1, 6, 1)).back(12) == Month(date(1, 1, 1))  # no year 0
+    assert Month(date(1, 6, 1)).label == "0001-06"
     assert Month(date(2026, 3, 1)).ends_before == datetime(2026, 4, 1, tzinfo=UTC)
     for bad in ("2026-13", "2026-02-30", "26-02", "2026/02"):
         with pytest.raises(ValidationError) as raised:
@@ -227,9 +230,10 @@ def test_a_stored_month_never_changes_and_a_very_poor_one_asks_for_exactly_one_r
 
 def test_only_a_complete_month_is_stored_and_the_current_one_is_shown_live(sc, origin):
     supplier = _approved(sc, origin)
-    with pytest.raises(ValidationError) as raised:
-        sc.compute(date(2026, 1, 1), origin)
-    assert raised.value.field == "month"
+    for month in (date(2026, 1, 1), date(9999, 12, 31)):
+        with pytest.raises(ValidationError) as raised:
+            sc.compute(month, origin)
+        assert raised.value.field == "month"
     sc.record(supplier, "DN-1", date(2026, 1, 20), date(2026, 1, 14), 10, 1, origin)
     card = sc.scorecard.scorecard(supplier)
     assert (card.first.label, card.last.label) == ("2025-01", "2026-01")
@@ -238,6 +242,7 @@ def test_only_a_complete_month_is_stored_and_the_current_one_is_shown_live(sc, o
     assert (live.delivery_score, live.acceptance_score, live.standing) == (D("100.00"), D("90.00"),
                                                                            Standing.EXCELLENT)
     assert sc.scorecard.scorecard(supplier, last=Month(date(2025, 12, 1))).periods == []  # the past only: stored
+    assert sc.scorecard.scorecard(supplier, last=Month(date(1, 1, 1))).first == Month(date(1, 1, 1))
     with pytest.raises(ValidationError) as raised:
         sc.scorecard.scorecard(supplier, Month(date(2026, 1, 1)), Month(date(2025, 12, 1)))
     assert raised.value.field == "from"

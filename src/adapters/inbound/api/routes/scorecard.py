@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -38,7 +39,7 @@ def _receipt(r: Receipt) -> ReceiptOut:
                       on_time=r.on_time, recorded_by=r.recorded_by, recorded_at=r.recorded_at)
 
 
-def _score(value) -> float | None:  # type: ignore[no-untyped-def]
+def _score(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
