@@ -101,7 +101,7 @@ class RaiseReviewRequired:
     def within(self, supplier: Supplier, trigger: ReviewTrigger, reference: str | None = None,
                reason: str | None = None) -> bool:
         """The same, in the caller's transaction (the supplier loaded by it): the review commits with what
-        raised it, or not at all (the scorecard's stored period, ADR 0027)."""
+        raised it, or not at all (the scorecard's stored period, ADR 0028)."""
         return supplier.require_review(trigger, self.clock.now(), reference, reason)
 
     def certificate_expired(self, certificate_id: int, origin: Origin) -> bool:

@@ -1,4 +1,4 @@
-"""Supplier receipts (ADR 0027): what a supplier delivered, when, and what incoming inspection rejected."""
+"""Supplier receipts (ADR 0028): what a supplier delivered, when, and what incoming inspection rejected."""
 
 from __future__ import annotations
 

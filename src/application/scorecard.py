@@ -1,4 +1,4 @@
-"""The supplier scorecard (QHSE-MODEL C6, ADR 0027): monthly scores, stored once, and the live month.
+"""The supplier scorecard (QHSE-MODEL C6, ADR 0028): monthly scores, stored once, and the live month.
 
 `ComputeMonthlyScores` stores one period per supplier in use (APPROVED or CONDITIONAL) and complete
 month, each in its own transaction: the period (INSERT … ON CONFLICT DO NOTHING), its SUPPLIER_SCORED

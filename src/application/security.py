@@ -58,7 +58,7 @@ ROLE_MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.WRITE_CERTIFICATES: frozenset({R.PROCUREMENT, R.QUALITY, R.ADMIN}),
     Permission.APPROVE_SUPPLIERS: frozenset({R.QUALITY, R.ADMIN}),
     Permission.REQUEST_SUPPLIER_STATUS: frozenset({R.PROCUREMENT, R.ADMIN}),
-    # ADR 0027: logistics receives the goods, quality inspects them (the rejected quantity)
+    # ADR 0028: logistics receives the goods, quality inspects them (the rejected quantity)
     Permission.WRITE_RECEIPTS: frozenset({R.LOGISTICS, R.QUALITY, R.ADMIN}),
 }
 

@@ -239,7 +239,7 @@ class Container(containers.DeclarativeContainer):
     change_approval = providers.Singleton(ChangeApproval, uow=uow.provider, clock=clock)
     request_approval_change = providers.Singleton(RequestApprovalChange, uow=uow.provider, clock=clock)
     raise_review_required = providers.Singleton(RaiseReviewRequired, uow=uow.provider, clock=clock)
-    # the supplier scorecard (ADR 0027); the worker's schedule and `supplytrace scorecard compute` call compute_scores
+    # the supplier scorecard (ADR 0028); the worker's schedule and `supplytrace scorecard compute` call compute_scores
     record_receipt = providers.Singleton(RecordReceipt, uow=uow.provider, clock=clock)
     receipt_queries = providers.Singleton(ReceiptQueries, uow=read_uow.provider)
     compute_scores = providers.Singleton(ComputeMonthlyScores, uow=uow.provider, clock=clock,

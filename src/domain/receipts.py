@@ -1,4 +1,4 @@
-"""Supplier receipts (QHSE-MODEL C6, ADR 0027): the minimal inbound record a scorecard reads.
+"""Supplier receipts (QHSE-MODEL C6, ADR 0028): the minimal inbound record a scorecard reads.
 
 Orders are customer deliveries and name no supplier, so the goods a supplier delivers are recorded
 here: which delivery (`reference`, e.g. the delivery note), when it was promised and received, how

@@ -1,4 +1,4 @@
-"""The supplier scorecard (QHSE-MODEL C6, ADR 0027): pure scoring of one supplier over one month.
+"""The supplier scorecard (QHSE-MODEL C6, ADR 0028): pure scoring of one supplier over one month.
 
 Three criteria, each a percentage 0–100:
 - quality (weight 50): 100 − (10·high + 5·medium + 1·low) over the NCs raised in the month (opened in

@@ -1,4 +1,4 @@
-"""Steps of supplier_scorecard.feature: receipts, the monthly scores and the live month (ADR 0027)."""
+"""Steps of supplier_scorecard.feature: receipts, the monthly scores and the live month (ADR 0028)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scorecard's SQL stores on SQLite and PostgreSQL (ADR 0027): a month is inserted once (ON CONFLICT
+"""The scorecard's SQL stores on SQLite and PostgreSQL (ADR 0028): a month is inserted once (ON CONFLICT
 DO NOTHING, also between two open transactions), receipts are unique per reference, the job stores and
 reviews through the SQL unit of work as on the in-memory one."""
 

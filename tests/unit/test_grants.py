@@ -40,7 +40,7 @@ def test_the_grant_table_of_the_schema() -> None:
         "idempotency_keys", (*APPEND, "DELETE"), ("status_code", "response_headers", "response_body"))
     # certificate records are withdrawn by an UPDATE, never deleted (ADR 0025)
     assert grants.pop("supplier_certificates") == TableGrant("supplier_certificates", (*APPEND, "UPDATE"))
-    # receipts are records of fact, a stored month of scores never changes (ADR 0027)
+    # receipts are records of fact, a stored month of scores never changes (ADR 0028)
     for table in ("supplier_receipts", "supplier_score_periods"):
         assert grants.pop(table) == TableGrant(table, APPEND)
     assert grants == {name: TableGrant(name, READ_WRITE) for name in grants}  # every other table

@@ -1,4 +1,4 @@
-"""The supplier scorecard (ADR 0027): the pure scoring, receipts and the monthly job on the in-memory adapters."""
+"""The supplier scorecard (ADR 0028): the pure scoring, receipts and the monthly job on the in-memory adapters."""
 
 from __future__ import annotations
 

@@ -443,7 +443,7 @@ def purge_outbox(
     typer.echo(str(report))
 
 
-scorecard = typer.Typer(help="The supplier scorecard (ADR 0027).", no_args_is_help=True)
+scorecard = typer.Typer(help="The supplier scorecard (ADR 0028).", no_args_is_help=True)
 app.add_typer(scorecard, name="scorecard")
 
 

@@ -120,4 +120,4 @@ class NonConformityRepository(Repository[NonConformity]):
     def raised_between(self, supplier_id: int, since: datetime,
                        before: datetime) -> dict[tuple[Severity, NcStatus], int]:
         """The supplier's NCs opened at or after `since` and before `before`, counted by severity and
-        current status (the scorecard's quality, ADR 0027)."""
+        current status (the scorecard's quality, ADR 0028)."""

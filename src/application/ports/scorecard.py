@@ -1,4 +1,4 @@
-"""The stores of the supplier scorecard (ADR 0027): receipts, and the stored monthly scores."""
+"""The stores of the supplier scorecard (ADR 0028): receipts, and the stored monthly scores."""
 
 from __future__ import annotations
 

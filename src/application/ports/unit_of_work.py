@@ -36,8 +36,8 @@ class UnitOfWork(ABC):
     suppliers: SupplierRepository
     ncs: NonConformityRepository
     certificates: CertificateRepository  # the suppliers' certificate records (ADR 0025)
-    receipts: ReceiptRepository  # the suppliers' deliveries, the scorecard's input (ADR 0027)
-    scores: ScorePeriodRepository  # the stored monthly scores, immutable (ADR 0027)
+    receipts: ReceiptRepository  # the suppliers' deliveries, the scorecard's input (ADR 0028)
+    scores: ScorePeriodRepository  # the stored monthly scores, immutable (ADR 0028)
     outbox: OutboxRepository
     processed: ProcessedEventStore
     audit: AuditLog

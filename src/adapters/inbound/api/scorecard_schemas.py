@@ -1,4 +1,4 @@
-"""Bodies of the supplier receipts and the scorecard (ADR 0027)."""
+"""Bodies of the supplier receipts and the scorecard (ADR 0028)."""
 
 from __future__ import annotations
 

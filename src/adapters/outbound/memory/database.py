@@ -54,7 +54,7 @@ class MemoryState:
     dead_letters: dict[str, DeadLetter] = field(default_factory=dict)  # by key
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)  # by (user, key)
     certificates: dict[int, Certificate] = field(default_factory=dict)  # the suppliers' certificate records
-    receipts: dict[int, Receipt] = field(default_factory=dict)  # the suppliers' deliveries (ADR 0027)
+    receipts: dict[int, Receipt] = field(default_factory=dict)  # the suppliers' deliveries (ADR 0028)
     score_periods: dict[tuple[int, date], ScorePeriod] = field(default_factory=dict)  # by (supplier, month start)
 
     def next_id(self, name: str) -> int:

@@ -33,7 +33,7 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     # a POST's key: inserted with its write, its response added once (IMMUTABLE_COLUMNS), DELETE for the purge
     # certificate records are withdrawn (an UPDATE), never deleted: the qualification evidence stays (ADR 0025)
     "supplier_certificates": APPEND_ONLY + ("UPDATE",),
-    # the scorecard (ADR 0027): a receipt is a record of fact, a stored month of scores is immutable
+    # the scorecard (ADR 0028): a receipt is a record of fact, a stored month of scores is immutable
     # (inserted once with ON CONFLICT DO NOTHING): neither is ever updated or deleted
     "supplier_receipts": APPEND_ONLY,
     "supplier_score_periods": APPEND_ONLY,

@@ -173,7 +173,7 @@ supplier_certificates = sa.Table(
              postgresql_where=ACTIVE_CERTIFICATE, sqlite_where=ACTIVE_CERTIFICATE),
 )
 
-# a supplier's deliveries (migration 0017, ADR 0027): the scorecard's delivery and acceptance; never changed
+# a supplier's deliveries (migration 0017, ADR 0028): the scorecard's delivery and acceptance; never changed
 supplier_receipts = sa.Table(
     "supplier_receipts",
     metadata,
@@ -519,7 +519,7 @@ class Percent(Money):
     cache_ok = True
 
 
-# the scorecard's months (migration 0017, ADR 0027): one per supplier and month, inserted once
+# the scorecard's months (migration 0017, ADR 0028): one per supplier and month, inserted once
 # (ON CONFLICT DO NOTHING), never updated: the runtime role may only SELECT and INSERT
 supplier_score_periods = sa.Table(
     "supplier_score_periods",

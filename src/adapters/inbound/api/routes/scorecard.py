@@ -1,4 +1,4 @@
-"""Supplier receipts and the supplier scorecard (ADR 0027)."""
+"""Supplier receipts and the supplier scorecard (ADR 0028)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The supplier scorecard (ADR 0027): supplier receipts, the stored monthly scores, and an index of a
+"""The supplier scorecard (ADR 0028): supplier receipts, the stored monthly scores, and an index of a
 supplier's NCs by opening time.
 
 Two new tables, nothing existing is rewritten: `supplier_receipts` (a delivery: promised and received
