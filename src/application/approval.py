@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from domain.certificates import DEFAULT_WARN_DAYS, Certificate, CertificateStatus
 from domain.errors import NotFound
-from domain.nonconformities import NcCreated, Severity
+from domain.nonconformities import NcCreated, NcReopened, Severity
 from domain.suppliers import ApprovalFacts, ApprovalStatus, ReviewTrigger, Supplier
 
 from application.conditional import Expected, check_version
@@ -84,8 +84,8 @@ class RequestApprovalChange:
 
 
 class RaiseReviewRequired:
-    """SUPPLIER_REVIEW_REQUIRED for a supplier (the reminder job raises it in its own transaction, see
-    `review_expired_certificate`)."""
+    """SUPPLIER_REVIEW_REQUIRED for a supplier; `within` raises it in the caller's transaction (the
+    scorecard's), as `review_expired_certificate` does for the reminder job."""
 
     def __init__(self, uow: UowFactory, clock: Clock) -> None:
         self.uow, self.clock = uow, clock
@@ -94,9 +94,15 @@ class RaiseReviewRequired:
                  reason: str | None = None) -> bool:
         """True when raised; False for a supplier not in use (see Supplier.require_review)."""
         with self.uow().acting_as(origin) as uow:
-            raised = _supplier(uow, supplier_id).require_review(trigger, self.clock.now(), reference, reason)
+            raised = self.within(_supplier(uow, supplier_id), trigger, reference, reason)
             uow.commit()
         return raised
+
+    def within(self, supplier: Supplier, trigger: ReviewTrigger, reference: str | None = None,
+               reason: str | None = None) -> bool:
+        """The same, in the caller's transaction (the supplier loaded by it): the review commits with what
+        raised it, or not at all (the scorecard's stored period, ADR 0028)."""
+        return supplier.require_review(trigger, self.clock.now(), reference, reason)
 
 
 def review_expired_certificate(uow: UnitOfWork, certificate: Certificate, today: date, now: datetime) -> bool:
@@ -111,19 +117,20 @@ def review_expired_certificate(uow: UnitOfWork, certificate: Certificate, today:
 
 
 class ReviewOnHighNc(EventHandler):
-    """A high NC opened: its supplier, if in use, needs a review. The SUPPLIER_REVIEW_REQUIRED event
-    commits with this handler's processed key, so a second delivery of the NC_CREATED raises nothing."""
+    """A high NC opened, or reopened: its supplier, if in use, needs a review. The SUPPLIER_REVIEW_REQUIRED
+    event commits with this handler's processed key, so a second delivery of the event raises nothing."""
 
     name = "supplier_review"
-    subscribes_to = frozenset({NcCreated})
+    subscribes_to = frozenset({NcCreated, NcReopened})
 
     def apply(self, uow: UnitOfWork, delivery: Delivery) -> None:
         event = delivery.event
-        assert isinstance(event, NcCreated)
+        assert isinstance(event, NcCreated | NcReopened)
         if event.severity is not Severity.HIGH:
             return
         supplier = uow.suppliers.get(event.supplier_id)
         if supplier is None:
             return
+        what = "reopened" if isinstance(event, NcReopened) else "opened"
         supplier.require_review(ReviewTrigger.HIGH_NC_OPENED, self.clock.now(), f"nc:{event.nc_id}",
-                                f"high non-conformity {event.nc_id} opened")
+                                f"high non-conformity {event.nc_id} {what}")

@@ -6,7 +6,9 @@ from domain.certificates import CERTIFICATE_EVENTS
 from domain.inventories import InventoryCreated, InventoryDeleted, InventoryLineAdded
 from domain.nonconformities import NC_EVENTS
 from domain.orders import ORDER_EVENTS
+from domain.receipts import SupplierReceiptRecorded
 from domain.reminders import REMINDER_EVENTS
+from domain.scorecard import SupplierScored
 from domain.suppliers import SUPPLIER_APPROVAL_EVENTS, SupplierCertificationUpdated, SupplierCreated
 
 from application.approval import ReviewOnHighNc
@@ -18,6 +20,7 @@ from application.registry import EventRegistry
 
 REGISTRY = EventRegistry(
     events=(SupplierCreated, SupplierCertificationUpdated, *NC_EVENTS, InventoryCreated, InventoryLineAdded,
-            InventoryDeleted, *ORDER_EVENTS, *CERTIFICATE_EVENTS, *SUPPLIER_APPROVAL_EVENTS, *REMINDER_EVENTS),
+            InventoryDeleted, *ORDER_EVENTS, *CERTIFICATE_EVENTS, *SUPPLIER_APPROVAL_EVENTS, *REMINDER_EVENTS,
+            SupplierReceiptRecorded, SupplierScored),
     handlers=(AuditTrailHandler, InventoryProjectionHandler, OrderHistoryHandler, FulfilmentProcess, ReviewOnHighNc),
 )

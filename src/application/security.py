@@ -40,6 +40,7 @@ class Permission(StrEnum):
     APPROVE_SUPPLIERS = "approve_suppliers"
     REQUEST_SUPPLIER_STATUS = "request_supplier_status"
     RUN_REMINDERS = "run_reminders"
+    WRITE_RECEIPTS = "write_receipts"
 
 
 R = Role
@@ -60,6 +61,8 @@ ROLE_MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.REQUEST_SUPPLIER_STATUS: frozenset({R.PROCUREMENT, R.ADMIN}),
     # ADR 0027: the reminder job for today, as the workers run it (idempotent: a stage is sent once)
     Permission.RUN_REMINDERS: frozenset({R.QUALITY, R.ADMIN}),
+    # ADR 0028: logistics receives the goods, quality inspects them (the rejected quantity)
+    Permission.WRITE_RECEIPTS: frozenset({R.LOGISTICS, R.QUALITY, R.ADMIN}),
 }
 
 

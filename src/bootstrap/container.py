@@ -13,6 +13,8 @@ from application.audit import AuditQueries
 from application.audit_chain import VerifyAuditLog
 from application.catalog import REGISTRY
 from application.certificates import AddCertificate, CertificateQueries, UpdateCertificate, WithdrawCertificate
+from application.receipts import ReceiptQueries, RecordReceipt
+from application.scorecard import ComputeMonthlyScores, ScorecardQueries
 from application.consumption import DeliverReceivedEvents
 from application.delivery import RetryPolicy
 from application.dispatch import ApplyEvents
@@ -243,6 +245,12 @@ class Container(containers.DeclarativeContainer):
         action_due_soon_days=config.reminder_action_due_soon_days,
         action_escalate_after_days=config.reminder_escalate_after_days, quality_lead=config.quality_lead,
     )
+    # the supplier scorecard (ADR 0028); the worker's schedule and `supplytrace scorecard compute` call compute_scores
+    record_receipt = providers.Singleton(RecordReceipt, uow=uow.provider, clock=clock)
+    receipt_queries = providers.Singleton(ReceiptQueries, uow=read_uow.provider)
+    compute_scores = providers.Singleton(ComputeMonthlyScores, uow=uow.provider, clock=clock,
+                                         raise_review=raise_review_required)
+    scorecard_queries = providers.Singleton(ScorecardQueries, uow=read_uow.provider, clock=clock)
     raise_nc = providers.Singleton(RaiseNonConformity, uow=uow.provider, clock=clock)
     close_nc = providers.Singleton(CloseNonConformity, uow=uow.provider, clock=clock)
     nc_queries = providers.Singleton(NonConformityQueries, uow=read_uow.provider)

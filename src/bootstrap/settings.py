@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     reminder_action_due_soon_days: int = Field(7, ge=0, le=366)
     reminder_escalate_after_days: int = Field(7, ge=1, le=366)
     quality_lead: str | None = None  # a username of the user directory
+    # the scorecard (ADR 0028): how often the workers store the last complete month's scores (0: never)
+    scorecard_every_seconds: float = Field(3600.0, ge=0)
 
     fulfilment_auto: bool = False
     fulfilment_step_seconds: float = Field(1.0, ge=0)

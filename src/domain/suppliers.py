@@ -42,12 +42,13 @@ APPROVAL_FLOW: dict[ApprovalStatus, tuple[ApprovalStatus, ...]] = {
     A.REJECTED: (A.PENDING,),
 }
 INITIAL_APPROVAL = A.PENDING  # a new supplier awaits its evaluation (ADR 0025)
+IN_USE = (A.APPROVED, A.CONDITIONAL)  # qualified for supply: reviews and scorecards are for these
 
 
 class ReviewTrigger(StrEnum):
     HIGH_NC_OPENED = "HIGH_NC_OPENED"
     CERTIFICATE_EXPIRED = "CERTIFICATE_EXPIRED"
-    SCORE_WORST_BAND = "SCORE_WORST_BAND"  # the scorecard (C6) raises it, in a later wave
+    SCORE_WORST_BAND = "SCORE_WORST_BAND"  # a stored month of the scorecard (C6) in the worst band
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ class Supplier:
     @property
     def in_use(self) -> bool:
         """Qualified for supply: APPROVED or CONDITIONAL."""
-        return self.approval_status in (A.APPROVED, A.CONDITIONAL)
+        return self.approval_status in IN_USE
 
     def require_review(self, trigger: ReviewTrigger, now: datetime, reference: str | None = None,
                        reason: str | None = None) -> bool:

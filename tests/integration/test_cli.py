@@ -135,6 +135,34 @@ def test_outbox_purge_removes_what_is_older_than_the_retention_and_says_what(mon
     engine.dispose()
 
 
+def test_scorecard_compute_stores_a_complete_month_once_and_refuses_an_open_one(monkeypatch: pytest.MonkeyPatch,
+                                                                              tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'scores.db'}"
+    monkeypatch.setenv("SUPPLYTRACE_DATABASE_URL", url)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a supplier of 2020, APPROVED as the suppliers of before migration 0015
+        conn.exec_driver_sql("INSERT INTO suppliers (name, certification_expiry, created_at, updated_at) VALUES "
+                             "('Beta Metals', '2030-01-01', '2020-01-01 00:00:00', '2020-01-01 00:00:00')")
+
+    done = runner.invoke(app, ["scorecard", "compute", "--month", "2025-06"])
+    assert done.exit_code == 0, done.output
+    assert "2025-06: 1 supplier score stored" in done.output
+    assert "2025-06: 0 supplier scores stored" in runner.invoke(app, ["scorecard", "compute", "--month",
+                                                                     "2025-06-15"]).output
+    assert runner.invoke(app, ["scorecard", "compute"]).exit_code == 0  # the last complete month
+    for month, problem in (("2999-01", "is not over yet"), ("2025-13", "must be a month YYYY-MM")):
+        refused = runner.invoke(app, ["scorecard", "compute", "--month", month])
+        assert refused.exit_code == 2 and problem in refused.output, refused.output
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT period_start, standing, total_score FROM supplier_score_periods "
+                                    "ORDER BY period_start").all()
+        events = conn.exec_driver_sql("SELECT event_type, actor FROM outbox_events").all()
+    assert [tuple(r) for r in rows][0] == ("2025-06-01", "N/A", None) and len(rows) == 2
+    assert [tuple(e) for e in events][0][0] == "SUPPLIER_SCORED" and events[0][1].startswith("cli")
+    engine.dispose()
+
+
 def test_events_replay_replays_failed_events_with_a_reason_and_shows_their_timeline(monkeypatch: pytest.MonkeyPatch,
                                                                                      tmp_path) -> None:
     import json

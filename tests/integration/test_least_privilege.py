@@ -58,6 +58,11 @@ FORGERIES = {
         "UPDATE processed_events SET processed_at = now() - interval '1 year'",
     "delete a certificate record": "DELETE FROM supplier_certificates",  # withdrawn, never deleted (ADR 0025)
     "truncate the certificate records": "TRUNCATE supplier_certificates",
+    # a stored month of the scorecard never changes, a receipt is a record of fact (ADR 0028)
+    "rewrite a stored score": "UPDATE supplier_score_periods SET total_score = 100, standing = 'EXCELLENT'",
+    "delete a stored score": "DELETE FROM supplier_score_periods",
+    "rewrite a receipt": "UPDATE supplier_receipts SET qty_rejected = 0",
+    "delete a receipt": "DELETE FROM supplier_receipts",
     "rewrite the schema revision": "UPDATE alembic_version SET version_num = '0001'",
     "create a table": "CREATE TABLE shadow (id int)",
     "create a function": "CREATE FUNCTION public.forge() RETURNS int LANGUAGE sql AS 'SELECT 1'",

@@ -280,3 +280,43 @@ def test_0016_keeps_the_records_before_it_verifying_under_rule_1_and_the_log_app
     assert {c["name"] for c in sa.inspect(engine).get_columns("audit_log")} == {c.name for c in old.c}
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
         conn.execute(sa.text("UPDATE audit_log SET actor = 'x'"))
+
+
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
+def test_0018_adds_the_scorecard_keeping_suppliers_and_ncs_and_downgrades_to_0017(
+        database: str, request: pytest.FixtureRequest) -> None:
+    from datetime import date
+
+    from alembic import command
+
+    from domain.nonconformities import NcStatus, Severity
+    from domain.scorecard import Month
+    from domain.suppliers import IN_USE
+
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine, "0017")
+    opened = datetime(2026, 2, 3, 8, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO suppliers (name, certification_expiry, created_at, updated_at) VALUES "
+                             "('a', '2030-01-01', :at, :at)"), {"at": datetime(2026, 1, 5, tzinfo=UTC)})
+        conn.execute(sa.text("INSERT INTO non_conformities (supplier_id, severity, description, status, opened_at, "
+                             "created_at, updated_at) VALUES (1, 'high', 'x', 'OPEN', :at, :at, :at)"), {"at": opened})
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == "0018"
+    assert _differences(engine) == []
+    february = Month(date(2026, 2, 1))
+    with SqlUnitOfWork(engine, SystemClock()) as uow:  # the rows of before are the scorecard's input
+        assert uow.scores.unscored(february.start, IN_USE, february.ends_before) == [1]
+        assert uow.ncs.raised_between(1, february.begins_at, february.ends_before) == {
+            (Severity.HIGH, NcStatus.OPEN): 1}
+        assert uow.receipts.received_between(1, february.start, february.end) == []
+
+    command.downgrade(migrate.alembic_config(engine), "0017")
+    inspector = sa.inspect(engine)
+    assert not {"supplier_receipts", "supplier_score_periods"} & set(inspector.get_table_names())
+    assert "ix_non_conformities_supplier_id_opened_at" not in {i["name"] for i in inspector.get_indexes(
+        "non_conformities")}
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM non_conformities")).scalar_one() == 1
+    migrate.upgrade(engine)
+    assert _differences(engine) == []

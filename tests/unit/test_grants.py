@@ -42,6 +42,9 @@ def test_the_grant_table_of_the_schema() -> None:
     assert grants.pop("supplier_certificates") == TableGrant("supplier_certificates", (*APPEND, "UPDATE"))
     # a reminder sent stays sent: its key is never rewritten nor removed (ADR 0027)
     assert grants.pop("reminders_sent") == TableGrant("reminders_sent", APPEND)
+    # receipts are records of fact, a stored month of scores never changes (ADR 0028)
+    for table in ("supplier_receipts", "supplier_score_periods"):
+        assert grants.pop(table) == TableGrant(table, APPEND)
     assert grants == {name: TableGrant(name, READ_WRITE) for name in grants}  # every other table
     assert {"suppliers", "orders", "inventory_summary", "fulfilment_schedule"} <= grants.keys()
 

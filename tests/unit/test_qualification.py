@@ -206,6 +206,29 @@ def test_a_high_nc_raises_one_review_for_a_supplier_in_use_and_a_second_delivery
     assert q.suppliers.get(used).supplier.approval_status is ApprovalStatus.APPROVED  # never a block
 
 
+def test_a_high_nc_reopened_asks_for_a_review_again(q, uow, clock, origin, outbox):
+    from adapters.outbound.security import StaticUserDirectory
+    from application.nonconformities import MoveNonConformity
+    from application.ports.security import UserAccount
+    from domain.roles import Role
+
+    used = q.create_supplier("Beta Metals", days(700), origin).supplier.id
+    q.approve(used, "APPROVED", "audit passed", origin)
+    nc = q.raise_nc(used, "high", "porosity", origin).id
+    q.close_nc(nc, origin)
+    MoveNonConformity(uow, clock, StaticUserDirectory([UserAccount("quality", "x", Role.QUALITY)]))(
+        nc, "INVESTIGATING", origin, reason="porosity came back")
+    apply = ApplyEvents(REGISTRY.events, [ReviewOnHighNc(clock)], clock)
+    envelopes = [r.envelope for r in outbox() if r.envelope.event_type in ("NC_CREATED", "NC_REOPENED")]
+    unit = uow()
+    with unit:
+        apply(unit, envelopes)
+        unit.commit()
+    reviews = [r.envelope.payload for r in outbox() if r.envelope.event_type == "SUPPLIER_REVIEW_REQUIRED"]
+    assert [(r["reference"], r["reason"]) for r in reviews] == [
+        (f"nc:{nc}", f"high non-conformity {nc} opened"), (f"nc:{nc}", f"high non-conformity {nc} reopened")]
+
+
 def test_the_certificate_and_approval_events_rebuild_from_their_payloads(q, origin, outbox):
     supplier = q.create_supplier("Beta Metals", days(700), origin).supplier.id
     cert = q.add(supplier, "ISO_9001", "Q-1", "TÜV", days(-300), days(30), True, origin).certificate

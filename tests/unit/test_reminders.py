@@ -156,3 +156,21 @@ def test_a_job_that_missed_days_sends_the_current_stage_only(q, origin, outbox):
     assert q.remind(days(65)).sent == {"CERT_EXPIRING": 1}  # the first run, 5 days left: the 7-day stage only
     assert q.remind(days(70)).sent == {}
     assert [p["threshold"] for _, _, p in reminders(outbox)] == [7]
+
+
+def test_the_workers_run_the_reminder_job_and_the_scorecard_unless_turned_off(no_supplytrace_env):
+    from adapters.inbound.runtime import background_workers
+    from bootstrap.container import build_container
+    from bootstrap.settings import Settings
+
+    def loops(**settings) -> dict[str, float]:
+        container = build_container(Settings(_env_file=None, database_url="memory://", **settings))
+        return {w.name: w.every for w in background_workers(container) if hasattr(w, "every")}
+
+    assert loops() == {"retention": 3600, "reminders": 3600, "scorecard": 3600}
+    assert loops(reminders_every_seconds=0, scorecard_every_seconds=60) == {"retention": 3600, "scorecard": 60}
+    job = build_container(Settings(_env_file=None, database_url="memory://", reminder_certificate_days=[7, 90],
+                                   quality_lead="lead")).run_reminders()
+    assert (job.policy.certificate_thresholds, job.quality_lead) == ((7, 90), "lead")
+    with pytest.raises(ValueError, match="repeat"):
+        Settings(_env_file=None, reminder_certificate_days=[30, 30])

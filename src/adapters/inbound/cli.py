@@ -466,6 +466,30 @@ def run_reminders(
     typer.echo(f"reminders for {report.day}: {report.examined} subjects examined, sent {sent}")
 
 
+scorecard = typer.Typer(help="The supplier scorecard (ADR 0028).", no_args_is_help=True)
+app.add_typer(scorecard, name="scorecard")
+
+
+@scorecard.command("compute")
+def compute_scores(
+    month: Annotated[str | None, typer.Option(metavar="YYYY-MM", help="The month to store (default: the last "
+                                              "complete month).")] = None,
+) -> None:
+    """Store the month's scores of every supplier in use that has none for it (a stored month never changes)."""
+    from application.envelope import Origin
+    from domain.errors import ValidationError
+    from domain.scorecard import Month, last_complete_month
+
+    container = build_container(_settings())
+    prepare_database(container, auto_migrate=False)
+    try:
+        target = last_complete_month(container.clock().today()) if month is None else Month.parse(month, "--month")
+        stored = container.compute_scores()(target.start, Origin(actor=_os_user()))
+    except ValidationError as error:
+        _refuse(f"{error.field}: {error.message}")
+    typer.echo(f"{target}: {stored} supplier score{'' if stored == 1 else 's'} stored")
+
+
 @app.command("hash-password")
 def hash_password(password: Annotated[str, typer.Option(prompt=True, hide_input=True)]) -> None:
     """Print an Argon2 hash for a SUPPLYTRACE_USERS entry."""

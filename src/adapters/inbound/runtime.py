@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.inbound.kafka_consumer import KafkaEventConsumer
-from adapters.inbound.worker import RelayLoop, reminder_loop, retention_loop
+from adapters.inbound.worker import RelayLoop, reminder_loop, retention_loop, scorecard_loop
 from adapters.outbound.sqlalchemy import migrate
 from bootstrap.container import Container
 from bootstrap.settings import EventMode
@@ -69,7 +69,7 @@ def kafka_consumer(container: Container) -> KafkaEventConsumer:
 
 def background_workers(container: Container) -> list[Any]:
     """The loops `serve` and `worker` run: the relay, in kafka mode the consumer group member too, the
-    retention purge and the reminder job unless their SUPPLYTRACE_…_EVERY_SECONDS is 0."""
+    retention purge, the reminder job and the scorecard's month unless their SUPPLYTRACE_…_EVERY_SECONDS is 0."""
     workers: list[Any] = [relay_loop(container)]
     if container.config.event_mode() == EventMode.KAFKA:
         workers.append(kafka_consumer(container))
@@ -78,4 +78,6 @@ def background_workers(container: Container) -> list[Any]:
         workers.append(retention_loop(container.purge_handled_events(), config.retention_every_seconds()))
     if config.reminders_every_seconds() > 0:
         workers.append(reminder_loop(container.run_reminders(), config.reminders_every_seconds()))
+    if config.scorecard_every_seconds() > 0:
+        workers.append(scorecard_loop(container.compute_scores(), config.scorecard_every_seconds()))
     return workers

@@ -1,5 +1,5 @@
 """The worker loops: the polling loop drives the outbox relay until told to stop; periodic loops run the
-retention purge and the reminder job."""
+retention purge, the reminder job and the scorecard's month."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from application.ports.wakeup import Wakeup
 from application.relay import Relay
 from application.reminders import ReminderReport, RunReminders
 from application.retention import PurgeHandledEvents, PurgeReport
+from application.scorecard import ComputeMonthlyScores
 
 log = structlog.get_logger("supplytrace.worker")
 R = TypeVar("R")
@@ -142,6 +143,11 @@ def _reminded(report: ReminderReport) -> None:
                  **report.sent)
 
 
+def _scored(stored: int) -> None:
+    if stored:
+        log.info("scorecard.stored", worker="scorecard", suppliers=stored)
+
+
 def retention_loop(purge: PurgeHandledEvents, every: float) -> PeriodicLoop:
     """The purge of what the retention lets go (application/retention.py)."""
     return PeriodicLoop(purge, every, "retention", _purged)
@@ -150,3 +156,8 @@ def retention_loop(purge: PurgeHandledEvents, every: float) -> PeriodicLoop:
 def reminder_loop(remind: RunReminders, every: float) -> PeriodicLoop:
     """The reminders due today (application/reminders.py)."""
     return PeriodicLoop(remind, every, "reminders", _reminded)
+
+
+def scorecard_loop(compute: ComputeMonthlyScores, every: float) -> PeriodicLoop:
+    """The last complete month's scores of the suppliers without one (application/scorecard.py)."""
+    return PeriodicLoop(compute, every, "scorecard", _scored)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Generic, Protocol, TypeVar
 
 from domain.certificates import Certificate
@@ -115,3 +115,9 @@ class NonConformityRepository(Repository[NonConformity]):
     def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
         """CAPA actions still PLANNED or IN_PROGRESS: due before `today`, and due from `today` to `until`
         (one indexed count)."""
+
+    @abstractmethod
+    def raised_between(self, supplier_id: int, since: datetime,
+                       before: datetime) -> dict[tuple[Severity, NcStatus], int]:
+        """The supplier's NCs opened at or after `since` and before `before`, counted by severity and
+        current status (the scorecard's quality, ADR 0028)."""

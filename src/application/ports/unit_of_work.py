@@ -22,6 +22,7 @@ from application.ports.repositories import (
 )
 from application.ports.reminders import ReminderLog
 from application.ports.retention import RetentionStore
+from application.ports.scorecard import ReceiptRepository, ScorePeriodRepository
 from application.ports.security import RevokedTokens
 
 
@@ -36,6 +37,8 @@ class UnitOfWork(ABC):
     suppliers: SupplierRepository
     ncs: NonConformityRepository
     certificates: CertificateRepository  # the suppliers' certificate records (ADR 0025)
+    receipts: ReceiptRepository  # the suppliers' deliveries, the scorecard's input (ADR 0028)
+    scores: ScorePeriodRepository  # the stored monthly scores, immutable (ADR 0028)
     outbox: OutboxRepository
     processed: ProcessedEventStore
     audit: AuditLog

@@ -17,6 +17,7 @@ from adapters.inbound.api.idempotency import Idempotency, document as document_i
 from adapters.inbound.api.middleware import Correlation, Guard, SecureHeaders
 from adapters.inbound.api.openapi import install_openapi, operation_id
 from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
+from adapters.inbound.api.routes import scorecard
 from adapters.inbound.api.routes import compat
 from bootstrap.container import Container
 from bootstrap.tracing import trace_http
@@ -58,7 +59,7 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
     if docs:
         install_docs(app, DOCS, REDOC, OPENAPI)
     install_error_handlers(app)
-    for module in (auth, suppliers, ncs, orders, operations, delivery, inventories, probes):
+    for module in (auth, suppliers, scorecard, ncs, orders, operations, delivery, inventories, probes):
         app.include_router(module.router)
     if config.compat_routes():
         app.include_router(compat.router)

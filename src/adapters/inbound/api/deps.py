@@ -95,3 +95,4 @@ CertificateWriter = Annotated[Principal, Depends(require(Permission.WRITE_CERTIF
 SupplierApprover = Annotated[Principal, Depends(require(Permission.APPROVE_SUPPLIERS))]
 StatusRequester = Annotated[Principal, Depends(require(Permission.REQUEST_SUPPLIER_STATUS))]
 ReminderRunner = Annotated[Principal, Depends(require(Permission.RUN_REMINDERS))]
+ReceiptWriter = Annotated[Principal, Depends(require(Permission.WRITE_RECEIPTS))]

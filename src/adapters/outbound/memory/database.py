@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from application.ports.consumption import AuditEntry
@@ -19,6 +19,8 @@ from domain.certificates import Certificate
 from domain.inventories import Inventory
 from domain.nonconformities import NonConformity
 from domain.orders import Order
+from domain.receipts import Receipt
+from domain.scorecard import ScorePeriod
 from domain.suppliers import Supplier
 
 
@@ -54,6 +56,8 @@ class MemoryState:
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)  # by (user, key)
     certificates: dict[int, Certificate] = field(default_factory=dict)  # the suppliers' certificate records
     reminders_sent: dict[ReminderKey, datetime] = field(default_factory=dict)  # key → when it was sent
+    receipts: dict[int, Receipt] = field(default_factory=dict)  # the suppliers' deliveries (ADR 0028)
+    score_periods: dict[tuple[int, date], ScorePeriod] = field(default_factory=dict)  # by (supplier, month start)
 
     def next_id(self, name: str) -> int:
         self.sequences[name] = self.sequences.get(name, 0) + 1

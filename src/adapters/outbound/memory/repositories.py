@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TypeVar
@@ -30,7 +31,7 @@ from application.ports.outbox import (
 )
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository
 from application.ports.security import RevokedTokens
-from domain.nonconformities import ACTION_OPEN, NonConformity
+from domain.nonconformities import ACTION_OPEN, NcStatus, NonConformity, Severity
 from domain.risk import supplier_at_risk
 from domain.suppliers import ApprovalStatus, Supplier
 
@@ -146,6 +147,11 @@ class MemoryNonConformityRepository(NonConformityRepository):
     def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
         due = [a.due_date for nc in self.state.ncs.values() for a in nc.actions if a.status in ACTION_OPEN]
         return sum(d < today for d in due), sum(today <= d <= until for d in due)
+
+    def raised_between(self, supplier_id: int, since: datetime,
+                       before: datetime) -> dict[tuple[Severity, NcStatus], int]:
+        return dict(Counter((nc.severity, nc.status) for nc in self.state.ncs.values()
+                            if nc.supplier_id == supplier_id and since <= nc.opened_at < before))
 
 
 class MemoryOutboxRepository(OutboxRepository):

@@ -25,9 +25,12 @@ from adapters.outbound.memory.repositories import (
 )
 from adapters.outbound.memory.reminders import MemoryReminderLog
 from adapters.outbound.memory.retention import MemoryRetentionStore
+from adapters.outbound.memory.scorecard import MemoryReceiptRepository, MemoryScorePeriodRepository
 
 STORES: dict[str, Callable[[MemoryState], Any]] = {
     "certificates": MemoryCertificateRepository,  # first: a certificate's event precedes the supplier change it causes
+    "receipts": MemoryReceiptRepository,
+    "scores": MemoryScorePeriodRepository,  # before suppliers: SUPPLIER_SCORED precedes the review it raises
     "suppliers": MemorySupplierRepository,
     "ncs": MemoryNonConformityRepository,
     "outbox": MemoryOutboxRepository,

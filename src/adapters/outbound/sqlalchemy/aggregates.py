@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -276,6 +276,14 @@ class SqlNonConformityRepository(NonConformityRepository):
         c = non_conformities.c
         query = sa.select(non_conformities).where(c.supplier_id.in_(supplier_ids), _NC_IS_OPEN)
         return [nc_from(r) for r in self.conn.execute(query.order_by(c.id))]
+
+    def raised_between(self, supplier_id: int, since: datetime,
+                       before: datetime) -> dict[tuple[Severity, NcStatus], int]:
+        c = non_conformities.c  # a range of ix_non_conformities_supplier_id_opened_at
+        query = (sa.select(c.severity, c.status, sa.func.count())
+                 .where(c.supplier_id == supplier_id, c.opened_at >= since, c.opened_at < before)
+                 .group_by(c.severity, c.status))
+        return {(Severity(severity), NcStatus(status)): n for severity, status, n in self.conn.execute(query)}
 
     def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
         # one range of the partial index of the open actions by due date (tables.py): never the

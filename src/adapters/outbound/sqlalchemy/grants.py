@@ -34,6 +34,10 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     # certificate records are withdrawn (an UPDATE), never deleted: the qualification evidence stays (ADR 0025)
     "supplier_certificates": APPEND_ONLY + ("UPDATE",),
     "reminders_sent": APPEND_ONLY,  # a reminder sent stays sent (ADR 0027)
+    # the scorecard (ADR 0028): a receipt is a record of fact, a stored month of scores is immutable
+    # (inserted once with ON CONFLICT DO NOTHING): neither is ever updated or deleted
+    "supplier_receipts": APPEND_ONLY,
+    "supplier_score_periods": APPEND_ONLY,
     "idempotency_keys": APPEND_ONLY + ("DELETE",),  # the delivery timeline: steps are added, never rewritten;
     # DELETE for the retention purge (with their archived event)
 }

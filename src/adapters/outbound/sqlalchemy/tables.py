@@ -110,6 +110,7 @@ non_conformities = sa.Table(
     # the investigation (migration 0014, ADR 0024)
     *_nc_workflow_columns(),
     sa.Index(None, "supplier_id", "status"),
+    sa.Index(None, "supplier_id", "opened_at"),  # the NCs a supplier's month of the scorecard raised (0018)
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "updated_at", "id"),
     sa.Index(None, "severity", "id"),
@@ -183,6 +184,24 @@ reminders_sent = sa.Table(
     sa.Column("threshold", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("subject_date", sa.Date, primary_key=True),
     sa.Column("sent_at", UtcDateTime, nullable=False),
+)
+
+# a supplier's deliveries (migration 0018, ADR 0028): the scorecard's delivery and acceptance; never changed
+supplier_receipts = sa.Table(
+    "supplier_receipts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("supplier_id", sa.Integer, sa.ForeignKey("suppliers.id"), nullable=False),
+    sa.Column("reference", sa.String(100), nullable=False),
+    sa.Column("promised_date", sa.Date, nullable=False),
+    sa.Column("received_date", sa.Date, nullable=False),
+    sa.Column("qty_received", sa.Integer, nullable=False),
+    sa.Column("qty_rejected", sa.Integer, nullable=False),
+    sa.Column("recorded_by", sa.String(100), nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("supplier_id", "reference"),  # a delivery is recorded once
+    sa.CheckConstraint("qty_received > 0 AND qty_rejected >= 0 AND qty_rejected <= qty_received", name="quantities"),
+    sa.Index(None, "supplier_id", "received_date", "id"),  # a month's receipts, the newest-first list
 )
 
 UNHANDLED = sa.text("status = 'PUBLISHED' AND handled_at IS NULL")
@@ -398,7 +417,7 @@ class Money(sa.TypeDecorator[Decimal]):
     def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(sa.String(20))
-        return dialect.type_descriptor(sa.Numeric(12, 2))
+        return dialect.type_descriptor(sa.Numeric(self.impl.precision, self.impl.scale))
 
     def process_bind_param(self, value: Decimal | None, dialect: sa.Dialect) -> object:
         if value is None:
@@ -503,4 +522,31 @@ idempotency_keys = sa.Table(
     sa.Column("response_headers", Json),
     sa.Column("response_body", sa.Text),
     sa.Index(None, "created_at"),
+)
+
+
+class Percent(Money):
+    """A score from 0.00 to 100.00: numeric(5,2) on PostgreSQL, decimal text on SQLite."""
+
+    impl = sa.Numeric(5, 2)
+    cache_ok = True
+
+
+# the scorecard's months (migration 0018, ADR 0028): one per supplier and month, inserted once
+# (ON CONFLICT DO NOTHING), never updated: the runtime role may only SELECT and INSERT
+supplier_score_periods = sa.Table(
+    "supplier_score_periods",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("supplier_id", sa.Integer, sa.ForeignKey("suppliers.id"), nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("quality_score", Percent),  # NULL: N/A (no activity)
+    sa.Column("delivery_score", Percent),
+    sa.Column("acceptance_score", Percent),
+    sa.Column("total_score", Percent),
+    sa.Column("standing", sa.String(12), nullable=False),
+    sa.Column("computed_at", UtcDateTime, nullable=False),
+    sa.Column("inputs", Json, nullable=False),  # the counts it was computed from
+    sa.UniqueConstraint("supplier_id", "period_start"),  # also the range of GET /suppliers/{id}/scorecard
 )

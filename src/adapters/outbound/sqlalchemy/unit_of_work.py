@@ -21,6 +21,7 @@ from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderH
 from adapters.outbound.sqlalchemy.outbox import SqlOutboxRepository, SqlProcessedEventStore
 from adapters.outbound.sqlalchemy.reminders import SqlReminderLog
 from adapters.outbound.sqlalchemy.retention import SqlRetentionStore
+from adapters.outbound.sqlalchemy.scorecard import SqlReceiptRepository, SqlScorePeriodRepository
 from adapters.outbound.sqlalchemy.security import SqlRevokedTokens
 
 def uncounted(store: Callable[[sa.Connection], Any]) -> Callable[[sa.Connection, SqlCounters], Any]:
@@ -31,6 +32,8 @@ def uncounted(store: Callable[[sa.Connection], Any]) -> Callable[[sa.Connection,
 # port names their attributes); a store that changes counted rows gets the counters (ADR 0012)
 STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
     "certificates": SqlCertificateRepository,  # first: a certificate's event precedes the supplier change it causes
+    "receipts": SqlReceiptRepository,
+    "scores": SqlScorePeriodRepository,  # before suppliers: SUPPLIER_SCORED precedes the review it raises
     "suppliers": SqlSupplierRepository,
     "ncs": SqlNonConformityRepository,
     "outbox": SqlOutboxRepository,
