@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from domain.nonconformities import FINISHED, ActionStatus, NcStatus, RootCause, Severity
 from domain.orders import OrderStatus
-from domain.suppliers import ApprovalStatus
 
 from application.inventories import PROJECTION_HANDLER as INVENTORY_PROJECTION
 from application.ports import counters
@@ -55,9 +54,25 @@ class Kpi:
 CLOSING_WINDOW_DAYS = 90
 
 
+def _open_actions_due(values: dict[str, int], today: date, until: date) -> tuple[int, int]:
+    """The open CAPA actions due before `today`, and from `today` to `until`, from their due-day counters."""
+    first, last = today.isoformat(), until.isoformat()
+    overdue = due_soon = 0
+    for name, n in values.items():
+        if name.startswith(counters.NC_ACTION_OPEN_DUE_PREFIX):
+            day = name[len(counters.NC_ACTION_OPEN_DUE_PREFIX):]
+            if day < first:
+                overdue += n
+            elif day <= last:
+                due_soon += n
+    return overdue, due_soon
+
+
 class KpiQuery:
-    """Counters kept by the writers' own transactions (one read, whatever the history), plus two
-    indexed counts over small sets: the at-risk suppliers and the unconfirmed published events."""
+    """Counters kept by the writers' own transactions (one read, whatever the history: the open CAPA
+    actions by due day included), plus indexed counts over small sets read together (`KpiCounts`: one
+    statement on SQL): the at-risk suppliers, the suppliers blocked or conditional, the unconfirmed
+    published events, the certificates expiring."""
 
     def __init__(self, uow: UowFactory, clock: Clock, unhandled_after_seconds: float = 300.0) -> None:
         self.uow, self.clock = uow, clock
@@ -69,7 +84,9 @@ class KpiQuery:
             ncs = {(status, severity): c.get(counters.nc(status.value, severity.value), 0)
                    for status in NcStatus for severity in Severity}
             today = self.clock.today()
-            overdue, due_soon = uow.ncs.count_open_actions_due(today, today + timedelta(days=7))
+            overdue, due_soon = _open_actions_due(c, today, today + timedelta(days=7))
+            counts = uow.kpi_counts.read(today, today + timedelta(days=CERTS_EXPIRING_DAYS),
+                                         self.clock.now() - self.unhandled_after)
             window = [(today - timedelta(days=n)).isoformat() for n in range(CLOSING_WINDOW_DAYS)]
             closed = sum(c.get(counters.nc_closed_on(day), 0) for day in window)  # in the one read of them all
             seconds = sum(c.get(counters.nc_close_seconds_on(day), 0) for day in window)
@@ -87,12 +104,12 @@ class KpiQuery:
                 outbox_published=c.get(counters.outbox(OutboxStatus.PUBLISHED), 0),
                 outbox_failed=c.get(counters.outbox(OutboxStatus.FAILED), 0),
                 outbox_parked=c.get(counters.outbox(OutboxStatus.PARKED), 0),
-                suppliers_at_risk=uow.suppliers.count_at_risk(self.clock.today()),
+                suppliers_at_risk=counts.suppliers_at_risk,
                 audit_events_total=sum(n for name, n in c.items() if name.startswith(counters.AUDIT_PREFIX)),
                 projection_lag_events=c.get(counters.unapplied(INVENTORY_PROJECTION), 0),
                 orders_by_status=orders,
                 fulfilment_steps_planned=c.get(counters.FULFILMENT_PLANNED, 0),
-                events_unhandled=uow.outbox.count_unhandled(self.clock.now() - self.unhandled_after),
+                events_unhandled=counts.events_unhandled,
                 nc_by_status={status.value: sum(n for (s, _), n in ncs.items() if s is status) for status in NcStatus},
                 nc_by_root_cause=dict(sorted(((k, n) for k, n in causes.items() if n), key=lambda kv: (-kv[1], kv[0]))),
                 nc_high_closed_without_capa=c.get(counters.NC_HIGH_CLOSED_WITHOUT_CAPA, 0),
@@ -100,10 +117,9 @@ class KpiQuery:
                 actions_due_7d=due_soon,
                 avg_days_to_close_90d=round(seconds / 86400 / closed, 2) if closed else None,
                 capa_effectiveness_rate=round(verified / checked, 4) if checked else None,
-                suppliers_blocked=uow.suppliers.count_by_approval(ApprovalStatus.BLOCKED),
-                suppliers_conditional=uow.suppliers.count_by_approval(ApprovalStatus.CONDITIONAL),
-                certs_expiring_30d=uow.certificates.count_expiring(
-                    self.clock.today(), self.clock.today() + timedelta(days=CERTS_EXPIRING_DAYS)),
+                suppliers_blocked=counts.suppliers_blocked,
+                suppliers_conditional=counts.suppliers_conditional,
+                certs_expiring_30d=counts.certs_expiring,
                 order_cancel_rate=round(orders[OrderStatus.CANCELLED.value] / placed, 4) if placed else None,
             )
 

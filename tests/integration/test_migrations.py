@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -234,7 +234,7 @@ def test_0015_approves_the_existing_suppliers_and_the_app_reads_them(database: s
     with uow:
         supplier = uow.suppliers.get(1)
         assert (supplier.approval_status.value, supplier.version) == ("APPROVED", 1)
-        assert uow.suppliers.count_by_approval(supplier.approval_status) == 2
+        assert uow.kpi_counts.read(date(2026, 1, 1), date(2026, 1, 31), datetime.now(UTC)).suppliers_blocked == 0
         assert uow.certificates.for_supplier(1) == []
 
 
@@ -301,9 +301,8 @@ def test_0018_adds_the_scorecard_keeping_suppliers_and_ncs_and_downgrades_to_001
                              "('a', '2030-01-01', :at, :at)"), {"at": datetime(2026, 1, 5, tzinfo=UTC)})
         conn.execute(sa.text("INSERT INTO non_conformities (supplier_id, severity, description, status, opened_at, "
                              "created_at, updated_at) VALUES (1, 'high', 'x', 'OPEN', :at, :at, :at)"), {"at": opened})
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, "0018")
     assert migrate.current_revision(engine) == "0018"
-    assert _differences(engine) == []
     february = Month(date(2026, 2, 1))
     with SqlUnitOfWork(engine, SystemClock()) as uow:  # the rows of before are the scorecard's input
         assert uow.scores.unscored(february.start, IN_USE, february.ends_before) == [1]
@@ -320,3 +319,45 @@ def test_0018_adds_the_scorecard_keeping_suppliers_and_ncs_and_downgrades_to_001
         assert conn.execute(sa.text("SELECT count(*) FROM non_conformities")).scalar_one() == 1
     migrate.upgrade(engine)
     assert _differences(engine) == []
+
+
+@pytest.mark.parametrize("database", ["empty_postgres", "empty_sqlite"])
+def test_0019_counts_the_open_actions_by_due_day_and_the_kpis_read_them(
+        database: str, request: pytest.FixtureRequest) -> None:
+    from adapters.outbound.clock import FixedClock
+    from adapters.outbound.sqlalchemy.counters import recount
+    from application.kpi import KpiQuery
+
+    engine = request.getfixturevalue(database)
+    migrate.upgrade(engine, "0018")
+    at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO suppliers (name, certification_expiry, created_at, updated_at) VALUES "
+                             "('a', '2030-01-01', :at, :at)"), {"at": at})
+        conn.execute(sa.text("INSERT INTO non_conformities (supplier_id, severity, description, status, opened_at, "
+                             "created_at, updated_at) VALUES (1, 'low', 'x', 'INVESTIGATING', :at, :at, :at)"),
+                     {"at": at})
+        for n, (due, status) in enumerate([(date(2026, 3, 5), "PLANNED"), (date(2026, 3, 5), "IN_PROGRESS"),
+                                           (date(2026, 3, 12), "PLANNED"), (date(2026, 3, 20), "PLANNED"),
+                                           (date(2026, 3, 5), "DONE")], start=1):
+            conn.execute(sa.text("INSERT INTO nc_actions (nc_id, id, type, description, owner, due_date, status, "
+                                 "created_at, updated_at) VALUES (1, :n, 'CONTAINMENT', 'd', 'quality', :due, :s, "
+                                 ":at, :at)"), {"n": n, "due": due, "s": status, "at": at})
+    migrate.upgrade(engine)
+    assert _differences(engine) == []
+    with engine.connect() as conn:
+        values = {name: int(n) for name, n in conn.execute(sa.text(
+            "SELECT name, sum(value) FROM kpi_counters WHERE name LIKE 'nc_action_open_due:%' GROUP BY name"))}
+        assert values == {k: v for k, v in recount(conn).items() if k.startswith("nc_action_open_due:")} == {
+            "nc_action_open_due:2026-03-05": 2, "nc_action_open_due:2026-03-12": 1, "nc_action_open_due:2026-03-20": 1}
+    clock = FixedClock(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    kpi = KpiQuery(lambda: SqlUnitOfWork(engine, clock), clock)()
+    assert (kpi.actions_overdue, kpi.actions_due_7d) == (2, 1)
+
+    from alembic import command
+
+    command.downgrade(migrate.alembic_config(engine), "0018")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM kpi_counters WHERE name LIKE 'nc_action_open_due:%'")
+                            ).scalar_one() == 0
+

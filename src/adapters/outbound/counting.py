@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 from application.ports import counters as names
 from application.ports.counters import Counters
-from domain.nonconformities import NcAction, NcStatus, NonConformity
+from domain.nonconformities import ACTION_OPEN, NcAction, NcStatus, NonConformity
 from domain.orders import Order
 from domain.suppliers import Supplier
 
@@ -92,7 +92,7 @@ class ClosingTally:
 
 class NcTally:
     """The counters of non-conformities: by status and severity, the high ones closed without CAPA, by
-    root cause; and of their actions by status."""
+    root cause; and of their actions by status, and the open ones by due date."""
 
     def __init__(self, counters: Counters) -> None:
         self.ncs: list[StateTally[NonConformity]] = [
@@ -102,27 +102,36 @@ class NcTally:
                        if nc.root_cause_category else None, lambda nc: nc.id),
         ]
         self.closings = ClosingTally(counters)
-        self.actions: StateTally[tuple[int, NcAction]] = StateTally(
-            counters, lambda pair: names.nc_action(pair[1].status.value), lambda pair: (pair[0], pair[1].id),
-            count_new=True)
+        self.actions: list[StateTally[tuple[int, NcAction]]] = [
+            StateTally(counters, key, lambda pair: (pair[0], pair[1].id), count_new=True)
+            for key in (lambda pair: names.nc_action(pair[1].status.value), _open_due)]
 
     def inserted(self, nc: NonConformity) -> None:
         for tally in (*self.ncs, self.closings):
             tally.inserted(nc)
         for action in nc.actions:
-            self.actions.inserted((nc.id, action))
+            for actions in self.actions:
+                actions.inserted((nc.id, action))
 
     def loaded(self, nc: NonConformity) -> None:
         for tally in (*self.ncs, self.closings):
             tally.loaded(nc)
         for action in nc.actions:
-            self.actions.loaded((nc.id, action))
+            for actions in self.actions:
+                actions.loaded((nc.id, action))
 
     def flush(self, ncs: Iterable[NonConformity]) -> None:
         ncs = list(ncs)
         for tally in (*self.ncs, self.closings):
             tally.flush(ncs)
-        self.actions.flush([(nc.id, action) for nc in ncs for action in nc.actions])
+        pairs = [(nc.id, action) for nc in ncs for action in nc.actions]
+        for actions in self.actions:
+            actions.flush(pairs)
+
+
+def _open_due(pair: tuple[int, NcAction]) -> str | None:
+    action = pair[1]
+    return names.nc_action_open_due(action.due_date.isoformat()) if action.status in ACTION_OPEN else None
 
 
 def _without_capa(nc: NonConformity) -> str | None:

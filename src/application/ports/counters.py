@@ -45,6 +45,15 @@ def nc_action(status: str) -> str:
     return f"nc_action:{status}"
 
 
+NC_ACTION_OPEN_DUE_PREFIX = "nc_action_open_due:"
+
+
+def nc_action_open_due(day: str) -> str:
+    """CAPA actions still PLANNED or IN_PROGRESS due on this day (YYYY-MM-DD): actions_overdue and
+    actions_due_7d sum them, within the one read of the counters, whatever the history."""
+    return f"{NC_ACTION_OPEN_DUE_PREFIX}{day}"
+
+
 def outbox(status: str) -> str:
     """`outbox:PENDING`, `outbox:PUBLISHED`, `outbox:FAILED`: rows of the outbox (and of any archive
     of published rows) by delivery status."""

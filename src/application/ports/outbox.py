@@ -111,9 +111,6 @@ class OutboxRepository(ABC):
         """PUBLISHED events no handler confirmed, published before `published_before`, oldest first."""
 
     @abstractmethod
-    def count_unhandled(self, published_before: datetime) -> int: ...
-
-    @abstractmethod
     def oldest_pending(self) -> datetime | None:
         """When the oldest PENDING event was written (None: nothing pending); one index entry, no scan."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from domain.certificates import Certificate
@@ -67,17 +67,9 @@ class SupplierRepository(Repository[Supplier]):
     def list(self, page: PageRequest, criteria: SupplierFilter = SupplierFilter()) -> Page[Supplier]: ...
 
     @abstractmethod
-    def count_at_risk(self, today: date) -> int:
-        """Suppliers the at-risk policy flags (expired certification or an open high NC)."""
-
-    @abstractmethod
     def touch(self, supplier: Supplier) -> None:
         """The supplier changed outside its row (one of its certificates): the commit writes it one
         version up, so concurrent certificate changes of one supplier conflict (ADR 0025)."""
-
-    @abstractmethod
-    def count_by_approval(self, status: ApprovalStatus) -> int:
-        """Suppliers in this approval status (an indexed count)."""
 
 
 class CertificateRepository(Repository[Certificate]):
@@ -86,10 +78,6 @@ class CertificateRepository(Repository[Certificate]):
     @abstractmethod
     def for_supplier(self, supplier_id: int, include_withdrawn: bool = False) -> list[Certificate]:
         """The supplier's certificates in id order (the withdrawn ones only when asked)."""
-
-    @abstractmethod
-    def count_expiring(self, today: date, until: date) -> int:
-        """Certificates not withdrawn whose expiry is between `today` and `until`, both included."""
 
 
 @dataclass(frozen=True)
@@ -110,11 +98,6 @@ class NonConformityRepository(Repository[NonConformity]):
 
     @abstractmethod
     def count(self, criteria: NcFilter) -> int: ...
-
-    @abstractmethod
-    def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
-        """CAPA actions still PLANNED or IN_PROGRESS: due before `today`, and due from `today` to `until`
-        (one indexed count)."""
 
     @abstractmethod
     def raised_between(self, supplier_id: int, since: datetime,

@@ -15,6 +15,7 @@ from application.ports.consumption import AuditLog, ProcessedEventStore
 from application.ports.delivery_log import Buffered, DeadLetters, DeliverySteps
 from application.ports.idempotency import IdempotencyStore, current_claim
 from application.ports.inventories import InventoryRepository, InventorySummaryStore
+from application.ports.kpi import KpiCountStore
 from application.ports.orders import FulfilmentSchedule, OrderHistory, OrderRepository
 from application.ports.outbox import OutboxRepository
 from application.ports.repositories import (
@@ -51,6 +52,7 @@ class UnitOfWork(ABC):
     steps: DeliverySteps  # the delivery timeline: buffered, written with the commit
     dead_letters: DeadLetters
     retention: RetentionStore  # the purge of what the retention lets go
+    kpi_counts: KpiCountStore  # the KPIs that are not counters, read together
     counters: Counters  # add() with every change of a counted row; written with the commit
     reminders: ReminderLog  # which reminder was sent for what (ADR 0027)
     idempotency: IdempotencyStore  # the request's Idempotency-Key, written by the commit that writes (ADR 0020)

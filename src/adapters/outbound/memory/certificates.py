@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from application.ports.repositories import CertificateRepository
 from domain.certificates import Certificate
@@ -37,6 +36,3 @@ class MemoryCertificateRepository(CertificateRepository):
         for certificate in found:
             self.versions.loaded(certificate)
         return sorted(found, key=lambda c: c.id or 0)
-
-    def count_expiring(self, today: date, until: date) -> int:
-        return sum(1 for c in self.state.certificates.values() if c.active and today <= c.expires_on <= until)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID, uuid4
 
@@ -31,9 +31,8 @@ from application.ports.outbox import (
 )
 from application.ports.repositories import NcFilter, NonConformityRepository, SupplierFilter, SupplierRepository
 from application.ports.security import RevokedTokens
-from domain.nonconformities import ACTION_OPEN, NcStatus, NonConformity, Severity
-from domain.risk import supplier_at_risk
-from domain.suppliers import ApprovalStatus, Supplier
+from domain.nonconformities import NcStatus, NonConformity, Severity
+from domain.suppliers import Supplier
 
 from adapters.outbound.claim_order import behind_stopped, keep_in_order
 from adapters.outbound.counting import nc_tally
@@ -85,15 +84,8 @@ class MemorySupplierRepository(SupplierRepository):
         return paginate(find(rows, criteria.find, listing.SUPPLIERS, fields,
                              [lambda s: s.name], lambda s: s.created_at), page)
 
-    def count_at_risk(self, today: date) -> int:
-        open_ncs = [nc for nc in self.state.ncs.values() if nc.is_open]
-        return sum(supplier_at_risk(s, open_ncs, today) for s in self.state.suppliers.values())
-
     def touch(self, supplier: Supplier) -> None:
         self.versions.touch(supplier)
-
-    def count_by_approval(self, status: ApprovalStatus) -> int:
-        return sum(1 for s in self.state.suppliers.values() if s.approval_status is status)
 
 
 class MemoryNonConformityRepository(NonConformityRepository):
@@ -143,10 +135,6 @@ class MemoryNonConformityRepository(NonConformityRepository):
     def open_for_suppliers(self, supplier_ids: list[int]) -> list[NonConformity]:
         wanted = set(supplier_ids)
         return [nc for nc in self._matching(NcFilter()) if nc.is_open and nc.supplier_id in wanted]
-
-    def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
-        due = [a.due_date for nc in self.state.ncs.values() for a in nc.actions if a.status in ACTION_OPEN]
-        return sum(d < today for d in due), sum(today <= d <= until for d in due)
 
     def raised_between(self, supplier_id: int, since: datetime,
                        before: datetime) -> dict[tuple[Severity, NcStatus], int]:
@@ -246,9 +234,6 @@ class MemoryOutboxRepository(OutboxRepository):
 
     def unhandled(self, published_before: datetime, limit: int) -> list[OutboxRecord]:
         return [r.record for r in self._unhandled(published_before)[:limit]]
-
-    def count_unhandled(self, published_before: datetime) -> int:
-        return len(self._unhandled(published_before))
 
     def oldest_pending(self) -> datetime | None:
         return min((row.record.created_at for row in self._rows(OutboxStatus.PENDING)), default=None)

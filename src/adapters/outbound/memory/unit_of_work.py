@@ -14,6 +14,7 @@ from adapters.outbound.memory.database import MemoryDatabase, MemoryState
 from adapters.outbound.memory.delivery_log import MemoryDeadLetters, MemoryDeliverySteps
 from adapters.outbound.memory.idempotency import MemoryIdempotencyStore
 from adapters.outbound.memory.inventories import MemoryInventoryRepository, MemoryInventorySummaryStore
+from adapters.outbound.memory.kpi import MemoryKpiCounts
 from adapters.outbound.memory.orders import MemoryFulfilmentSchedule, MemoryOrderHistory, MemoryOrderRepository
 from adapters.outbound.memory.repositories import (
     MemoryAuditLog,
@@ -47,6 +48,7 @@ STORES: dict[str, Callable[[MemoryState], Any]] = {
     "retention": MemoryRetentionStore,
     "idempotency": MemoryIdempotencyStore,
     "reminders": MemoryReminderLog,
+    "kpi_counts": MemoryKpiCounts,
 }
 
 

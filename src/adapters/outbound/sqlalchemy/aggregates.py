@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from domain.suppliers import APPROVAL_FIELDS, ApprovalStatus, Supplier
 
 from adapters.outbound.counting import StateTally, nc_tally, supplier_tally
 from adapters.outbound.sqlalchemy.finding import find
-from adapters.outbound.sqlalchemy.tables import ACTION_OPEN, nc_actions, non_conformities, suppliers
+from adapters.outbound.sqlalchemy.tables import nc_actions, non_conformities, suppliers
 
 E = TypeVar("E", Supplier, NonConformity)
 
@@ -176,23 +176,8 @@ class SqlSupplierRepository(SupplierRepository):
         query, order = find(query, criteria.find, listing.SUPPLIERS, c, [c.name], c.created_at)
         return fetch_page(self.conn, query, order, page, supplier_from, total)
 
-    def count_at_risk(self, today: date) -> int:
-        # one probe per supplier into the partial index of the open high NCs (today's state, never
-        # the closed history): the cost follows the number of suppliers, not of NCs
-        # (a scalar subquery with LIMIT: the planner cannot turn it into a hash of every open high NC)
-        nc = non_conformities.c
-        open_high = (sa.select(nc.id).where(nc.supplier_id == suppliers.c.id, _NC_IS_OPEN,
-                                            nc.severity == Severity.HIGH.value).limit(1).scalar_subquery())
-        query = sa.select(sa.func.count()).select_from(suppliers).where(
-            sa.or_(suppliers.c.certification_expiry < today, open_high.is_not(None)))
-        return self.conn.execute(query).scalar_one()
-
     def touch(self, supplier: Supplier) -> None:
         self.mapper.touch(supplier)
-
-    def count_by_approval(self, status: ApprovalStatus) -> int:
-        query = sa.select(sa.func.count()).select_from(suppliers).where(suppliers.c.approval_status == status.value)
-        return self.conn.execute(query).scalar_one()
 
 
 def _nc_where(criteria: NcFilter) -> list[sa.ColumnElement[bool]]:
@@ -274,7 +259,7 @@ class SqlNonConformityRepository(NonConformityRepository):
         if not supplier_ids:
             return []
         c = non_conformities.c
-        query = sa.select(non_conformities).where(c.supplier_id.in_(supplier_ids), _NC_IS_OPEN)
+        query = sa.select(non_conformities).where(c.supplier_id.in_(supplier_ids), NC_IS_OPEN)
         return [nc_from(r) for r in self.conn.execute(query.order_by(c.id))]
 
     def raised_between(self, supplier_id: int, since: datetime,
@@ -285,14 +270,6 @@ class SqlNonConformityRepository(NonConformityRepository):
                  .group_by(c.severity, c.status))
         return {(Severity(severity), NcStatus(status)): n for severity, status, n in self.conn.execute(query)}
 
-    def count_open_actions_due(self, today: date, until: date) -> tuple[int, int]:
-        # one range of the partial index of the open actions by due date (tables.py): never the
-        # finished history
-        due = nc_actions.c.due_date
-        query = sa.select(sa.func.count().filter(due < today), sa.func.count().filter(due >= today)).where(
-            sa.text(ACTION_OPEN), due <= until)
-        overdue, soon = self.conn.execute(query).one()
-        return int(overdue), int(soon)
 
 
-_NC_IS_OPEN = sa.text("non_conformities.status NOT IN ('CLOSED', 'CANCELLED')")
+NC_IS_OPEN = sa.text("non_conformities.status NOT IN ('CLOSED', 'CANCELLED')")

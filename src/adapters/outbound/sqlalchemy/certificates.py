@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,9 +49,3 @@ class SqlCertificateRepository(CertificateRepository):
         held = {certificate.id: certificate for certificate in self.seen}
         found = [held.get(row.id) or certificate_from(row) for row in self.conn.execute(query)]
         return [certificate for certificate in found if include_withdrawn or certificate.active]
-
-    def count_expiring(self, today: date, until: date) -> int:
-        c = supplier_certificates.c
-        query = sa.select(sa.func.count()).select_from(supplier_certificates).where(
-            c.withdrawn_at.is_(None), c.expires_on >= today, c.expires_on <= until)
-        return self.conn.execute(query).scalar_one()

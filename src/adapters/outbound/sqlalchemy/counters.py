@@ -106,11 +106,19 @@ CLOSINGS = {
 }
 
 
-def closing_recount(dialect: str) -> tuple[str, str]:
+# the due day of the open actions (actions_overdue, actions_due_7d) as text: SQLite stores it as such
+DUE_DAY = {"postgresql": "to_char(due_date, 'YYYY-MM-DD')", "sqlite": "due_date"}
+OPEN_DUE_RECOUNT = ("SELECT 'nc_action_open_due:' || {day} AS name, count(*) AS n FROM nc_actions "
+                    "WHERE status IN ('PLANNED', 'IN_PROGRESS') GROUP BY {day}")
+
+
+def closing_recount(dialect: str) -> tuple[str, ...]:
+    """The day-keyed counters' recounts: the NCs closed per day, the open actions per due day."""
     day, seconds = CLOSINGS[dialect]
     where = "FROM non_conformities WHERE status = 'CLOSED' AND closed_at IS NOT NULL"
     return (f"SELECT 'nc_closed_on:' || {day} AS name, count(*) AS n {where} GROUP BY {day}",
-            f"SELECT 'nc_close_seconds_on:' || {day} AS name, sum({seconds}) AS n {where} GROUP BY {day}")
+            f"SELECT 'nc_close_seconds_on:' || {day} AS name, sum({seconds}) AS n {where} GROUP BY {day}",
+            OPEN_DUE_RECOUNT.format(day=DUE_DAY[dialect]))
 
 
 def recount(conn: sa.Connection) -> dict[str, int]:

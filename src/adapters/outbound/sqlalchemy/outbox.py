@@ -97,6 +97,11 @@ def _record(row: sa.Row) -> OutboxRecord:
                         row.failed_at)
 
 
+
+def unhandled_before(published_before: datetime) -> sa.ColumnElement[bool]:
+    """Published before the cutoff and not confirmed by the handlers (the partial index of the unhandled)."""
+    return sa.and_(o.status == PUBLISHED, o.handled_at.is_(None), o.published_at < published_before)
+
 class SqlOutboxRepository(OutboxRepository):
     """Every change of a row's status is counted (ADR 0012): `outbox:<status>` over the hot table and
     the archive together (an archived row counts as PUBLISHED), from what the statements really changed."""
@@ -284,17 +289,10 @@ class SqlOutboxRepository(OutboxRepository):
             self.counters.transfer(outbox_counter(before), outbox_counter(status), n)
         return sum(n for _, n in moved)
 
-    def _unhandled(self, published_before: datetime) -> sa.ColumnElement[bool]:
-        return sa.and_(o.status == PUBLISHED, o.handled_at.is_(None), o.published_at < published_before)
-
     def unhandled(self, published_before: datetime, limit: int) -> list[OutboxRecord]:
-        query = (sa.select(outbox_events).where(self._unhandled(published_before))
+        query = (sa.select(outbox_events).where(unhandled_before(published_before))
                  .order_by(o.published_at, o.position).limit(limit))
         return [_record(r) for r in self.conn.execute(query)]
-
-    def count_unhandled(self, published_before: datetime) -> int:
-        query = sa.select(sa.func.count()).select_from(outbox_events).where(self._unhandled(published_before))
-        return self.conn.execute(query).scalar_one()
 
     def oldest_pending(self) -> datetime | None:
         # the first entry of the due partial index (position order is commit order), then its row

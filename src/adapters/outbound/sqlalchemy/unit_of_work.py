@@ -17,6 +17,7 @@ from adapters.outbound.sqlalchemy.delivery_log import DiscardedSteps, SqlDeadLet
 from adapters.outbound.sqlalchemy.engine import READ_ONLY
 from adapters.outbound.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.outbound.sqlalchemy.inventories import SqlInventoryRepository, SqlInventorySummaryStore
+from adapters.outbound.sqlalchemy.kpi import SqlKpiCounts
 from adapters.outbound.sqlalchemy.orders import SqlFulfilmentSchedule, SqlOrderHistory, SqlOrderRepository
 from adapters.outbound.sqlalchemy.outbox import SqlOutboxRepository, SqlProcessedEventStore
 from adapters.outbound.sqlalchemy.reminders import SqlReminderLog
@@ -50,6 +51,7 @@ STORES: dict[str, Callable[[sa.Connection, SqlCounters], Any]] = {
     "retention": SqlRetentionStore,
     "idempotency": uncounted(SqlIdempotencyStore),
     "reminders": uncounted(SqlReminderLog),
+    "kpi_counts": uncounted(SqlKpiCounts),
 }
 
 
