@@ -41,10 +41,13 @@ class Console:
     browser: Browser
     blocked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    sessions: dict[str, Any] = field(default_factory=dict)  # user → cookies of the first login (Argon2 is slow)
 
     def page(self, user: str, width: int = 1280, height: int = 800) -> Page:
-        """A fresh browser context (its own cookies) logged in as `user` through the login form."""
-        context = self.browser.new_context(viewport={"width": width, "height": height})
+        """A fresh browser context logged in as `user`: through the login form the first time, then with
+        the session cookie that login set."""
+        context = self.browser.new_context(viewport={"width": width, "height": height},
+                                           storage_state=self.sessions.get(user))
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
 
@@ -60,11 +63,13 @@ class Console:
         page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" or
                 "Content Security Policy" in m.text else None)
         page.on("pageerror", lambda error: self.problems.append(str(error)))
-        page.goto(f"{self.url}/")  # → /console → the login form
-        page.get_by_label("Username").fill(user)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        page.goto(f"{self.url}/")  # → /console → the login form, unless the session cookie is there
+        if user not in self.sessions:
+            page.get_by_label("Username").fill(user)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
         expect(page.locator("[data-user]")).to_have_text(user)
+        self.sessions[user] = context.storage_state()
         return page
 
     def api(self, role: str, method: str, path: str, **kwargs: Any) -> Any:

@@ -41,7 +41,24 @@ def _nice_max(value: float) -> float:
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
+UNITS = (("ms", 0.001, 1), ("s", 1, 120), ("min", 60, 7200), ("h", 3600, 172800), ("d", 86400, math.inf))
+
+
+def in_unit(seconds: list[float]) -> tuple[list[float], str]:
+    """Durations in the unit that reads best for the longest of them."""
+    longest = max(seconds, default=0)
+    name, size, _ = next(u for u in UNITS if longest < u[2])
+    return [round(s / size, 3) for s in seconds], name
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    (value,), unit = in_unit([seconds])
+    return f"{_number(value)} {unit}"
 
 
 def bar_chart(title: str, categories: list[str], series: dict[str, list[float]], unit: str = "") -> Chart:

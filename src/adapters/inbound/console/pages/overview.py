@@ -20,7 +20,7 @@ from application.security import Permission
 from bootstrap.container import Container
 
 from adapters.inbound.api.deps import ContainerDep
-from adapters.inbound.console.charts import Chart, bar_chart
+from adapters.inbound.console.charts import Chart, bar_chart, duration, in_unit
 from adapters.inbound.console.rendering import render
 from adapters.inbound.console.session import CONSOLE, ConsoleSession
 
@@ -124,11 +124,12 @@ def _overview(container: Container, session: Any) -> dict[str, Any]:
                                "capped": capped, "latency": None}
     if session.can(Permission.READ_OUTBOX):
         seconds = latencies(container)
+        values, unit = in_unit(seconds)
         context["latency"] = {
             "chart": bar_chart(f"Commit → handled, the last {len(seconds)} events handled",
                                [str(i + 1) if i % 10 == 0 else "" for i in range(len(seconds))],
-                               {"seconds": seconds}, unit=" s"),
-            "p50": _percentile(seconds, 0.5), "p95": _percentile(seconds, 0.95)}
+                               {unit: values}, unit=f" {unit}"),
+            "p50": duration(_percentile(seconds, 0.5)), "p95": duration(_percentile(seconds, 0.95))}
     return context
 
 
