@@ -60,8 +60,17 @@ def seed(app: RunningApp) -> None:
     api(app, "quality", "POST", f"/ncs/{nc['id']}/actions", json={
         "type": "CONTAINMENT", "description": "quarantine lot 41", "owner": "logistics", "due_date": "2026-03-10"})
     api(app, "quality", "PATCH", f"/ncs/{nc['id']}/status", json={"status": "ACTION_PLANNED"})
-    for customer in ("ACME", "Globex", "Initech"):
-        api(app, "logistics", "POST", "/orders", json={"customer_name": customer, "address": "1 Dock Road"})
+    for n, customer in enumerate(("ACME", "Globex", "Initech", "Umbrella", "Stark")):
+        order = api(app, "logistics", "POST", "/orders", json={"customer_name": customer, "address": "1 Dock Road",
+                                                               "items": [{"sku": f"BOLT-{n}", "quantity": 10 * (n + 1),
+                                                                          "unit_price": "0.10", "sale_price": "0.25"}]})
+        if n >= 2:
+            api(app, "logistics", "PATCH", f"/orders/{order['id']}/status", json={"status": "PICKING"})
+        if n >= 4:
+            api(app, "logistics", "PATCH", f"/orders/{order['id']}/items/BOLT-{n}/status", json={"status": "PICKED"})
+            api(app, "logistics", "PATCH", f"/orders/{order['id']}/status", json={"status": "IN_TRANSIT"})
+    api(app, "logistics", "POST", "/inventories", json={"customer": "ACME", "expiry_date": "2026-12-31"})
+    api(app, "logistics", "POST", "/inventories/1/lines", json={"product": "bolt M8", "quantity": 400})
     app.run_worker()
     app.clock.advance(86400 * 3)  # the containment action is now overdue
     api(app, "procurement", "POST", "/suppliers", json={"name": "Flaky Parts", "certification_expiry": "2027-01-31"})
@@ -102,6 +111,12 @@ def main() -> None:
             shoot(page, f"{base}/console", "overview")
             shoot(page, f"{base}/console/ncs", "nc-board")
             shoot(page, f"{base}/console/ncs/{nc_id}", "nc")
+            shoot(page, f"{base}/console/suppliers", "suppliers")
+            shoot(page, f"{base}/console/suppliers/2", "supplier")
+            shoot(page, f"{base}/console/orders", "orders")
+            [order] = api(app, "admin", "GET", "/orders?status=IN_TRANSIT")["items"]
+            shoot(page, f"{base}/console/orders/{order['id']}", "order")
+            shoot(page, f"{base}/console/inventories", "inventories")
             shoot(page, f"{base}/console/delivery", "delivery")
             shoot(page, f"{base}/console/delivery/events/{failed['event_id']}", "event")
             page.get_by_label("Why replay it").fill("handler fixed in 1.4.2")

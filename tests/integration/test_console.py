@@ -108,7 +108,9 @@ def console(request: pytest.FixtureRequest, browser: Browser, tmp_path_factory: 
         running.api("procurement", "POST", "/suppliers", json={"name": "Old Steel",
                                                                "certification_expiry": "2025-01-31"})
         running.api("quality", "POST", "/ncs", json={"supplier_id": 2, "severity": "high", "description": "cracks"})
-        running.api("logistics", "POST", "/orders", json={"customer_name": "ACME", "address": "1 Dock Road"})
+        running.api("logistics", "POST", "/orders", json={"customer_name": "ACME", "address": "1 Dock Road", "items": [
+            {"sku": "BOLT-8", "quantity": 40, "unit_price": "0.10", "sale_price": "0.25"}]})
+        running.api("logistics", "POST", "/inventories", json={"customer": "ACME", "expiry_date": "2026-12-31"})
         app.run_worker()
         yield running
 
@@ -288,3 +290,38 @@ def test_keyboard_and_narrow_screen(console: Console) -> None:
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
         expect(page.locator("footer [data-read-at]")).to_be_visible()
     page.context.close()
+
+
+def test_an_order_moved_by_clicking_and_the_supplier_and_inventory_pages(console: Console) -> None:
+    logistics = console.page("logistics")
+    logistics.get_by_role("link", name="Orders").click()
+    received = logistics.locator("[data-column='RECEIVED']")
+    received.get_by_role("link", name=re.compile("ACME")).first.click()
+    status = logistics.locator("[data-order-status]")
+    expect(status).to_have_text("RECEIVED")
+    logistics.get_by_role("button", name="Move to Picking").click()
+    expect(status).to_have_text("PICKING")
+    expect(logistics.get_by_role("button", name="Move to In transit")).to_have_count(0)  # the item is not picked
+    logistics.locator("tr[data-item='BOLT-8']").get_by_role("button", name="Picked").click()
+    logistics.get_by_role("button", name="Move to In transit").click()
+    expect(status).to_have_text("IN_TRANSIT")
+    console.app.run_worker()  # the history handler records the journey
+    logistics.reload()
+    for step in ("PICKING", "PICKED", "IN_TRANSIT"):  # the order's and its item's moves, with who made them
+        expect(logistics.locator(f"tr[data-journey='{step}']").first).to_contain_text("logistics")
+
+    logistics.get_by_role("link", name="Suppliers").click()
+    logistics.get_by_label("Name contains").fill("old")
+    logistics.get_by_role("button", name="Show").click()
+    row = logistics.locator("tr[data-supplier]")
+    expect(row).to_have_count(1)
+    expect(row.locator("[data-at-risk]")).to_have_text("at risk")  # expired certification, an open high NC
+    row.get_by_role("link", name="Old Steel").click()
+    expect(logistics.get_by_role("heading", name="Certificates")).to_be_visible()
+    expect(logistics.get_by_role("heading", name="Scorecard")).to_be_visible()
+
+    logistics.get_by_role("link", name="Inventories").click()
+    expect(logistics.locator("[data-projection-lag]")).to_contain_text("projection")
+    logistics.get_by_role("link", name=re.compile(r"^#\d+$")).first.click()
+    expect(logistics.get_by_role("heading", name=re.compile("Inventory #"))).to_be_visible()
+    logistics.context.close()

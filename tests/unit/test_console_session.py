@@ -113,6 +113,10 @@ def test_forbidden_writes_are_not_offered_and_are_refused(app: RunningApp) -> No
                                                              "owner": "auditor"})
     assert refused.status_code == 403 and "may not write_ncs" in refused.text
     assert app.call("quality", "GET", "/ncs/1").json()["status"] == "OPEN"
+    order = app.call("logistics", "POST", "/orders", json={"customer_name": "ACME", "address": "1 Dock Road"}).json()
+    assert 'data-move=' not in app.client.get(f"/console/orders/{order['id']}").text
+    moved = app.client.post(f"/console/orders/{order['id']}/status", data={"csrf_token": csrf, "status": "PICKING"})
+    assert moved.status_code == 403 and app.call("logistics", "GET", f"/orders/{order['id']}").json()["status"] == "RECEIVED"
     log_in(app.client, "quality")
     assert 'action="/console/ncs/1/status"' in app.client.get("/console/ncs/1").text
 
@@ -126,3 +130,11 @@ def test_console_pages_have_their_csp_and_the_api_keeps_its_own(app: RunningApp)
 def test_every_kpi_is_on_the_overview_once() -> None:
     shown = [key for keys in GROUPS.values() for key in keys]
     assert sorted(shown) == sorted(f.name for f in fields(Kpi))
+
+
+def test_the_filter_forms_empty_choices_mean_no_filter(app: RunningApp) -> None:
+    log_in(app.client, "auditor")
+    for path in ("/console/ncs?status=&severity=&q=", "/console/orders?status=&q=",
+                 "/console/suppliers?q=&approval=&sort=", "/console/inventories?q=", "/console/ncs?status=BOGUS"):
+        assert app.client.get(path).status_code == 200, path
+    assert "Beta Metals" in app.client.get("/console/suppliers?q=beta&approval=&sort=-name").text

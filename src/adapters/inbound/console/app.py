@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from adapters.inbound.console.pages import delivery, login, ncs, overview
+from adapters.inbound.console.pages import delivery, inventories, login, ncs, orders, overview, suppliers
 from adapters.inbound.console.rendering import render, see_other
 from adapters.inbound.console.session import CONSOLE, CsrfRefused, LoginRequired
 
@@ -49,7 +49,7 @@ async def _root() -> Response:
 
 def install_console(app: FastAPI) -> None:
     app.mount(STATIC, Assets(directory=str(files("adapters.inbound.console") / "static")), name="console-static")
-    for module in (login, overview, ncs, delivery):
+    for module in (login, overview, ncs, suppliers, orders, inventories, delivery):
         app.include_router(module.router)
     app.add_api_route("/", _root, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(LoginRequired, _login_required)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from importlib.resources import files
 from typing import Any, TypeVar
@@ -47,6 +47,11 @@ def render(request: Request, template: str, session: Session | None, status_code
     container = request.app.state.container
     context.update(session=session, read_at=container.clock().now(), path=request.url.path)
     return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def choice(value: str | None, allowed: Iterable[str]) -> str | None:
+    """A filter's value from a GET form: an empty or unknown choice means no filter."""
+    return value if value and value in set(allowed) else None
 
 
 def see_other(path: str) -> RedirectResponse:

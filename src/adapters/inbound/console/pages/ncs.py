@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
@@ -24,14 +24,12 @@ from bootstrap.container import Container
 
 from adapters.inbound.api.deps import ContainerDep, origin_of
 from adapters.inbound.api.schemas import Id, Offset
-from adapters.inbound.console.rendering import PAGE_SIZE, attempt, pager, render, see_other
+from adapters.inbound.console.rendering import PAGE_SIZE, attempt, choice, pager, render, see_other
 from adapters.inbound.console.session import CONSOLE, ConsoleSession, Session, WriteForm
 
 router = APIRouter(prefix=f"{CONSOLE}/ncs", include_in_schema=False)
 BOARD_CARDS = 10
 CHECKS = (ActionStatus.VERIFIED, ActionStatus.INEFFECTIVE)
-StatusParam = Literal["OPEN", "INVESTIGATING", "ACTION_PLANNED", "CLOSED", "CANCELLED"]
-SeverityParam = Literal["low", "medium", "high"]
 
 
 def _text(form: FormData, name: str) -> str | None:
@@ -44,8 +42,9 @@ def _suppliers(container: Container) -> list[Any]:
 
 
 @router.get("")
-def board(request: Request, session: ConsoleSession, container: ContainerDep, status: StatusParam | None = None,
-          severity: SeverityParam | None = None, q: str | None = None, offset: Offset = 0) -> Response:
+def board(request: Request, session: ConsoleSession, container: ContainerDep, status: str | None = None,
+          severity: str | None = None, q: str | None = None, offset: Offset = 0) -> Response:
+    status, severity = choice(status, NcStatus), choice(severity, Severity)
     queries = container.nc_queries()
     today = container.clock().today()
     context: dict[str, Any] = {"status": status, "severity": severity, "q": q or "", "statuses": list(NcStatus),
