@@ -138,3 +138,18 @@ def test_the_filter_forms_empty_choices_mean_no_filter(app: RunningApp) -> None:
                  "/console/suppliers?q=&approval=&sort=", "/console/inventories?q=", "/console/ncs?status=BOGUS"):
         assert app.client.get(path).status_code == 200, path
     assert "Beta Metals" in app.client.get("/console/suppliers?q=beta&approval=&sort=-name").text
+
+
+def test_the_vendored_htmx_is_the_release_the_adr_names_and_no_template_inlines_script_or_style() -> None:
+    import hashlib
+    from importlib.resources import files
+
+    console = files("adapters.inbound.console")
+    htmx = (console / "static" / "htmx.min.js").read_bytes()
+    assert hashlib.sha256(htmx).hexdigest() == "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
+    assert "Zero-Clause BSD" in (console / "static" / "htmx.LICENSE.txt").read_text()
+    for template in (console / "templates").iterdir():
+        text = template.read_text()
+        assert " style=" not in text and "<style" not in text, template.name  # CSP: style-src 'self'
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template.name  # CSP: script-src 'self'
+        assert not re.search(r"\son[a-z]+=", text), template.name  # no inline event handlers

@@ -91,9 +91,9 @@ def decide(event_id: UUID, decision: Literal["replay", "skip"], request: Request
     """First post: the confirmation (nothing runs); the second, with `confirmed=yes`, runs it."""
     reason = form.get("reason")
     reason = reason.strip() if isinstance(reason, str) else ""
-    if not session.can(Permission.REPLAY_EVENTS):
-        _, error = attempt(lambda: None, session, Permission.REPLAY_EVENTS)  # the role matrix's own refusal
-        return render(request, "refused.html", session, status_code=403, message=error[1] if error else "")
+    refused = _refused(request, session, Permission.REPLAY_EVENTS)  # before the confirmation too
+    if refused:
+        return refused
     if not reason:
         return event_page(request, session, container, event_id,
                           error=(422, "reason: say why (it goes to the audit log)"))
