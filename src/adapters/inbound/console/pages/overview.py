@@ -111,17 +111,13 @@ def _percentile(values: list[float], p: float) -> float | None:
     return ordered[min(int(len(ordered) * p), len(ordered) - 1)] if ordered else None
 
 
-def _overview(container: Container, session: Any) -> dict[str, Any]:
-    if not session.can(Permission.READ_KPI):
-        return {"allowed": False}
-    kpi = container.kpi()()
+def _charts(container: Container, session: Any, kpi: Kpi) -> dict[str, Any]:
     weekly, capped = weekly_ncs(container)
     orders = bar_chart("Orders by status (now)", [s.replace("_", " ").lower() for s in kpi.orders_by_status],
                        {"orders": list(kpi.orders_by_status.values())})
     backlog = bar_chart("Outbox backlog (now)", ["pending", "failed", "parked", "unhandled"],
                         {"events": [kpi.outbox_pending, kpi.outbox_failed, kpi.outbox_parked, kpi.events_unhandled]})
-    context: dict[str, Any] = {"allowed": True, "groups": tiles(kpi), "charts": [weekly, orders, backlog],
-                               "capped": capped, "latency": None}
+    context: dict[str, Any] = {"charts": [weekly, orders, backlog], "capped": capped, "latency": None}
     if session.can(Permission.READ_OUTBOX):
         seconds = latencies(container)
         values, unit = in_unit(seconds)
@@ -135,10 +131,22 @@ def _overview(container: Container, session: Any) -> dict[str, Any]:
 
 @router.get("")
 def overview(request: Request, session: ConsoleSession, container: ContainerDep) -> Response:
-    return render(request, "overview.html", session, **_overview(container, session))
+    if not session.can(Permission.READ_KPI):
+        return render(request, "overview.html", session, allowed=False)
+    kpi = container.kpi()()
+    return render(request, "overview.html", session, allowed=True, groups=tiles(kpi),
+                  **_charts(container, session, kpi))
 
 
 @router.get("/overview/live")
 def overview_live(request: Request, session: ConsoleSession, container: ContainerDep) -> Response:
-    """The tiles and charts again, for htmx's polling (no full reload)."""
-    return render(request, "_overview_live.html", session, **_overview(container, session))
+    """The tiles again, for htmx's polling every few seconds (no full reload)."""
+    session.require(Permission.READ_KPI)
+    return render(request, "_overview_tiles.html", session, groups=tiles(container.kpi()()))
+
+
+@router.get("/overview/charts")
+def overview_charts(request: Request, session: ConsoleSession, container: ContainerDep) -> Response:
+    """The charts again, polled less often: the weekly one reads the audit log."""
+    session.require(Permission.READ_KPI)
+    return render(request, "_overview_charts.html", session, **_charts(container, session, container.kpi()()))

@@ -40,7 +40,7 @@ def suppliers(request: Request, session: ConsoleSession, container: ContainerDep
 
 @router.get("/{supplier_id}")
 def supplier(supplier_id: Id, request: Request, session: ConsoleSession, container: ContainerDep,
-             offset: Offset = 0) -> Response:
+             offset: Offset = 0, trail_offset: Offset = 0) -> Response:
     try:
         view = container.supplier_queries().get(supplier_id)
     except NotFound as missing:
@@ -51,6 +51,7 @@ def supplier(supplier_id: Id, request: Request, session: ConsoleSession, contain
         "ncs": ncs, "pager": pager(request, ncs), "scorecard": container.scorecard_queries().scorecard(supplier_id),
         "trail": None, "today": container.clock().today()}
     if session.can(Permission.READ_AUDIT):
-        context["trail"] = container.audit_queries().list(
-            AuditFilter(entity_type="supplier", entity_id=str(supplier_id)), PageRequest(PAGE_SIZE))
+        trail = container.audit_queries().list(AuditFilter(entity_type="supplier", entity_id=str(supplier_id)),
+                                               PageRequest(PAGE_SIZE, trail_offset))
+        context.update(trail=trail, trail_pager=pager(request, trail, "trail_offset"))
     return render(request, "supplier.html", session, **context)
