@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz bench install lint clean reset-demo
+.PHONY: run test fuzz bench install lint clean reset-demo screenshots
 
 # the venv with the project and its dev tools; Debian's chromium for tests/integration/test_docs_offline.py
 # (Playwright drives it: no `playwright install`, no browser download)
@@ -37,6 +37,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/kpi_growth.py
 	$(BIN)/python bench/kpi_growth.py --ncs 100000 --vacuum
+
+# PNGs of the web console's main pages in docs/screenshots/ (README "Web console"): a scratch database,
+# a live server and Debian's chromium, offline. Not part of `make test`.
+screenshots: $(STAMP)
+	$(BIN)/python docs/screenshots/take.py
 
 # a fresh demo database (the next `make run` re-creates and migrates it); keeps .venv. Stop `make run` first.
 DEMO_DB := supplytrace.db supplytrace.db-wal supplytrace.db-shm

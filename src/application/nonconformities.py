@@ -138,15 +138,22 @@ class MoveAction:
         return nc, action
 
 
-def _authorize(action: NcAction, status: str, user: str, role: Role) -> None:
+def action_move_refusal(action: NcAction, status: str, user: str, role: Role) -> str | None:
+    """Why this user may not mark the action `status` (None: their role or ownership allows it). The
+    verifier-is-not-the-owner rule is the domain's, for quality and admin too (ActionVerifierIsOwner)."""
     if role in QUALITY_ROLES:
-        return  # the verifier-is-not-the-owner rule is the domain's, for quality and admin too
+        return None
     if status in (ActionStatus.IN_PROGRESS, ActionStatus.DONE) and user == action.owner:
-        return
+        return None
     if status in (ActionStatus.IN_PROGRESS, ActionStatus.DONE):
-        raise NotPermitted(f"only the owner of action {action.id} ({action.owner}), quality or admin may "
-                           f"mark it {status}")
-    raise NotPermitted(f"only quality or admin may mark action {action.id} {status}")
+        return f"only the owner of action {action.id} ({action.owner}), quality or admin may mark it {status}"
+    return f"only quality or admin may mark action {action.id} {status}"
+
+
+def _authorize(action: NcAction, status: str, user: str, role: Role) -> None:
+    refusal = action_move_refusal(action, status, user, role)
+    if refusal is not None:
+        raise NotPermitted(refusal)
 
 
 class NonConformityQueries:

@@ -43,7 +43,9 @@ def test_serve_prints_the_docs_and_the_demo_users_once_it_listens(tmp_path: Path
         base = first.split()[4]
         # printed once the socket listens: the first request right after it is answered
         assert httpx.get(f"{base}/live").json() == {"status": "ok"}
-        shown = [lines.get(timeout=5) for _ in range(3)]
+        console, *shown = [lines.get(timeout=5) for _ in range(4)]
+        assert console.strip() == f"web console: {base}/console (the users below, offline: ADR 0030)"
+        assert httpx.get(f"{base}/", follow_redirects=True).url.path == "/console/login"
         assert shown[0].strip() == f"API docs: {base}/docs (Swagger UI) and {base}/redoc"
         assert httpx.get(f"{base}/docs").status_code == 200
         assert shown[1].strip() == ('demo users (password "demo"), one per role, named after it: '
@@ -61,8 +63,8 @@ def test_the_welcome_hides_a_password_of_your_own_and_names_configured_users() -
                         jwt_secret="x" * 40, users=[UserSetting(username="ada", role="quality",
                                                                  password_hash="$argon2id$" + "x" * 20)])
     lines = welcome(settings, "http://127.0.0.1:8000")
-    assert lines[1].strip() == "API docs: off (SUPPLYTRACE_DOCS_ENABLED=false)"
-    assert "password: SUPPLYTRACE_DEMO_PASSWORD" in lines[2] and "s3cret" not in " ".join(lines)
+    assert lines[2].strip() == "API docs: off (SUPPLYTRACE_DOCS_ENABLED=false)"
+    assert "password: SUPPLYTRACE_DEMO_PASSWORD" in lines[3] and "s3cret" not in " ".join(lines)
     assert lines[-1].strip() == "users (SUPPLYTRACE_USERS): ada (quality)"
 
 

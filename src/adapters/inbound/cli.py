@@ -93,7 +93,8 @@ def welcome(settings: Settings, base_url: str) -> list[str]:
     from bootstrap.settings import DEFAULT_DEMO_PASSWORD
     from domain.roles import Role
 
-    lines = [f"SupplyTrace is up at {base_url} (Ctrl+C stops it)"]
+    lines = [f"SupplyTrace is up at {base_url} (Ctrl+C stops it)",
+             f"  web console: {base_url}/console (the users below, offline: ADR 0030)"]
     lines.append(f"  API docs: {base_url}/docs (Swagger UI) and {base_url}/redoc" if settings.docs_enabled
                  else "  API docs: off (SUPPLYTRACE_DOCS_ENABLED=false)")
     if settings.demo_users:

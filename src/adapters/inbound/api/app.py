@@ -19,6 +19,7 @@ from adapters.inbound.api.openapi import install_openapi, operation_id
 from adapters.inbound.api.routes import auth, delivery, inventories, ncs, operations, orders, probes, suppliers
 from adapters.inbound.api.routes import scorecard
 from adapters.inbound.api.routes import compat
+from adapters.inbound.console import CONSOLE_POLICIES, install_console
 from bootstrap.container import Container
 from bootstrap.tracing import trace_http
 
@@ -63,11 +64,13 @@ def create_app(container: Container, background: list[Any] | None = None) -> Fas
         app.include_router(module.router)
     if config.compat_routes():
         app.include_router(compat.router)
+    install_console(app)  # the web console at /console, `/` redirects there (ADR 0030)
     app.state.readiness = probes.readiness(container)
     # added innermost first: Guard ends up outermost
     app.add_middleware(Idempotency, container=container)  # innermost: it stores the route's own answer
     document_idempotency(app)
-    app.add_middleware(SecureHeaders, page_policies=page_policies(DOCS, REDOC) if docs else {})
+    app.add_middleware(SecureHeaders, page_policies=page_policies(DOCS, REDOC) if docs else {},
+                       prefix_policies=CONSOLE_POLICIES)
     app.add_middleware(Correlation)
     if config.read_source() == "replica":  # read-your-writes tokens (ADR 0023)
         app.add_middleware(ConsistencyTokens)

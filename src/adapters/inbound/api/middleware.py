@@ -134,17 +134,28 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 class SecureHeaders:
     """nosniff, no framing, no referrer; `no-store` unless a route set its own Cache-Control; a strict
-    CSP (the interactive docs pages have their own, `page_policies`: docs.py); HSTS when the request came over TLS."""
+    CSP (the interactive docs pages have their own, `page_policies`: docs.py; the console's pages theirs,
+    `prefix_policies` by path prefix); HSTS when the request came over TLS."""
 
-    def __init__(self, app: App, page_policies: Mapping[str, bytes]) -> None:
+    def __init__(self, app: App, page_policies: Mapping[str, bytes],
+                 prefix_policies: Mapping[str, bytes] | None = None) -> None:
         self.app = app
         self.policies = {path: (API_CSP[0], policy) for path, policy in page_policies.items()}
+        self.prefixes = [(prefix, (API_CSP[0], policy)) for prefix, policy in (prefix_policies or {}).items()]
+
+    def _policy(self, path: str) -> tuple[bytes, bytes]:
+        if path in self.policies:
+            return self.policies[path]
+        for prefix, policy in self.prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return policy
+        return API_CSP
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = [*API_HEADERS, self.policies.get(scope.get("path"), API_CSP)]
+        extra = [*API_HEADERS, self._policy(scope.get("path") or "")]
         if scope.get("scheme") == "https":
             extra.append(HSTS)
 
