@@ -90,23 +90,28 @@ def remove_topology(url: str, topology: Topology) -> None:
             connection.close()
 
 
-def read_queue(url: str, queue: str, expected: int | None = None, timeout: float = 5.0) -> list[tuple]:
-    """Take the messages of `queue` (basic.get, acknowledged): (method, properties, body) each."""
+def read_queue(url: str, queue: str, expected: int | None = None, timeout: float = 5.0,
+               idle: float = 0.5) -> list[tuple]:
+    """Take the messages of `queue` (a consumer of its own, auto-ack: basic.get is refused on a quorum
+    queue with a single active consumer): (method, properties, body) each. Stops at `expected`, or
+    after `idle` seconds without news."""
     import time
 
     connection = connect(url, "supplytrace-tests", 0, 2.0)
     try:
         channel = connection.channel()
         messages: list[tuple] = []
-        deadline = time.monotonic() + timeout
+        channel.basic_consume(queue, lambda _ch, *message: messages.append(message), auto_ack=True)
+        deadline, last = time.monotonic() + timeout, time.monotonic()
         while time.monotonic() < deadline:
-            method, properties, body = channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                if expected is None or len(messages) >= expected:
-                    break
-                time.sleep(0.05)
-                continue
-            messages.append((method, properties, body))
+            if expected is not None and len(messages) >= expected:
+                break
+            count = len(messages)
+            connection.process_data_events(time_limit=0.05)
+            if len(messages) > count:
+                last = time.monotonic()
+            elif expected is None and time.monotonic() - last > idle:
+                break
         return messages
     finally:
         connection.close()

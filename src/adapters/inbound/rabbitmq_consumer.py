@@ -70,10 +70,15 @@ class RabbitEventConsumer(BrokerConsumer[Delivered]):
     def _receive(self, timeout: float) -> list[Delivered]:
         self.subscribe()
         assert self.connection is not None
-        if not self._buffer:
-            self.connection.process_data_events(time_limit=timeout)  # returns once something arrived
-        if self._buffer:
-            self.connection.process_data_events(0)  # and what came with it
+        try:
+            if not self._buffer:
+                self.connection.process_data_events(time_limit=timeout)  # returns once something arrived
+            if self._buffer:
+                self.connection.process_data_events(0)  # and what came with it
+        except CONNECTION_ERRORS as error:  # nothing taken yet: the broker keeps it all; connect again next time
+            log.warning("consumer.connection_lost", error=f"{type(error).__name__}: {error}")
+            self._rewind()
+            return []
         return self._buffer[:self.batch_size]
 
     def _value(self, message: Delivered) -> bytes | None:

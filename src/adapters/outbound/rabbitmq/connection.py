@@ -10,6 +10,7 @@ an ack/nack callback, basic.return, and basic.publish without waiting (ADR 0029)
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,10 @@ import pika
 import pika.exceptions
 
 from application.ports.publisher import TransportUnavailable
+
+# pika logs every failed connection attempt and lost connection as an ERROR with its traceback; the
+# relay and the consumers report them themselves (one line, the broker's URL without its password)
+logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 # the connection or the channel is gone, or the broker never answered: not the event's fault
 CONNECTION_ERRORS = (pika.exceptions.AMQPError, OSError)
