@@ -50,7 +50,12 @@ def _ctl(*args: str) -> bool:
         return False
 
 
-def rabbitmq_vhost() -> Iterator[TestVhost]:
+class RabbitUnavailable(RuntimeError):
+    pass
+
+
+def create_vhost() -> TestVhost:
+    """A virtual host of its own (the default one, without rabbitmqctl); raises RabbitUnavailable."""
     name = f"supplytrace_test_{uuid.uuid4().hex[:10]}"
     created = bool(shutil.which("rabbitmqctl")) and _ctl("add_vhost", name) and _ctl(
         "set_permissions", "-p", name, USER, ".*", ".*", ".*")
@@ -58,17 +63,27 @@ def rabbitmq_vhost() -> Iterator[TestVhost]:
     try:
         connect(vhost.url, "supplytrace-tests", 0, 2.0).close()
     except Exception as error:  # noqa: BLE001 - TransportUnavailable, refused permissions
-        if created:
-            _ctl("delete_vhost", name)
-        message = f"RabbitMQ is required for these tests ({HOST}:{PORT}, {USER}): {error}"
+        delete_vhost(vhost)
+        raise RabbitUnavailable(f"RabbitMQ is required for these tests ({HOST}:{PORT}, {USER}): {error}") from error
+    return vhost
+
+
+def delete_vhost(vhost: TestVhost) -> None:
+    if vhost.created:
+        _ctl("delete_vhost", vhost.name)
+
+
+def rabbitmq_vhost() -> Iterator[TestVhost]:
+    try:
+        vhost = create_vhost()
+    except RabbitUnavailable as error:
         if REQUIRED:
-            pytest.fail(message)
-        pytest.skip(message)
+            pytest.fail(str(error))
+        pytest.skip(str(error))
     try:
         yield vhost
     finally:
-        if created:
-            _ctl("delete_vhost", name)
+        delete_vhost(vhost)
 
 
 def remove_topology(url: str, topology: Topology) -> None:
@@ -117,4 +132,4 @@ def read_queue(url: str, queue: str, expected: int | None = None, timeout: float
         connection.close()
 
 
-__all__ = ["TestVhost", "pika", "rabbitmq_vhost", "read_queue", "remove_topology", "url_for"]
+__all__ = ["RabbitUnavailable", "TestVhost", "create_vhost", "delete_vhost", "pika", "rabbitmq_vhost", "read_queue", "remove_topology", "url_for"]

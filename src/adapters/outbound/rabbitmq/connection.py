@@ -84,7 +84,8 @@ class ConfirmingChannel:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TransportUnavailable(f"RabbitMQ: no {what} within {timeout} s")
-            self.connection.process_data_events(time_limit=min(remaining, 0.05))
+            # confirms are no "events" to BlockingConnection (they never end its wait early): short waits
+            self.connection.process_data_events(time_limit=min(remaining, 0.001))
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
