@@ -100,10 +100,11 @@ class RunningApp:
     def close(self) -> None:
         self.client.close()
         if self.consumer is not None:
+            declared = getattr(self.consumer, "connections", 0) + getattr(self.container.publisher(), "connections", 0)
             self.consumer.close()
             self.container.publisher().close()
-        if settings_mode(self.container) == EventMode.RABBITMQ:
-            remove_topology(self.container.config.rabbitmq_url(), self.container.rabbitmq_topology())
+            if settings_mode(self.container) == EventMode.RABBITMQ and declared:  # else nothing to remove
+                remove_topology(self.container.config.rabbitmq_url(), self.container.rabbitmq_topology())
         if self.container.config.database_kind() != "memory":
             self.container.engine().dispose()
 

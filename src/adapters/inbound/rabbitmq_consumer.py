@@ -49,6 +49,7 @@ class RabbitEventConsumer(BrokerConsumer[Delivered]):
         self.dead_letters: ConfirmingChannel | None = None
         self._queues: dict[str, str] = {}  # consumer tag -> queue
         self._buffer: list[Delivered] = []
+        self.connections = 0  # opened so far (each declared the topology)
 
     def subscribe(self) -> None:
         if self.connection is not None:
@@ -63,6 +64,7 @@ class RabbitEventConsumer(BrokerConsumer[Delivered]):
             connection.close() if connection.is_open else None
             raise
         self.connection, self.channel, self._buffer = connection, channel, []
+        self.connections += 1
 
     def _on_message(self, _channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         self._buffer.append(Delivered(self._queues.get(method.consumer_tag, ""), method, properties, body))

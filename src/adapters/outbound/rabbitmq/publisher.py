@@ -29,6 +29,7 @@ class RabbitPublisher(EventPublisher):
         self._connection: pika.BlockingConnection | None = None
         self._channel: ConfirmingChannel | None = None
         self._lock = threading.Lock()
+        self.connections = 0  # opened so far (each declared the topology)
 
     def _open(self) -> ConfirmingChannel:
         connection = connect(self.url, "supplytrace-relay", self.heartbeat, self.connect_timeout)
@@ -42,6 +43,7 @@ class RabbitPublisher(EventPublisher):
             _close(connection)
             raise
         self._connection, self._channel = connection, channel
+        self.connections += 1
         return channel
 
     def _reset(self) -> None:
