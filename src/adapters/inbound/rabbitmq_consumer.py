@@ -24,6 +24,7 @@ from adapters.outbound.rabbitmq.messages import PERSISTENT, ce_headers
 from adapters.outbound.rabbitmq.topology import Topology
 
 log = structlog.get_logger("supplytrace.consumer")
+LINGER_SECONDS = 0.002
 
 
 class Delivered(NamedTuple):
@@ -75,8 +76,14 @@ class RabbitEventConsumer(BrokerConsumer[Delivered]):
         try:
             if not self._buffer:
                 self.connection.process_data_events(time_limit=timeout)  # returns once something arrived
-            if self._buffer:
-                self.connection.process_data_events(0)  # and what came with it
+            # and the rest of the burst: a relay's batch arrives as a stream of deliveries, not at once;
+            # take them while they keep coming (2 ms without one ends it), so that one transaction
+            # handles the batch instead of one transaction per first message
+            while self._buffer and len(self._buffer) < self.batch_size:
+                arrived = len(self._buffer)
+                self.connection.process_data_events(time_limit=LINGER_SECONDS)
+                if len(self._buffer) == arrived:
+                    break
         except CONNECTION_ERRORS as error:  # nothing taken yet: the broker keeps it all; connect again next time
             log.warning("consumer.connection_lost", error=f"{type(error).__name__}: {error}")
             self._rewind()
