@@ -19,6 +19,8 @@ Scenarios (--only takes their names):
   kafka    Kafka mode: the backlog delivered through the test broker and consumed with the handlers
   latency  commit→handled p50/p99, idle / 200/s / 1,000/s offered, polling and Kafka; Kafka's goal against
            the produce→consume floor of confluent_kafka on the same broker
+  rabbitmq RabbitMQ mode (the machine's RabbitMQ, a vhost of the bench's own): the kafka scenario's drain and
+           the latency scenario's commit→handled p50/p99, printed beside Kafka's and polling's of this run
   http     `POST /ncs` writes/s at 1, 4, 16 clients against bench/bare_app.py
   sustain  a writer at 80% of the measured one-worker drain rate for --sustain-seconds: handled/s per
            minute, backlog and dead tuples
@@ -73,7 +75,8 @@ from common import (  # noqa: E402
     wait_http,
 )
 
-SCENARIOS = ["polling", "timeline", "observability", "metrics", "logs", "baseline", "orders", "kafka", "latency", "http",
+SCENARIOS = ["polling", "timeline", "observability", "metrics", "logs", "baseline", "orders", "kafka", "latency", "rabbitmq",
+             "http",
              "sustain", "rss", "sqlite"]
 SUPPLIERS = common.SUPPLIERS
 
@@ -165,6 +168,7 @@ class Bench:
         self.details: dict[str, Any] = {}
         self.dbs: Databases | None = None
         self.broker: Any = None
+        self.vhost: Any = None  # tests.support.rabbitmq.TestVhost, made on first use
         self.templates: dict[str, tuple[str, int]] = {}
         self.drain_rate_1w: float | None = None
         self.lock = threading.RLock()  # the smoke run runs the scenarios side by side
@@ -192,7 +196,22 @@ class Bench:
             self.broker.start()
         return self.broker.bootstrap_servers
 
+    def rabbitmq(self) -> str:
+        with self.lock:
+            if self.vhost is None:
+                from tests.support.rabbitmq import create_vhost
+
+                self.vhost = create_vhost()
+            return self.vhost.url
+
+    def rabbitmq_settings(self) -> dict[str, Any]:
+        return {"event_mode": "rabbitmq", "rabbitmq_url": self.rabbitmq(), "rabbitmq_prefix": f"b{uuid.uuid4().hex[:8]}"}
+
     def close(self) -> None:
+        if self.vhost is not None:
+            from tests.support.rabbitmq import delete_vhost
+
+            delete_vhost(self.vhost)
         if self.dbs is not None:
             self.dbs.close()
         if self.broker is not None:
@@ -522,6 +541,48 @@ class Bench:
                                  fmt_ms(entry["p99"]), f"produce→consume p99 {fmt_ms(floors[label]['p99'])}",
                                  met(p99 <= floor_p99 + 3), values=entry["p99"], note=note))
 
+    # --- 4b. rabbitmq -------------------------------------------------------------------------------
+
+    def rabbitmq_mode(self) -> None:
+        """The kafka scenario's drain and the latency scenario's plans, in RabbitMQ mode (quorum queues,
+        publisher confirms, the default settings); Kafka's and polling's figures of this run beside them."""
+        from latency import measure_latency
+
+        args = self.args
+        template, expected = self.template("nc", self.args.events)
+        rates = []
+        for run in range(args.runs):
+            result = self.drain(template, expected, 1, **self.rabbitmq_settings())
+            rates.append(result.rate)
+            log(f"rabbitmq run {run + 1}: {result.rate:,.0f}/s ({result.handled}/{expected})")
+        self.details["rabbitmq"] = {"rates": rates, "events": expected}
+        kafka = self.details.get("kafka", {}).get("rates")
+        self.add(Row("RabbitMQ mode drain, delivered + consumed + handled/s, 1 worker", "report only",
+                     fmt_rate(rates), f"Kafka {fmt_rate(kafka)}" if kafka else "Kafka: not run", values=rates,
+                     note=f"{expected} events, `worker` = relay + consumer, RabbitMQ {rabbitmq_version()}, "
+                          "quorum queues, publisher confirms"))
+        plans = [("idle", 1000 / args.idle_spacing_ms, args.idle_events * args.idle_spacing_ms / 1000, True),
+                 ("200/s", 200.0, args.latency_seconds, False),
+                 ("1,000/s", 1000.0, args.latency_seconds, False)]
+        results: dict[str, dict[str, list[Any]]] = {}
+        for run in range(args.runs):
+            for label, stats in measure_latency(self, plans, self.rabbitmq_settings()).items():
+                entry = results.setdefault(label, {"p50": [], "p99": [], "offered": [], "lost": []})
+                for key in entry:
+                    entry[key].append(stats[key])
+        self.details["latency_rabbitmq"] = results
+        others = self.details.get("latency", {}).get("product", {})
+        for label, _, _, _ in plans:
+            entry = results[label]
+            beside = "; ".join(f"{mode} p50/p99 {fmt_ms(others[f'{mode} {label}']['p50'])}/"
+                               f"{fmt_ms(others[f'{mode} {label}']['p99'])}"
+                               for mode in ("kafka", "polling") if f"{mode} {label}" in others) or "latency: not run"
+            note = f"offered {statistics.median(entry['offered']):,.0f}/s; p50 {fmt_ms(entry['p50'])}"
+            if sum(entry["lost"]):
+                note += f"; {sum(entry['lost'])} events never seen handled"
+            self.add(Row(f"latency RabbitMQ, {label}: commit→handled p50 / p99", "report only",
+                         f"{fmt_ms(entry['p50'])} / {fmt_ms(entry['p99'])}", beside, values=entry["p99"], note=note))
+
     # --- 5. http ----------------------------------------------------------------------------------
 
     def http(self) -> None:
@@ -773,6 +834,14 @@ def table(rows: list[Row], started: str, ended: str, header: str) -> str:
     return "\n".join(lines)
 
 
+def rabbitmq_version() -> str:
+    try:
+        return subprocess.run(["rabbitmqctl", "-q", "version"], capture_output=True, text=True,
+                              timeout=30).stdout.strip() or "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="every scenario with tiny sizes, in seconds")
@@ -812,7 +881,7 @@ def main() -> None:
     methods: dict[str, Callable[[], None]] = {
         "polling": bench.polling, "timeline": bench.timeline, "observability": bench.observability,
         "metrics": bench.metrics, "logs": bench.logs, "baseline": bench.baseline, "orders": bench.orders,
-        "kafka": bench.kafka_drain, "latency": bench.latency,
+        "kafka": bench.kafka_drain, "latency": bench.latency, "rabbitmq": bench.rabbitmq_mode,
         "http": bench.http, "sustain": bench.sustain, "rss": bench.rss, "sqlite": bench.sqlite}
     failures = []
 
@@ -831,7 +900,7 @@ def main() -> None:
         if args.smoke:  # seconds, not figures: three scenarios side by side, the longest first
             from concurrent.futures import ThreadPoolExecutor
 
-            longest = ["latency", "polling", "kafka", "rss", "sustain", "http", "orders", "sqlite", "timeline",
+            longest = ["latency", "polling", "kafka", "rabbitmq", "rss", "sustain", "http", "orders", "sqlite", "timeline",
                        "observability", "metrics", "logs", "baseline"]
             with ThreadPoolExecutor(3) as pool:
                 list(pool.map(run, sorted(selected, key=longest.index)))

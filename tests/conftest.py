@@ -11,6 +11,7 @@ import structlog
 from bootstrap import logging as log_setup
 
 from tests.support.broker import TestBroker
+from tests.support.rabbitmq import TestVhost, rabbitmq_vhost
 from tests.support.databases import ScratchPostgres, SqliteTemplate, scratch_postgres
 
 
@@ -44,6 +45,12 @@ def kafka_broker() -> Iterator[TestBroker]:
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[TestVhost]:
+    """A virtual host of this session's own (deleted at its end)."""
+    yield from rabbitmq_vhost()
 
 
 @pytest.fixture

@@ -54,6 +54,8 @@ from adapters.outbound.clock import SystemClock
 from adapters.outbound.inprocess import InProcessPublisher
 from adapters.outbound.kafka.messages import topic_for
 from adapters.outbound.kafka.publisher import KafkaPublisher
+from adapters.outbound.rabbitmq.publisher import RabbitPublisher
+from adapters.outbound.rabbitmq.topology import Topology
 from adapters.outbound.memory.database import MemoryDatabase
 from adapters.outbound.memory.unit_of_work import MemoryUnitOfWork
 from adapters.outbound.metrics import delivery_metrics, scrape_registry
@@ -165,6 +167,9 @@ class Container(containers.DeclarativeContainer):
     apply_events = providers.Singleton(ApplyEvents, events=REGISTRY.events, handlers=handlers, clock=clock,
                                        tracer=tracer, metrics=metrics)
 
+    rabbitmq_topology = providers.Singleton(Topology, prefix=config.rabbitmq_prefix,
+                                            partitions=config.rabbitmq_partitions,
+                                            queue_type=config.rabbitmq_queue_type)
     publisher = providers.Selector(
         config.event_mode,
         polling=providers.Singleton(InProcessPublisher, apply=apply_events, uow=uow.provider),
@@ -175,6 +180,14 @@ class Container(containers.DeclarativeContainer):
             delivery_timeout_ms=config.kafka_delivery_timeout_ms,
             linger_ms=config.kafka_linger_ms,
         ),
+        rabbitmq=providers.Singleton(
+            RabbitPublisher,
+            url=config.rabbitmq_url,
+            topology=rabbitmq_topology,
+            confirm_timeout_seconds=config.rabbitmq_confirm_timeout_seconds,
+            heartbeat_seconds=config.rabbitmq_heartbeat_seconds,
+            connect_timeout_seconds=config.rabbitmq_connect_timeout_seconds,
+        ),
     )
     # who took a delivery step, on the event's timeline: this process
     worker_id = providers.Callable(lambda: f"{socket.gethostname()}:{os.getpid()}")
@@ -184,9 +197,16 @@ class Container(containers.DeclarativeContainer):
         backoff_seconds=config.outbox_backoff_seconds,
         max_backoff_seconds=config.outbox_max_backoff_seconds,
     )
+    # who confirms the handling (`handled_by`): the Kafka consumer group, or the RabbitMQ queues' prefix
+    consumer_group = providers.Selector(
+        config.event_mode,
+        polling=providers.Callable(str, config.kafka_consumer_group),
+        kafka=providers.Callable(str, config.kafka_consumer_group),
+        rabbitmq=providers.Callable(str, config.rabbitmq_prefix),
+    )
     deliver_received = providers.Singleton(
         DeliverReceivedEvents, apply=apply_events, uow=uow.provider, clock=clock, policy=retry_policy,
-        group=config.kafka_consumer_group,
+        group=consumer_group,
     )
     reconcile = providers.Singleton(
         ReconcileDeliveries, uow=uow.provider, clock=clock, after_seconds=config.reconcile_after_seconds
@@ -205,24 +225,27 @@ class Container(containers.DeclarativeContainer):
         lambda prefix: [topic_for(prefix, aggregate) for aggregate in REGISTRY.aggregate_types],
         config.kafka_topic_prefix,
     )
+    # broker modes: the same relay, only the publisher differs
+    broker_relay = providers.Singleton(
+        OutboxRelay,
+        uow=uow.provider,
+        publisher=publisher,
+        clock=clock,
+        policy=retry_policy,
+        batch_size=config.outbox_batch_size,
+        lease_seconds=config.outbox_lease_seconds,
+        worker=worker_id,
+        tracer=tracer,
+        metrics=metrics,
+    )
     relay = providers.Selector(
         config.event_mode,
         polling=providers.Singleton(
             LocalDelivery, uow=uow.provider, apply=apply_events, clock=clock, policy=retry_policy,
             batch_size=config.outbox_batch_size, worker=worker_id, metrics=metrics,
         ),
-        kafka=providers.Singleton(
-            OutboxRelay,
-            uow=uow.provider,
-            publisher=publisher,
-            clock=clock,
-            policy=retry_policy,
-            batch_size=config.outbox_batch_size,
-            lease_seconds=config.outbox_lease_seconds,
-            worker=worker_id,
-            tracer=tracer,
-            metrics=metrics,
-        ),
+        kafka=broker_relay,
+        rabbitmq=broker_relay,
     )
 
     # use cases and queries

@@ -27,6 +27,12 @@ class Environment(StrEnum):
 class EventMode(StrEnum):
     POLLING = "polling"
     KAFKA = "kafka"
+    RABBITMQ = "rabbitmq"
+
+    @property
+    def brokered(self) -> bool:
+        """A broker carries the events: a relay publishes them, consumers hand them to the handlers."""
+        return self is not EventMode.POLLING
 
 
 PREFIX = "SUPPLYTRACE_"
@@ -152,6 +158,18 @@ class Settings(BaseSettings):
     kafka_consumer_batch_size: int = Field(500, ge=1, le=100_000)  # records handled in one transaction at most
     kafka_consumer_fetch_wait_ms: int = Field(100, ge=0)  # fetch.wait.max.ms: a fetch returns at once once data is there
 
+    # RabbitMQ mode (ADR 0029): exchange P, partition queues P.0 … P.<N-1>, dead letters P.dlx → P.dlq
+    rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", validation_alias=aliases("rabbitmq_url",
+                                                                                             "RABBITMQ_URL"))
+    rabbitmq_prefix: str = Field("supplytrace", pattern=r"^[A-Za-z0-9._-]+$")
+    rabbitmq_partitions: int = Field(4, ge=1, le=1024)  # changing it moves aggregates: drain the queues first
+    rabbitmq_queue_type: Literal["quorum", "classic"] = "quorum"
+    rabbitmq_prefetch: int = Field(100, ge=1, le=65535)  # unacknowledged messages per partition queue
+    rabbitmq_consumer_batch_size: int = Field(500, ge=1, le=100_000)  # messages handled in one transaction at most
+    rabbitmq_confirm_timeout_seconds: float = Field(30.0, gt=0)  # a publish waits this long for the confirms
+    rabbitmq_connect_timeout_seconds: float = Field(5.0, gt=0)
+    rabbitmq_heartbeat_seconds: int = Field(60, ge=0)  # 0: none
+
     # abuse: failed logins per username and logins per client (the `limits` notation), body size
     login_rate_per_user: str = "5/minute"
     login_rate_per_client: str = "30/minute"
@@ -196,6 +214,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported scheme {value.split(':', 1)[0]!r} (memory://, sqlite:///…, postgresql://…)")
         if value is not None and value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("rabbitmq_url")
+    @classmethod
+    def _an_amqp_url(cls, value: str) -> str:
+        if not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("not an AMQP URL (amqp://user:password@host:5672/vhost, amqps://…)")
         return value
 
     @field_validator("reminder_certificate_days")

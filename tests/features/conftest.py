@@ -1,4 +1,5 @@
-"""Shared steps. Every scenario runs once per stack: memory, SQLite, PostgreSQL and PostgreSQL + Kafka."""
+"""Shared steps. Every scenario runs once per stack: memory, SQLite, PostgreSQL, PostgreSQL + Kafka and
+PostgreSQL + RabbitMQ."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from application.ports.outbox import OutboxFilter
-from tests.support.harness import PASSWORD, RunningApp, running_app
+from tests.support.harness import PASSWORD, RunningApp, rabbitmq_overrides, running_app
 
-STACKS = ["memory", "sqlite", "postgres", "postgres+kafka"]
+STACKS = ["memory", "sqlite", "postgres", "postgres+kafka", "postgres+rabbitmq"]
 
 
 @pytest.fixture(params=STACKS, autouse=True)
@@ -38,6 +39,8 @@ def app(request: pytest.FixtureRequest) -> RunningApp:
             "kafka_session_timeout_ms": 2000,
             "kafka_delivery_timeout_ms": 5000,
         }
+    if stack == "postgres+rabbitmq":
+        overrides = rabbitmq_overrides(request.getfixturevalue("rabbitmq").url)
     if request.node.get_closest_marker("fulfilment_auto"):
         overrides["fulfilment_auto"] = True
     with running_app(stack, url, **overrides) as running:

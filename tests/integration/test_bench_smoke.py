@@ -1,7 +1,7 @@
 """The benchmark still runs: `bench/run.py --smoke`, every scenario with tiny sizes (the figures come from `make bench`).
 
 The smoke run needs PostgreSQL and starts its own test broker (Tansu, as the kafka_broker fixture does) for
-the Kafka rows, so it is never skipped.
+the Kafka rows, so it is never skipped; the RabbitMQ rows use the machine's RabbitMQ (a vhost of their own).
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ FIGURES = [
     "latency Kafka, idle",
     "latency Kafka, 200/s",
     "latency Kafka, 1,000/s",
+    "RabbitMQ mode drain",
+    "latency RabbitMQ, idle",
+    "latency RabbitMQ, 200/s",
+    "latency RabbitMQ, 1,000/s",
     "POST /ncs writes/s, 1 client",
     "POST /ncs writes/s, 4 clients",
     "POST /ncs writes/s, 16 clients",

@@ -219,7 +219,8 @@ def test_compose_keeps_the_broker_mode_stack_and_adds_monitoring_as_a_profile() 
     assert services["api"]["command"] == ["serve", "--host", "0.0.0.0", "--port", str(API_PORT), "--no-worker"]
     assert services["relay"]["command"] == ["relay"] and services["consumer"]["command"] == ["consume"]
     assert "supplytrace db upgrade" in services["migrate"]["command"][0]
-    assert [n for n, s in services.items() if "profiles" in s] == ["prometheus", "grafana"]
+    assert [n for n, s in services.items() if "profiles" in s] == ["rabbitmq", "api-rabbitmq", "relay-rabbitmq",
+                                                                   "consumer-rabbitmq", "prometheus", "grafana"]
     assert services["prometheus"]["profiles"] == services["grafana"]["profiles"] == ["monitoring"]
     for name in ("relay", "consumer"):
         assert services[name]["environment"]["SUPPLYTRACE_METRICS_PORT"] == str(METRICS_PORT)
@@ -229,6 +230,23 @@ def test_compose_keeps_the_broker_mode_stack_and_adds_monitoring_as_a_profile() 
         for volume in services[name]["volumes"]:
             if volume.startswith("./"):
                 assert (ROOT / volume.split(":")[0]).exists(), volume
+
+
+def test_compose_runs_rabbitmq_mode_as_a_profile_on_a_durable_broker() -> None:
+    services, volumes = compose()["services"], compose()["volumes"]
+    assert "rabbitmqdata:/var/lib/rabbitmq" in services["rabbitmq"]["volumes"] and "rabbitmqdata" in volumes
+    for name in ("rabbitmq", "api-rabbitmq", "relay-rabbitmq", "consumer-rabbitmq"):
+        assert services[name]["profiles"] == ["rabbitmq"], name
+    for name, command in (("api-rabbitmq", "serve"), ("relay-rabbitmq", "relay"), ("consumer-rabbitmq", "consume")):
+        service = services[name]
+        assert service["command"][0] == command
+        environment = service["environment"]
+        assert environment["SUPPLYTRACE_EVENT_MODE"] == "rabbitmq"
+        assert environment["SUPPLYTRACE_RABBITMQ_URL"].startswith("amqp://supplytrace:")
+        assert environment["SUPPLYTRACE_RABBITMQ_URL"].endswith("@rabbitmq:5672/supplytrace")
+        assert {k for k in environment if k.startswith("SUPPLYTRACE_")} <= SETTINGS, name
+        assert service["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
+        assert "kafka" not in service["depends_on"]
 
 
 def test_prometheus_scrapes_the_api_relay_and_consumer() -> None:

@@ -11,14 +11,16 @@ from dependency_injector import providers
 from fastapi.testclient import TestClient
 
 import time
+import uuid
 
 from adapters.inbound.api.app import create_app
-from adapters.inbound.runtime import kafka_consumer
+from adapters.inbound.runtime import broker_consumer
 from adapters.outbound.clock import FixedClock
 from application.dispatch import ALL_EVENTS, Delivery, EventHandler
 from application.ports.unit_of_work import UnitOfWork
 from bootstrap.container import Container, build_container
 from bootstrap.settings import EventMode, Settings
+from tests.support.rabbitmq import remove_topology
 
 PASSWORD = "demo-test-password"
 # Argon2 verification costs ~0.1 s by design; every app of a test session shares the JWT secret,
@@ -55,7 +57,7 @@ class RunningApp:
         self.failure = SwitchableFailure(self.clock)
         self.container.extra_handlers.add_args(self.failure)
         self.client = TestClient(create_app(self.container), raise_server_exceptions=False)
-        self.consumer = kafka_consumer(self.container) if settings.event_mode == EventMode.KAFKA else None
+        self.consumer = broker_consumer(self.container)  # none in polling mode
 
     def token(self, role: str) -> str:
         if role not in _TOKENS:
@@ -87,7 +89,7 @@ class RunningApp:
         self.consume(len(envelopes))
 
     def consume(self, expected: int, timeout: float = 30.0) -> None:
-        """Kafka mode: let the consumer group member handle `expected` more records."""
+        """Broker modes: let the consumer handle `expected` more messages."""
         if self.consumer is None or expected == 0:
             return
         target, deadline = self.consumer.handled + expected, time.monotonic() + timeout
@@ -98,10 +100,29 @@ class RunningApp:
     def close(self) -> None:
         self.client.close()
         if self.consumer is not None:
+            declared = getattr(self.consumer, "connections", 0) + getattr(self.container.publisher(), "connections", 0)
             self.consumer.close()
             self.container.publisher().close()
+            if settings_mode(self.container) == EventMode.RABBITMQ and declared:  # else nothing to remove
+                remove_topology(self.container.config.rabbitmq_url(), self.container.rabbitmq_topology())
         if self.container.config.database_kind() != "memory":
             self.container.engine().dispose()
+
+
+def rabbitmq_overrides(url: str, **extra: Any) -> dict[str, Any]:
+    """RabbitMQ mode in the session's vhost, with names of its own (exchange, queues), short timeouts."""
+    return {
+        "event_mode": "rabbitmq",
+        "rabbitmq_url": url,
+        "rabbitmq_prefix": f"t{uuid.uuid4().hex[:12]}",
+        "rabbitmq_confirm_timeout_seconds": 5.0,
+        "rabbitmq_connect_timeout_seconds": 2.0,
+        **extra,
+    }
+
+
+def settings_mode(container: Container) -> EventMode:
+    return EventMode(container.config.event_mode())
 
 
 @contextmanager

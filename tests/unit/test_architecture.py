@@ -70,3 +70,14 @@ def test_checker_catches_framework_and_outer_layer_imports(tmp_path):
         "bad.py": {"sqlalchemy", "fastapi", "adapters", "pydantic", "dependency_injector"}
     }
 
+
+
+def test_the_import_contracts_keep_every_broker_client_out_of_the_core():
+    """The transports are adapters: neither the domain nor the application may import a broker's client."""
+    import tomllib
+
+    config = tomllib.loads((SRC.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = {c["source_modules"][0]: set(c.get("forbidden_modules", []))
+                 for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "forbidden"}
+    for layer in ("domain", "application"):
+        assert {"confluent_kafka", "pika", "aio_pika", "cloudevents"} <= contracts[layer], layer

@@ -19,8 +19,8 @@ import uvicorn
 from application.retention import FLOOR
 from bootstrap.container import build_container
 from bootstrap.logging import configure_logging
-from adapters.inbound.runtime import background_workers, kafka_consumer, prepare_database, relay_loop, serve_metrics
-from bootstrap.settings import EventMode, Settings, SettingsError, load_settings
+from adapters.inbound.runtime import background_workers, broker_consumer, prepare_database, relay_loop, serve_metrics
+from bootstrap.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="SupplyTrace: supply-chain quality and operations backend.", no_args_is_help=True)
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -121,7 +121,7 @@ def run_worker(
     once: Annotated[bool, typer.Option(help="Drain what is due, then exit.")] = False,
     metrics_port: MetricsPort = None,
 ) -> None:
-    """Run the event workers of the configured mode (polling: the relay; kafka: relay and consumer)."""
+    """Run the event workers of the configured mode (polling: the relay; kafka, rabbitmq: relay and consumer)."""
     container = build_container(_settings())
     prepare_database(container, auto_migrate=False)
     if once:
@@ -138,7 +138,7 @@ def run_worker(
 
 @app.command("relay")
 def run_relay(metrics_port: MetricsPort = None) -> None:
-    """Run only the outbox relay (in kafka mode: publish pending events to the broker)."""
+    """Run only the outbox relay (in kafka and rabbitmq modes: publish pending events to the broker)."""
     container = build_container(_settings())
     prepare_database(container, auto_migrate=False)
     serve_metrics(container, metrics_port)
@@ -147,14 +147,15 @@ def run_relay(metrics_port: MetricsPort = None) -> None:
 
 @app.command("consume")
 def run_consumer(metrics_port: MetricsPort = None) -> None:
-    """Run only a Kafka consumer-group member that hands events to the handlers (kafka mode)."""
+    """Run only a consumer that hands the broker's events to the handlers (kafka: a consumer-group member;
+    rabbitmq: a consumer of the partition queues, active on those no other consumer holds)."""
     settings = _settings()
-    if settings.event_mode != EventMode.KAFKA:
-        raise typer.BadParameter("`consume` needs SUPPLYTRACE_EVENT_MODE=kafka")
+    if not settings.event_mode.brokered:
+        raise typer.BadParameter("`consume` needs SUPPLYTRACE_EVENT_MODE=kafka or rabbitmq")
     container = build_container(settings)
     prepare_database(container, auto_migrate=False)
     serve_metrics(container, metrics_port)
-    _run_until_signal([kafka_consumer(container)])
+    _run_until_signal([broker_consumer(container)])
 
 
 def _run_until_signal(loops: list) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.inbound.broker_consumer import BrokerConsumer
 from adapters.inbound.kafka_consumer import KafkaEventConsumer
+from adapters.inbound.rabbitmq_consumer import RabbitEventConsumer
 from adapters.inbound.worker import RelayLoop, reminder_loop, retention_loop, scorecard_loop
+from adapters.outbound.metrics import rabbitmq_queue_depth
 from adapters.outbound.sqlalchemy import migrate
 from bootstrap.container import Container
 from bootstrap.settings import EventMode
@@ -67,12 +70,39 @@ def kafka_consumer(container: Container) -> KafkaEventConsumer:
     )
 
 
+def rabbitmq_consumer(container: Container) -> RabbitEventConsumer:
+    config = container.config
+    return RabbitEventConsumer(
+        container.deliver_received(),
+        record_dead_letters=container.record_dead_letters(),
+        url=config.rabbitmq_url(),
+        topology=container.rabbitmq_topology(),
+        prefetch=config.rabbitmq_prefetch(),
+        batch_size=config.rabbitmq_consumer_batch_size(),
+        heartbeat_seconds=config.rabbitmq_heartbeat_seconds(),
+        connect_timeout_seconds=config.rabbitmq_connect_timeout_seconds(),
+        confirm_timeout_seconds=config.rabbitmq_confirm_timeout_seconds(),
+        queue_depth=rabbitmq_queue_depth if config.metrics_enabled() else None,
+    )
+
+
+def broker_consumer(container: Container) -> BrokerConsumer | None:
+    """The consumer of the event mode's broker (none in polling mode)."""
+    mode = container.config.event_mode()
+    if mode == EventMode.KAFKA:
+        return kafka_consumer(container)
+    if mode == EventMode.RABBITMQ:
+        return rabbitmq_consumer(container)
+    return None
+
+
 def background_workers(container: Container) -> list[Any]:
-    """The loops `serve` and `worker` run: the relay, in kafka mode the consumer group member too, the
+    """The loops `serve` and `worker` run: the relay, in a broker mode a consumer too, the
     retention purge, the reminder job and the scorecard's month unless their SUPPLYTRACE_…_EVERY_SECONDS is 0."""
     workers: list[Any] = [relay_loop(container)]
-    if container.config.event_mode() == EventMode.KAFKA:
-        workers.append(kafka_consumer(container))
+    consumer = broker_consumer(container)
+    if consumer is not None:
+        workers.append(consumer)
     config = container.config
     if config.retention_every_seconds() > 0:
         workers.append(retention_loop(container.purge_handled_events(), config.retention_every_seconds()))

@@ -42,6 +42,8 @@ LEASE_LOST = Counter("supplytrace_lease_lost", "Completions refused by the fence
                      "events after this one's lease lapsed")
 CONSUMER_LAG = Gauge("supplytrace_kafka_consumer_lag", "Records of an assigned partition not consumed yet "
                      "(high watermark of the last fetch minus the position)", ["topic", "partition"])
+RABBITMQ_QUEUE_DEPTH = Gauge("supplytrace_rabbitmq_queue_messages", "Messages ready in a RabbitMQ queue, not "
+                             "delivered to a consumer yet (partition queues and the dead-letter queue)", ["queue"])
 HTTP_REQUESTS = Counter("supplytrace_http_requests", "HTTP requests by method, route template and status",
                         ["method", "route", "status"])
 HTTP_DURATION = Histogram("supplytrace_http_request_duration_seconds", "HTTP request latency by method and "
@@ -81,6 +83,12 @@ class PrometheusMetrics(DeliveryMetrics):
             for key, lag in labels.items():
                 CONSUMER_LAG.labels(*key).set(lag)
             self._lag_labels = set(labels)
+
+
+def rabbitmq_queue_depth(depths: Mapping[str, int]) -> None:
+    """What a RabbitMQ consumer last read of its queues (a passive declare each)."""
+    for queue, depth in depths.items():
+        RABBITMQ_QUEUE_DEPTH.labels(queue).set(depth)
 
 
 def delivery_metrics(enabled: bool) -> DeliveryMetrics:

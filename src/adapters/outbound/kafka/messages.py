@@ -1,15 +1,18 @@
-"""The message format: JSON envelope as value, aggregate id as key, CloudEvents 1.0 binary-mode headers."""
+"""The Kafka record: JSON envelope as value, aggregate id as key, CloudEvents 1.0 binary-mode `ce_*` headers
+(the mapping itself: adapters/outbound/cloudevents.py, shared with RabbitMQ)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from application.envelope import EventEnvelope
 
-SOURCE = "/supplytrace"
+from adapters.outbound.cloudevents import CONTENT_TYPE, SOURCE, attributes, body, decode
+
+__all__ = ["SOURCE", "decode", "encode", "ensure_topics", "topic_for", "dead_letter_topic"]
+
 CORRELATION_HEADER = "correlation_id"  # deprecated: ce_correlationid instead; sent until the next release
 
 
@@ -22,32 +25,11 @@ def dead_letter_topic(topic: str) -> str:
 
 
 def encode(envelope: EventEnvelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """(key, value, headers) of the record for one event."""
-    headers = [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", str(envelope.event_id).encode()),
-        ("ce_type", envelope.event_type.encode()),
-        ("ce_source", SOURCE.encode()),
-        ("ce_subject", envelope.aggregate_id.encode()),
-        ("ce_time", envelope.occurred_at.isoformat().encode()),
-        ("content-type", b"application/json"),
-        ("ce_correlationid", envelope.correlation_id.encode()),
-        *((f"ce_{name}", value.encode()) for name, value in (("traceparent", envelope.traceparent),
-                                                               ("tracestate", envelope.tracestate)) if value),
-        (CORRELATION_HEADER, envelope.correlation_id.encode()),
-    ]
-    value = json.dumps(envelope.to_dict(), separators=(",", ":")).encode()
-    return envelope.aggregate_id.encode(), value, headers
-
-
-def decode(value: bytes | None) -> EventEnvelope:
-    """Raises ValueError, KeyError or TypeError on anything that is not an event envelope."""
-    if value is None:
-        raise ValueError("empty message")
-    data: Any = json.loads(value)
-    if not isinstance(data, dict):
-        raise TypeError("message is not a JSON object")
-    return EventEnvelope.from_dict(data)
+    """(key, value, headers) of the record for one event: the attributes as `ce_*` headers (Kafka binding)."""
+    headers = [(f"ce_{name}", value.encode()) for name, value in attributes(envelope)]
+    headers.insert(6, ("content-type", CONTENT_TYPE.encode()))
+    headers.append((CORRELATION_HEADER, envelope.correlation_id.encode()))
+    return envelope.aggregate_id.encode(), body(envelope), headers
 
 
 def ensure_topics(config: dict[str, Any], topics: list[str], partitions: int = 4, timeout: float = 15) -> None:

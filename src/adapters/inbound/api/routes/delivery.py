@@ -120,7 +120,7 @@ def skip_event(event_id: UUID, body: ReasonIn, principal: Replayer, container: C
 
 @router.get("/dead-letters", response_model=PageOut[DeadLetterOut])
 def dead_letters(_: OutboxReader, container: ContainerDep, status: Literal["OPEN", "REPLAYED", "SKIPPED"] | None = None,
-                 source: Literal["outbox", "kafka"] | None = None, event_type: text(100) | None = None,
+                 source: Literal["outbox", "kafka", "rabbitmq"] | None = None, event_type: text(100) | None = None,
                  aggregate_type: text(50) | None = None, aggregate_id: text(100) | None = None,
                  limit: Limit = 50, offset: Offset = 0):
     """What could not be delivered, newest sighting first: FAILED events, and broker records nobody

@@ -77,7 +77,7 @@ def readiness(container: Container) -> Readiness:
     checks = {"database": lambda: container.uow().check(), "schema": schema_check(container)}
     if container.config.read_source() == "replica":  # SUPPLYTRACE_READ_DATABASE_URL: the queries need it
         checks["replica"] = lambda: container.read_uow().check()
-    if container.config.event_mode() == EventMode.KAFKA:
+    if EventMode(container.config.event_mode()).brokered:  # kafka, rabbitmq
         checks["events"] = lambda: container.publisher().check()
     return Readiness(checks)
 
@@ -92,7 +92,7 @@ async def live() -> dict[str, str]:
                                       "content": PROBE_BODY}})
 async def ready(request: Request) -> JSONResponse:
     """Database reachable, schema at the code's head, read replica reachable (if configured), broker
-    reachable (kafka mode): each `ok` or `unavailable` within 1 s, 503 unless all are ok (the cause
+    reachable (kafka, rabbitmq modes): each `ok` or `unavailable` within 1 s, 503 unless all are ok (the cause
     goes to the log)."""
     parts = await request.app.state.readiness()
     healthy = all(value == "ok" for value in parts.values())
